@@ -1,0 +1,59 @@
+# syntax=docker/dockerfile:1
+#
+# Build:  docker build -t pieces-connector .
+# Run:    docker run --read-only -p 8200:8200 -p 9200:9200 -p 9201:9201 \
+#           -e JWT_SECRET_KEY="$(openssl rand -hex 32)" pieces-connector
+# The root filesystem can be read-only: the process writes only to /app/data (the embedded
+# SQLite store, used when DATABASE_URL is unset; declared as a volume) and /tmp.
+
+ARG RUST_VERSION=1.95
+
+# --- planner: a skeleton of the workspace in which every .rs file is an empty stub -----------
+# Its content changes only when the manifests or the set of files change, so the dependency
+# layer below stays cached across source edits.
+FROM rust:${RUST_VERSION}-slim-bookworm AS planner
+WORKDIR /src
+COPY . .
+RUN printf '%s\n' '#![allow(warnings)] fn main() {}' > /tmp/stub.rs \
+ && find . -type f ! -name '*.rs' ! -name Cargo.toml ! -name Cargo.lock -delete \
+ && find . -type f -name '*.rs' -exec cp /tmp/stub.rs {} \;
+
+# --- builder: dependencies first (cached), then the real sources ------------------------------
+FROM rust:${RUST_VERSION}-slim-bookworm AS builder
+WORKDIR /src
+COPY --from=planner /src ./
+RUN cargo build --release --locked --bin pieces-connector
+
+COPY . .
+# `cargo clean -p` drops the stub build of this crate, so file timestamps cannot make cargo
+# mistake the stub for the real binary.
+RUN cargo clean --release -p pieces-connector \
+ && cargo build --release --locked --bin pieces-connector \
+ && mkdir -p /out/data \
+ && cp target/release/pieces-connector /out/pieces-connector
+
+# --- runtime: glibc and CA certificates only, no shell, no package manager --------------------
+FROM gcr.io/distroless/cc-debian12:nonroot
+
+LABEL org.opencontainers.image.title="pieces-connector" \
+      org.opencontainers.image.description="Code snippets, workflow context and AI assistance for the AIWFE platform" \
+      org.opencontainers.image.licenses="MIT"
+
+COPY --from=builder /out/pieces-connector /usr/local/bin/pieces-connector
+# An empty directory owned by the runtime user, so a volume mounted here inherits that owner.
+COPY --from=builder --chown=65532:65532 /out/data /app/data
+
+WORKDIR /app
+# Numeric, so Kubernetes can verify runAsNonRoot without resolving a user name.
+USER 65532:65532
+
+ENV LOG_FORMAT=json
+EXPOSE 8200 9200 9201
+VOLUME ["/app/data"]
+
+# The binary probes its own /health/live on HEALTH_PORT: the image has no shell or curl.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["/usr/local/bin/pieces-connector", "healthcheck"]
+
+ENTRYPOINT ["/usr/local/bin/pieces-connector"]
+CMD ["serve"]

@@ -1,0 +1,55 @@
+-- Snippets, newest first per user, with an FTS5 index kept in step by triggers.
+CREATE TABLE snippets (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL UNIQUE,
+    user_id     TEXT    NOT NULL,
+    title       TEXT    NOT NULL,
+    code        TEXT    NOT NULL,
+    language    TEXT    NOT NULL,
+    tags        TEXT    NOT NULL DEFAULT '[]',
+    metadata    TEXT    NOT NULL DEFAULT '{}',
+    description TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+
+CREATE INDEX snippets_by_user_newest ON snippets (user_id, created_at DESC, id DESC);
+CREATE INDEX snippets_by_user_language ON snippets (user_id, language, created_at DESC);
+
+CREATE VIRTUAL TABLE snippets_fts USING fts5 (
+    title, description, code, tags,
+    content = 'snippets', content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER snippets_fts_insert AFTER INSERT ON snippets BEGIN
+    INSERT INTO snippets_fts (rowid, title, description, code, tags)
+    VALUES (new.seq, new.title, new.description, new.code, new.tags);
+END;
+
+CREATE TRIGGER snippets_fts_delete AFTER DELETE ON snippets BEGIN
+    INSERT INTO snippets_fts (snippets_fts, rowid, title, description, code, tags)
+    VALUES ('delete', old.seq, old.title, old.description, old.code, old.tags);
+END;
+
+CREATE TRIGGER snippets_fts_update AFTER UPDATE OF title, description, code, tags ON snippets BEGIN
+    INSERT INTO snippets_fts (snippets_fts, rowid, title, description, code, tags)
+    VALUES ('delete', old.seq, old.title, old.description, old.code, old.tags);
+    INSERT INTO snippets_fts (rowid, title, description, code, tags)
+    VALUES (new.seq, new.title, new.description, new.code, new.tags);
+END;
+
+-- Events owed to other services, written in the same transaction as the change.
+CREATE TABLE outbox (
+    id              TEXT    PRIMARY KEY,
+    target          TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,
+    request_id      TEXT    NOT NULL DEFAULT '',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    last_error      TEXT,
+    dead            INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE INDEX outbox_due ON outbox (dead, next_attempt_at);

@@ -1,0 +1,125 @@
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncCommands;
+use tokio::sync::OnceCell;
+
+use super::{Cache, CacheError};
+
+/// Redis through one multiplexed connection that reconnects by itself. Every call is bounded
+/// by `timeout`, so a Redis outage costs a request at most that long.
+pub struct RedisCache {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Set by the first successful connect; the manager reconnects by itself after that.
+    connection: OnceCell<ConnectionManager>,
+    /// When the last first-connect attempt failed, so an outage at start-up is not retried
+    /// by every request.
+    last_failure: Mutex<Option<Instant>>,
+    timeout: Duration,
+}
+
+/// How long to answer "unavailable" at once after a failed first connect.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+impl RedisCache {
+    /// Connects without waiting for Redis to be up: a Redis that starts later is picked up.
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url).map_err(|e| CacheError::Unavailable(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout.max(Duration::from_millis(500)))
+            .set_response_timeout(timeout)
+            .set_number_of_retries(1)
+            .set_max_delay(2_000);
+        let cache = Self {
+            client,
+            config,
+            connection: OnceCell::new(),
+            last_failure: Mutex::new(None),
+            timeout,
+        };
+        // A failure here is only logged: the first request after Redis is up connects.
+        if let Err(e) = cache.connection().await {
+            tracing::warn!(error = %e, "Redis is not reachable yet; will keep trying");
+        }
+        Ok(cache)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, CacheError> {
+        if let Some(conn) = self.connection.get() {
+            return Ok(conn.clone());
+        }
+        let recently_failed = self
+            .last_failure
+            .lock()
+            .map(|t| t.is_some_and(|t| t.elapsed() < RECONNECT_PAUSE))
+            .unwrap_or(false);
+        if recently_failed {
+            return Err(CacheError::Unavailable("not connected".into()));
+        }
+        let connect = ConnectionManager::new_with_config(self.client.clone(), self.config.clone());
+        let result = self
+            .connection
+            .get_or_try_init(|| async {
+                match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), connect).await {
+                    Ok(Ok(conn)) => Ok(conn),
+                    Ok(Err(e)) => Err(CacheError::Unavailable(e.to_string())),
+                    Err(_) => Err(CacheError::Timeout),
+                }
+            })
+            .await;
+        if result.is_err() {
+            if let Ok(mut t) = self.last_failure.lock() {
+                *t = Some(Instant::now());
+            }
+        }
+        result.cloned()
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, CacheError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(CacheError::Unavailable(e.to_string())),
+            Err(_) => Err(CacheError::Timeout),
+        }
+    }
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let mut conn = self.connection().await?;
+        let value: Option<Vec<u8>> = self.bounded(conn.get(key)).await?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        let mut conn = self.connection().await?;
+        let secs = ttl.as_secs().max(1);
+        self.bounded(conn.set_ex::<_, _, ()>(key, value.as_ref(), secs))
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.connection().await?;
+        self.bounded(conn.del::<_, ()>(key)).await
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        let mut conn = self.connection().await?;
+        self.bounded(redis::cmd("PING").query_async::<String>(&mut conn))
+            .await
+            .map(drop)
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}

@@ -1,0 +1,316 @@
+//! Settings: built-in defaults, then an optional TOML file (`CONFIG_FILE`), then environment
+//! variables whose names the platform fixes. Keys in the TOML file are the variable names in
+//! lower case (`api_port = 8200`).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::model::Limits;
+
+/// Every environment variable the service reads. The Kubernetes manifests are checked against
+/// this list, so a variable is added here or nowhere.
+pub const ENV_VARS: &[&str] = &[
+    "CONFIG_FILE",
+    "API_PORT",
+    "METRICS_PORT",
+    "HEALTH_PORT",
+    "BIND_ADDRESS",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_TIMEOUT_MS",
+    "REDIS_URL",
+    "REDIS_CRITICAL",
+    "REDIS_TIMEOUT_MS",
+    "JWT_SECRET_KEY",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "API_KEY",
+    "PIECES_API_KEY",
+    "GATEWAY_URL",
+    "COGNITIVE_SERVICES_URL",
+    "DATA_PLATFORM_URL",
+    "CORS_ALLOWED_ORIGINS",
+    "REQUEST_TIMEOUT_SECS",
+    "SHUTDOWN_TIMEOUT_SECS",
+    "MAX_BODY_BYTES",
+    "SNIPPET_CACHE_TTL_SECS",
+    "WORKFLOW_CONTEXT_TTL_SECS",
+    "CACHE_MAX_BYTES",
+    "UPSTREAM_CONNECT_TIMEOUT_MS",
+    "UPSTREAM_TIMEOUT_SECS",
+    "AI_ASSIST_RATE_PER_MINUTE",
+    "CIRCUIT_BREAKER_THRESHOLD",
+    "CIRCUIT_BREAKER_COOLDOWN_SECS",
+    "OUTBOX_POLL_INTERVAL_MS",
+    "OUTBOX_MAX_AGE_SECS",
+    "ALLOW_SQLITE_IN_KUBERNETES",
+    "MAX_TITLE_CHARS",
+    "MAX_CODE_BYTES",
+    "MAX_LANGUAGE_CHARS",
+    "MAX_TAGS",
+    "MAX_TAG_CHARS",
+    "MAX_METADATA_BYTES",
+];
+
+/// Paths the probes use, on the health port and the API port alike.
+pub const LIVE_PATH: &str = "/health/live";
+pub const READY_PATH: &str = "/health/ready";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// The service's whole configuration, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub api_port: u16,
+    pub metrics_port: u16,
+    pub health_port: u16,
+    pub bind_address: IpAddr,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    pub database_timeout_ms: u64,
+    pub redis_url: Option<String>,
+    pub redis_critical: bool,
+    pub redis_timeout_ms: u64,
+    pub jwt_secret_key: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub api_key: Option<String>,
+    pub pieces_api_key: Option<String>,
+    pub gateway_url: Option<String>,
+    pub cognitive_services_url: Option<String>,
+    pub data_platform_url: Option<String>,
+    pub cors_allowed_origins: String,
+    pub request_timeout_secs: u64,
+    pub shutdown_timeout_secs: u64,
+    pub max_body_bytes: usize,
+    pub snippet_cache_ttl_secs: u64,
+    pub workflow_context_ttl_secs: u64,
+    pub cache_max_bytes: u64,
+    pub upstream_connect_timeout_ms: u64,
+    pub upstream_timeout_secs: u64,
+    pub ai_assist_rate_per_minute: u32,
+    pub circuit_breaker_threshold: u32,
+    pub circuit_breaker_cooldown_secs: u64,
+    pub outbox_poll_interval_ms: u64,
+    pub outbox_max_age_secs: u64,
+    pub allow_sqlite_in_kubernetes: bool,
+    pub max_title_chars: usize,
+    pub max_code_bytes: usize,
+    pub max_language_chars: usize,
+    pub max_tags: usize,
+    pub max_tag_chars: usize,
+    pub max_metadata_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            api_port: 8200,
+            metrics_port: 9200,
+            health_port: 9201,
+            bind_address: IpAddr::from([0, 0, 0, 0]),
+            log_level: "info".into(),
+            log_format: LogFormat::Json,
+            database_url: None,
+            database_max_connections: 10,
+            database_timeout_ms: 3_000,
+            redis_url: None,
+            redis_critical: true,
+            redis_timeout_ms: 250,
+            jwt_secret_key: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            api_key: None,
+            pieces_api_key: None,
+            gateway_url: None,
+            cognitive_services_url: None,
+            data_platform_url: None,
+            cors_allowed_origins: "https://aiwfe.com,http://aiwfe.com,http://localhost:3000".into(),
+            request_timeout_secs: 30,
+            shutdown_timeout_secs: 20,
+            max_body_bytes: 4 * 1024 * 1024,
+            snippet_cache_ttl_secs: 24 * 3600,
+            workflow_context_ttl_secs: 3600,
+            cache_max_bytes: 16 * 1024 * 1024,
+            upstream_connect_timeout_ms: 2_000,
+            upstream_timeout_secs: 20,
+            ai_assist_rate_per_minute: 30,
+            circuit_breaker_threshold: 5,
+            circuit_breaker_cooldown_secs: 30,
+            outbox_poll_interval_ms: 1_000,
+            outbox_max_age_secs: 7 * 24 * 3600,
+            allow_sqlite_in_kubernetes: false,
+            max_title_chars: 200,
+            max_code_bytes: 1024 * 1024,
+            max_language_chars: 50,
+            max_tags: 32,
+            max_tag_chars: 50,
+            max_metadata_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A configuration problem, phrased for the operator in one line.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads from the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Loads from the given variables (tests pass their own instead of mutating the process).
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        // Only our own names, and an empty value counts as unset, as in a shell `export X=`.
+        let ours: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, v)| ENV_VARS.contains(&k.as_str()) && !v.trim().is_empty())
+            .collect();
+        let mut builder = config::Config::builder();
+        if let Some(file) = ours.get("CONFIG_FILE") {
+            builder = builder.add_source(config::File::new(file, config::FileFormat::Toml));
+        }
+        let env = config::Environment::default().source(Some(ours));
+        let settings: Settings = builder
+            .add_source(env)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(describe)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
+        if let Some(secret) = &self.jwt_secret_key {
+            if secret.len() < 32 {
+                return fail(
+                    "JWT_SECRET_KEY",
+                    "must be at least 32 bytes; generate one with `openssl rand -hex 32`",
+                );
+            }
+        }
+        for (var, value) in [
+            ("GATEWAY_URL", &self.gateway_url),
+            ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
+            ("DATA_PLATFORM_URL", &self.data_platform_url),
+        ] {
+            if let Some(value) = value {
+                match Url::parse(value) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                    _ => return fail(var, "must be an http:// or https:// URL"),
+                }
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return fail("REDIS_URL", "must start with redis:// or rediss://");
+            }
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
+                return fail(
+                    "DATABASE_URL",
+                    "must start with sqlite: or postgres:// (unset = ./data/pieces.db)",
+                );
+            }
+        }
+        for (var, value) in [
+            ("REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
+            ("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs),
+            ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
+            ("DATABASE_TIMEOUT_MS", self.database_timeout_ms),
+            ("DATABASE_MAX_CONNECTIONS", self.database_max_connections.into()),
+            ("AI_ASSIST_RATE_PER_MINUTE", self.ai_assist_rate_per_minute.into()),
+            ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
+            ("MAX_BODY_BYTES", self.max_body_bytes as u64),
+        ] {
+            if value == 0 {
+                return fail(var, "must be greater than 0");
+            }
+        }
+        if self.log_level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return fail("LOG_LEVEL", "is not a valid level or filter (e.g. info, debug)");
+        }
+        for origin in self.cors_origins() {
+            if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
+                return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
+            }
+        }
+        Ok(())
+    }
+
+    /// CORS origins, split from the comma-separated setting.
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            title_chars: self.max_title_chars,
+            code_bytes: self.max_code_bytes,
+            language_chars: self.max_language_chars,
+            tags: self.max_tags,
+            tag_chars: self.max_tag_chars,
+            object_bytes: self.max_metadata_bytes,
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
+    }
+}
+
+/// Turns the config crate's error into one line naming the variable.
+fn describe(err: config::ConfigError) -> ConfigError {
+    match err {
+        config::ConfigError::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => ConfigError(format!(
+            "{}: expected {expected}, got {unexpected}",
+            key.to_uppercase()
+        )),
+        config::ConfigError::Message(msg) => ConfigError(upper_key_in(&msg)),
+        other => ConfigError(other.to_string()),
+    }
+}
+
+/// Messages like "unknown variant `xml`, expected `json` or `text` for key `log_format`".
+fn upper_key_in(msg: &str) -> String {
+    match msg.rsplit_once("for key `") {
+        Some((what, key)) => format!("{}: {what}", key.trim_end_matches('`').to_uppercase()),
+        None => msg.to_owned(),
+    }
+}

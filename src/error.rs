@@ -1,0 +1,186 @@
+//! The one error type of the HTTP API and its JSON body:
+//! `{"detail": "...", "error": "<stable_code>", "request_id": "..."}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::request_id;
+use crate::store::StoreError;
+
+/// The error body every failure answers with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A human sentence (the key the existing UI reads).
+    pub detail: String,
+    /// A stable machine-readable code.
+    pub error: &'static str,
+    pub request_id: String,
+    /// The offending field, for 422.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Marks a response as an error of a known kind, for the error metric.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorKind(pub &'static str);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: String },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{detail}")]
+    Invalid { field: String, detail: String },
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    UpstreamUnavailable(String),
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    #[error("{0}")]
+    BadGateway(String),
+    #[error("the snippet store is unavailable; try again shortly")]
+    StoreUnavailable(#[source] StoreError),
+    #[error("the cache is unavailable; try again shortly")]
+    CacheUnavailable,
+    #[error("the request took too long")]
+    Timeout,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::CacheUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::UpstreamTimeout(_) | Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized { code, .. } => code,
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Invalid { .. } => "validation_failed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::BadGateway(_) => "bad_gateway",
+            Self::StoreUnavailable(_) => "store_unavailable",
+            Self::CacheUnavailable => "cache_unavailable",
+            Self::Timeout => "timeout",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The answer for a bare status that some layer produced without a body.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => Self::BadRequest("the request is malformed".into()),
+            StatusCode::UNAUTHORIZED => Self::Unauthorized {
+                code: "unauthorized",
+                detail: "authentication is required".into(),
+            },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::UnsupportedMediaType("unsupported content type".into())
+            }
+            StatusCode::NOT_FOUND => Self::NotFound("route"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(0),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                Self::UpstreamUnavailable("the service is unavailable".into())
+            }
+            other => Self::Internal(format!("bare {other} response")),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::StoreUnavailable(err)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        // The real cause of a server-side failure goes to the log, never to the client.
+        let detail = match &self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                "internal error; the request id identifies it in the logs".to_owned()
+            }
+            Self::StoreUnavailable(cause) => {
+                tracing::warn!(error = %cause, "store unavailable");
+                self.to_string()
+            }
+            Self::PayloadTooLarge(0) => "request body is too large".to_owned(),
+            other => other.to_string(),
+        };
+        let field = match &self {
+            Self::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let body = ErrorBody {
+            detail,
+            error: code,
+            request_id: request_id::current(),
+            field,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized { code, .. } => {
+                let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{code}\"");
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            Self::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(ErrorKind(code));
+        response
+    }
+}

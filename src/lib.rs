@@ -1,0 +1,98 @@
+//! pieces-connector: code snippets, live workflow context and context-aware AI assistance.
+
+pub mod api;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod model;
+pub mod outbox;
+pub mod request_id;
+pub mod server;
+pub mod shutdown;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod upstream;
+
+pub use api::build_router;
+pub use server::{Listeners, Service, StartupError};
+
+use auth::JwtKeys;
+use config::Settings;
+
+/// Lifetime of the token printed in local mode.
+const LOCAL_TOKEN_TTL_SECS: u64 = 24 * 3600;
+
+/// The token keys from `JWT_SECRET_KEY`; without one, outside Kubernetes, a random secret and
+/// a ready token for `local-user` (local mode).
+pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), StartupError> {
+    let issuer = settings.jwt_issuer.as_deref();
+    let audience = settings.jwt_audience.as_deref();
+    if let Some(secret) = &settings.jwt_secret_key {
+        return Ok((JwtKeys::new(secret.as_bytes(), issuer, audience), None));
+    }
+    if in_kubernetes() {
+        return Err(config::ConfigError(
+            "JWT_SECRET_KEY: required when running in Kubernetes (local mode is refused there)".into(),
+        )
+        .into());
+    }
+    let mut secret = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+    let keys = JwtKeys::new(&secret, issuer, audience);
+    let token = keys.mint("local-user", LOCAL_TOKEN_TTL_SECS);
+    Ok((keys, Some(token)))
+}
+
+/// Kubernetes sets this in every container.
+pub fn in_kubernetes() -> bool {
+    std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+/// Refuses the embedded store where replicas would each get their own copy of the data.
+fn check_store_choice(settings: &Settings) -> Result<(), StartupError> {
+    let embedded = settings
+        .database_url
+        .as_deref()
+        .is_none_or(|u| u.starts_with("sqlite:"));
+    if embedded && in_kubernetes() {
+        if !settings.allow_sqlite_in_kubernetes {
+            return Err(config::ConfigError(
+                "DATABASE_URL: the embedded SQLite store is per pod and would split data between \
+                 replicas; set a postgres:// URL (or ALLOW_SQLITE_IN_KUBERNETES=true for one replica)"
+                    .into(),
+            )
+            .into());
+        }
+        tracing::warn!("running on the embedded SQLite store in Kubernetes: use exactly one replica");
+    }
+    Ok(())
+}
+
+/// Runs the service with `settings` until SIGTERM or Ctrl-C.
+pub async fn run(settings: Settings) -> Result<(), StartupError> {
+    check_store_choice(&settings)?;
+    let (keys, local_token) = jwt_keys(&settings)?;
+    let service = Service::build(settings.clone(), keys).await?;
+    let listeners = Listeners::bind(&settings).await?;
+    if let Some(token) = local_token {
+        announce_local_mode(&settings, &token);
+    }
+    service.serve(listeners, shutdown::signal()).await?;
+    Ok(())
+}
+
+fn announce_local_mode(settings: &Settings, token: &str) {
+    tracing::warn!("LOCAL MODE: JWT_SECRET_KEY is unset; a random secret was generated for this run only");
+    eprintln!(
+        "\n=== LOCAL MODE: JWT_SECRET_KEY is not set ===\n\
+         A random secret was generated; tokens die with this process. Never run like this in production.\n\
+         Ready token for user `local-user` (24 h):\n\n{token}\n\n\
+         Try: curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{}/api/v1/snippets\n",
+        settings.api_port
+    );
+}

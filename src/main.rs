@@ -1,0 +1,108 @@
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use pieces_connector::config::{Settings, LIVE_PATH};
+
+/// Code snippets, workflow context and AI assistance for developers.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Print a bearer token for a user, signed with JWT_SECRET_KEY.
+    Token {
+        /// The user id the token carries (`sub` and `user_id`).
+        #[arg(long)]
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl_secs: u64,
+    },
+    /// Exit 0 when the local liveness probe answers 200 (for container health checks).
+    Healthcheck,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Token { user, ttl_secs } => token(&settings, &user, ttl_secs),
+        Command::Healthcheck => healthcheck(&settings),
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    pieces_connector::telemetry::init(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(pieces_connector::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "start-up failed");
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(settings: &Settings, user: &str, ttl_secs: u64) -> ExitCode {
+    if settings.jwt_secret_key.is_none() {
+        eprintln!("JWT_SECRET_KEY: not set; a token needs the secret the service verifies with");
+        return ExitCode::from(2);
+    }
+    match pieces_connector::jwt_keys(settings) {
+        Ok((keys, _)) => {
+            println!("{}", keys.mint(user, ttl_secs));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A plain HTTP/1.0 GET, so the container image needs no curl or shell.
+fn healthcheck(settings: &Settings) -> ExitCode {
+    let addr = SocketAddr::from(([127, 0, 0, 1], settings.health_port));
+    let probe = || -> std::io::Result<bool> {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(stream, "GET {LIVE_PATH} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("liveness probe did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("liveness probe failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Layers every request passes through, one file per concern.
+
+mod connections;
+mod http_metrics;
+mod json_errors;
+mod security_headers;
+
+pub use connections::CountingListener;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, Method, StatusCode};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::request_id;
+use crate::state::AppState;
+
+/// A span per request, named by route template and request id, at `level`.
+pub fn with_request_logging<S: Clone + Send + Sync + 'static>(router: Router<S>, level: Level) -> Router<S> {
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(move |req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                let id = req
+                    .headers()
+                    .get(request_id::HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if level == Level::DEBUG {
+                    tracing::debug_span!("request", method = %req.method(), route, request_id = id)
+                } else {
+                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
+                }
+            })
+            .on_request(())
+            .on_response(DefaultOnResponse::new().level(level)),
+    )
+}
+
+/// Request ids, metrics, JSON errors, CORS, security headers, timeouts and body limits.
+pub fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let x_request_id = HeaderName::from_static(request_id::HEADER);
+    router
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    http_metrics::record,
+                ))
+                .layer(axum::middleware::from_fn(request_id::scope))
+                .layer(axum::middleware::map_response(json_errors::fill_bare_errors))
+                .layer(CatchPanicLayer::custom(json_errors::panic_response))
+                .layer(security_headers::layer())
+                .layer(cors(state))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    state.settings.request_timeout(),
+                )),
+        )
+}
+
+fn cors(state: &AppState) -> CorsLayer {
+    let origins = state
+        .settings
+        .cors_origins()
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect::<Vec<_>>();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(request_id::HEADER),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static(request_id::HEADER),
+        ])
+        .max_age(Duration::from_secs(3600))
+}

@@ -1,0 +1,255 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{check_object, check_text, JsonObject, Limits};
+use crate::error::ApiError;
+
+/// Longest description accepted; the platform never set one, so this only keeps rows sane.
+const DESCRIPTION_MAX_CHARS: usize = 10_000;
+/// Longest full-text query accepted.
+const QUERY_MAX_CHARS: usize = 500;
+
+/// A stored code snippet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Snippet {
+    /// Opaque id (a UUIDv7).
+    pub id: String,
+    pub title: String,
+    pub code: String,
+    pub language: String,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub metadata: JsonObject,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST /api/v1/snippets`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewSnippet {
+    pub title: String,
+    pub code: String,
+    pub language: String,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<JsonObject>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/snippets/{id}`: only the fields present change.
+/// `description: null` clears the description.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SnippetPatch {
+    pub title: Option<String>,
+    pub code: Option<String>,
+    pub language: Option<String>,
+    pub tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<JsonObject>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+}
+
+/// Tells an explicit `null` (Some(None)) from an absent field (None).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Query of `GET /api/v1/snippets`.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// 1 to 100, default 10.
+    pub limit: Option<i64>,
+    /// Default 0.
+    pub offset: Option<i64>,
+    /// Only snippets in this language (exact match).
+    pub language: Option<String>,
+    /// Only snippets carrying this tag.
+    pub tag: Option<String>,
+    /// Full-text search over title, description, code and tags; every word must match.
+    pub q: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnippetPage {
+    pub snippets: Vec<Snippet>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl NewSnippet {
+    /// Validates and turns the body into the snippet to store.
+    pub fn into_snippet(self, limits: &Limits, now: DateTime<Utc>) -> Result<Snippet, ApiError> {
+        let tags = self.tags.unwrap_or_default();
+        let metadata = self.metadata.unwrap_or_default();
+        check_title(&self.title, limits)?;
+        check_code(&self.code, limits)?;
+        check_text("language", &self.language, limits.language_chars)?;
+        let tags = clean_tags(tags, limits)?;
+        check_object("metadata", &metadata, limits.object_bytes)?;
+        check_description(self.description.as_deref())?;
+        Ok(Snippet {
+            id: Uuid::now_v7().to_string(),
+            title: self.title,
+            code: self.code,
+            language: self.language.trim().to_owned(),
+            tags,
+            metadata,
+            description: self.description,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
+impl SnippetPatch {
+    /// Validates every field present; an empty patch is refused.
+    pub fn validate(mut self, limits: &Limits) -> Result<Self, ApiError> {
+        if self.title.is_none()
+            && self.code.is_none()
+            && self.language.is_none()
+            && self.tags.is_none()
+            && self.metadata.is_none()
+            && self.description.is_none()
+        {
+            return Err(ApiError::invalid("body", "the body names no field to update"));
+        }
+        if let Some(title) = &self.title {
+            check_title(title, limits)?;
+        }
+        if let Some(code) = &self.code {
+            check_code(code, limits)?;
+        }
+        if let Some(language) = &mut self.language {
+            check_text("language", language, limits.language_chars)?;
+            *language = language.trim().to_owned();
+        }
+        if let Some(tags) = self.tags.take() {
+            self.tags = Some(clean_tags(tags, limits)?);
+        }
+        if let Some(metadata) = &self.metadata {
+            check_object("metadata", metadata, limits.object_bytes)?;
+        }
+        if let Some(description) = &self.description {
+            check_description(description.as_deref())?;
+        }
+        Ok(self)
+    }
+
+    /// True when the change calls for a new analysis of the code.
+    pub fn touches_code(&self) -> bool {
+        self.code.is_some() || self.language.is_some()
+    }
+
+    /// Applies a validated patch.
+    pub fn apply(&self, mut snippet: Snippet, now: DateTime<Utc>) -> Snippet {
+        if let Some(v) = &self.title {
+            snippet.title.clone_from(v);
+        }
+        if let Some(v) = &self.code {
+            snippet.code.clone_from(v);
+        }
+        if let Some(v) = &self.language {
+            snippet.language.clone_from(v);
+        }
+        if let Some(v) = &self.tags {
+            snippet.tags.clone_from(v);
+        }
+        if let Some(v) = &self.metadata {
+            snippet.metadata.clone_from(v);
+        }
+        if let Some(v) = &self.description {
+            snippet.description.clone_from(v);
+        }
+        snippet.updated_at = now;
+        snippet
+    }
+}
+
+/// A validated listing request.
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    pub limit: i64,
+    pub offset: i64,
+    pub language: Option<String>,
+    pub tag: Option<String>,
+    pub query: Option<String>,
+}
+
+impl ListParams {
+    pub fn validate(self) -> Result<ListFilter, ApiError> {
+        let limit = self.limit.unwrap_or(10);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::invalid("limit", "limit must be between 1 and 100"));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if !(0..=10_000_000).contains(&offset) {
+            return Err(ApiError::invalid("offset", "offset must be between 0 and 10000000"));
+        }
+        let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let query = non_empty(self.q);
+        if let Some(q) = &query {
+            check_text("q", q, QUERY_MAX_CHARS)?;
+        }
+        Ok(ListFilter {
+            limit,
+            offset,
+            language: non_empty(self.language).map(|s| s.trim().to_owned()),
+            tag: non_empty(self.tag).map(|s| s.trim().to_owned()),
+            query,
+        })
+    }
+}
+
+fn check_title(title: &str, limits: &Limits) -> Result<(), ApiError> {
+    check_text("title", title, limits.title_chars)
+}
+
+fn check_code(code: &str, limits: &Limits) -> Result<(), ApiError> {
+    if code.is_empty() || code.len() > limits.code_bytes {
+        return Err(ApiError::invalid(
+            "code",
+            format!("code must be 1 to {} bytes", limits.code_bytes),
+        ));
+    }
+    Ok(())
+}
+
+fn check_description(description: Option<&str>) -> Result<(), ApiError> {
+    match description {
+        Some(d) if d.chars().count() > DESCRIPTION_MAX_CHARS => Err(ApiError::invalid(
+            "description",
+            format!("description must be at most {DESCRIPTION_MAX_CHARS} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Trims tags, drops repeats (keeping first-seen order) and enforces the limits.
+fn clean_tags(tags: Vec<String>, limits: &Limits) -> Result<Vec<String>, ApiError> {
+    let mut clean: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        check_text("tags", &tag, limits.tag_chars)?;
+        let tag = tag.trim().to_owned();
+        if !clean.contains(&tag) {
+            clean.push(tag);
+        }
+    }
+    if clean.len() > limits.tags {
+        return Err(ApiError::invalid(
+            "tags",
+            format!("at most {} tags are allowed", limits.tags),
+        ));
+    }
+    Ok(clean)
+}

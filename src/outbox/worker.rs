@@ -1,0 +1,202 @@
+//! Delivers outbox events: claims due rows, posts them with their `Idempotency-Key`, deletes
+//! them on success and retries with exponential backoff on failure. Events older than the
+//! configured age are marked dead (kept and counted), never dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::future::join_all;
+use rand::Rng;
+use serde::Deserialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{PendingEvent, Target};
+use crate::cache::{snippet_key, Cache};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::upstream::{CognitiveClient, DataPlatformClient, GatewayClient, UpstreamError};
+
+/// Events claimed per round.
+const BATCH: i64 = 32;
+/// How long a claimed event is reserved for its deliverer.
+const LEASE: Duration = Duration::from_secs(120);
+/// Longest wait between two tries of one event.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+pub struct WorkerConfig {
+    pub poll_interval: Duration,
+    pub max_age: Duration,
+}
+
+pub struct OutboxWorker {
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<dyn Cache>,
+    pub metrics: Arc<Metrics>,
+    pub data_platform: Option<DataPlatformClient>,
+    pub gateway: Option<GatewayClient>,
+    pub cognitive: Option<Arc<CognitiveClient>>,
+    /// Woken when a request records an event, so delivery need not wait for the next poll.
+    pub wake: Arc<Notify>,
+    pub config: WorkerConfig,
+}
+
+#[derive(Deserialize)]
+struct EnrichmentTask {
+    user_id: String,
+    snippet_id: String,
+}
+
+impl OutboxWorker {
+    /// Runs until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let delivered = match self.round().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox round failed; will retry");
+                    0
+                }
+            };
+            self.refresh_backlog().await;
+            if delivered as i64 == BATCH {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims and delivers one batch; returns how many events were claimed.
+    pub async fn round(&self) -> Result<usize, crate::store::StoreError> {
+        let events = self.store.claim_due(BATCH, LEASE).await?;
+        let claimed = events.len();
+        join_all(events.into_iter().map(|e| self.settle(e))).await;
+        Ok(claimed)
+    }
+
+    async fn refresh_backlog(&self) {
+        if let Ok(stats) = self.store.outbox_stats().await {
+            self.metrics.sync_backlog.with_label_values(&["pending"]).set(stats.pending);
+            self.metrics.sync_backlog.with_label_values(&["dead"]).set(stats.dead);
+        }
+    }
+
+    async fn settle(&self, event: PendingEvent) {
+        let target = event.target.as_str();
+        let result = match self.deliver(&event).await {
+            Ok(()) => {
+                self.count(target, "delivered");
+                self.store.complete(&event.id).await
+            }
+            Err(err) => {
+                let age = (Utc::now() - event.created_at).to_std().unwrap_or_default();
+                let dead = age >= self.config.max_age;
+                let next = Utc::now() + backoff(event.attempts);
+                if dead {
+                    self.count(target, "dead");
+                    tracing::error!(event = %event.id, target, attempts = event.attempts, error = %err,
+                        "giving up on outbox event; it stays in the outbox marked dead");
+                } else {
+                    self.count(target, "failed");
+                    tracing::warn!(event = %event.id, target, attempts = event.attempts, error = %err,
+                        "outbox delivery failed; will retry");
+                }
+                self.store.reschedule(&event.id, next, &err.to_string(), dead).await
+            }
+        };
+        if let Err(e) = result {
+            // The lease runs out and the event is tried again: at least once, never lost.
+            tracing::warn!(event = %event.id, error = %e, "cannot record outbox delivery result");
+        }
+    }
+
+    async fn deliver(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
+        let body = Bytes::from(event.payload.clone());
+        let request_id = if event.request_id.is_empty() { &event.id } else { &event.request_id };
+        match event.target {
+            Target::DataPlatform => match &self.data_platform {
+                Some(client) => client.sync(body, request_id, &event.id).await,
+                None => Err(UpstreamError::NotConfigured("data platform")),
+            },
+            Target::Gateway => match &self.gateway {
+                Some(client) => client.context_updated(body, request_id, &event.id).await,
+                None => Err(UpstreamError::NotConfigured("gateway")),
+            },
+            Target::Enrichment => self.enrich(event, request_id).await,
+            Target::CacheInvalidation => self.invalidate(event).await,
+        }
+    }
+
+    /// Analyses the snippet as it is now (it may have changed or gone since the event).
+    async fn enrich(&self, event: &PendingEvent, request_id: &str) -> Result<(), UpstreamError> {
+        let Some(cognitive) = &self.cognitive else {
+            return Err(UpstreamError::NotConfigured("cognitive service"));
+        };
+        let Ok(task) = serde_json::from_str::<EnrichmentTask>(&event.payload) else {
+            tracing::error!(event = %event.id, "unreadable enrichment event; dropping it");
+            return Ok(());
+        };
+        let snippet = match self.store.get_snippet(&task.user_id, &task.snippet_id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok(()),
+            Err(_) => return Err(UpstreamError::Unreachable("store")),
+        };
+        let analysis = cognitive
+            .analyze(&snippet.code, &snippet.language, request_id, &event.id)
+            .await?;
+        match self.store.merge_metadata(&task.user_id, &task.snippet_id, &analysis).await {
+            Ok(_) => {
+                let key = snippet_key(&task.user_id, &task.snippet_id);
+                if let Err(e) = self.cache.delete(&key).await {
+                    tracing::warn!(error = %e, "cannot drop enriched snippet from cache");
+                }
+                Ok(())
+            }
+            Err(_) => Err(UpstreamError::Unreachable("store")),
+        }
+    }
+
+    async fn invalidate(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
+        let key = serde_json::from_str::<serde_json::Value>(&event.payload)
+            .ok()
+            .and_then(|v| v.get("key").and_then(|k| k.as_str()).map(str::to_owned));
+        let Some(key) = key else {
+            return Ok(());
+        };
+        self.cache
+            .delete(&key)
+            .await
+            .map_err(|_| UpstreamError::Unreachable("cache"))
+    }
+
+    fn count(&self, target: &str, outcome: &str) {
+        self.metrics.sync_deliveries.with_label_values(&[target, outcome]).inc();
+    }
+}
+
+/// 1 s, 2 s, 4 s ... up to five minutes, with up to 20% jitter so replicas do not retry in step.
+fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 16) as u32 - 1;
+    let base = Duration::from_secs(1u64 << exp).min(MAX_BACKOFF);
+    let jitter = rand::rng().random_range(0..=base.as_millis() as u64 / 5);
+    base + Duration::from_millis(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_secs(2));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        assert!(backoff(40) <= Duration::from_secs(360));
+    }
+}

@@ -1,0 +1,212 @@
+//! Assembles the service from its settings and serves it on already-bound listeners until a
+//! shutdown future resolves.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use governor::{Quota, RateLimiter};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, health};
+use crate::auth::JwtKeys;
+use crate::cache::{Cache, MemoryCache, RedisCache};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::middleware::CountingListener;
+use crate::outbox::{EventPlan, OutboxWorker, WorkerConfig};
+use crate::state::{AppState, Shared};
+use crate::store::{self, StoreError};
+use crate::upstream::{self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("DATABASE_URL: cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("REDIS_URL: {0}")]
+    Cache(#[from] crate::cache::CacheError),
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("cannot listen: {0}")]
+    Bind(#[from] io::Error),
+}
+
+/// The three listeners, bound before serving so tests can bind port 0.
+pub struct Listeners {
+    pub api: TcpListener,
+    pub metrics: TcpListener,
+    pub health: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(settings: &Settings) -> io::Result<Self> {
+        let at = |port| SocketAddr::new(settings.bind_address, port);
+        let bind = |port| async move {
+            TcpListener::bind(at(port))
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("port {port}: {e}")))
+        };
+        Ok(Self {
+            api: bind(settings.api_port).await?,
+            metrics: bind(settings.metrics_port).await?,
+            health: bind(settings.health_port).await?,
+        })
+    }
+}
+
+/// A built service, ready to serve.
+pub struct Service {
+    state: AppState,
+    worker: OutboxWorker,
+}
+
+impl Service {
+    /// Connects the store (running migrations) and the cache, and builds the upstream clients.
+    pub async fn build(settings: Settings, jwt: JwtKeys) -> Result<Self, StartupError> {
+        let metrics = Arc::new(Metrics::new()?);
+        let store = store::connect(
+            settings.database_url.as_deref(),
+            settings.database_max_connections,
+            Duration::from_millis(settings.database_timeout_ms),
+        )
+        .await?;
+        let cache: Arc<dyn Cache> = match settings.redis_url.as_deref() {
+            Some(url) => Arc::new(RedisCache::connect(url, settings.redis_timeout()).await?),
+            None => Arc::new(MemoryCache::new(settings.cache_max_bytes)),
+        };
+        let client = upstream::build_client(&settings)?;
+        let upstream = |name: &'static str, url: &Option<String>| {
+            url.as_deref()
+                .and_then(|u| HttpUpstream::new(name, u, client.clone(), metrics.clone()))
+        };
+        let cognitive = upstream("cognitive", &settings.cognitive_services_url).map(|http| {
+            let breaker = CircuitBreaker::new(
+                settings.circuit_breaker_threshold,
+                Duration::from_secs(settings.circuit_breaker_cooldown_secs),
+            );
+            Arc::new(CognitiveClient::new(http, breaker))
+        });
+        let data_platform = upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
+        let gateway = upstream("gateway", &settings.gateway_url).map(GatewayClient::new);
+        let events = EventPlan {
+            sync: data_platform.is_some(),
+            enrich: cognitive.is_some(),
+            notify: gateway.is_some(),
+        };
+        let per_minute = NonZeroU32::new(settings.ai_assist_rate_per_minute).unwrap_or(NonZeroU32::MIN);
+        let outbox_wake = Arc::new(Notify::new());
+        let worker = OutboxWorker {
+            store: store.clone(),
+            cache: cache.clone(),
+            metrics: metrics.clone(),
+            data_platform,
+            gateway,
+            cognitive: cognitive.clone(),
+            wake: outbox_wake.clone(),
+            config: WorkerConfig {
+                poll_interval: Duration::from_millis(settings.outbox_poll_interval_ms),
+                max_age: Duration::from_secs(settings.outbox_max_age_secs),
+            },
+        };
+        let state = AppState::new(Shared {
+            store,
+            cache,
+            jwt,
+            metrics,
+            limits: settings.limits(),
+            settings,
+            cognitive,
+            events,
+            outbox_wake,
+            assist_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            shutting_down: AtomicBool::new(false),
+        });
+        Ok(Self { state, worker })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves: readiness turns 503 at once, listeners stop taking
+    /// connections, in-flight requests get `SHUTDOWN_TIMEOUT_SECS` to finish.
+    pub async fn serve(self, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let Self { state, worker } = self;
+        let stop = CancellationToken::new();
+        let worker_task = tokio::spawn(worker.run(stop.clone()));
+        let api = api::build_router(state.clone());
+        let metrics_router = metrics_router(&state);
+        let health_router = crate::middleware::with_request_logging(health::router(), tracing::Level::DEBUG)
+            .with_state(state.clone());
+        let api_listener = CountingListener::new(listeners.api, state.metrics.active_connections.clone());
+        tracing::info!(
+            api = %api_listener_addr(&api_listener),
+            metrics = %listeners.metrics.local_addr()?,
+            health = %listeners.health.local_addr()?,
+            store = state.store.backend(),
+            cache = state.cache.backend(),
+            "pieces-connector listening"
+        );
+        let signal = stop.clone();
+        let watcher_state = state.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: readiness now fails, draining requests");
+            watcher_state.begin_shutdown();
+            signal.cancel();
+        });
+        let until = |t: CancellationToken| async move { t.cancelled().await };
+        let servers = async {
+            tokio::try_join!(
+                axum::serve(api_listener, api).with_graceful_shutdown(until(stop.clone())).into_future(),
+                axum::serve(listeners.metrics, metrics_router).with_graceful_shutdown(until(stop.clone())).into_future(),
+                axum::serve(listeners.health, health_router).with_graceful_shutdown(until(stop.clone())).into_future(),
+            )
+        };
+        tokio::pin!(servers);
+        let timeout = state.settings.shutdown_timeout();
+        tokio::select! {
+            result = &mut servers => { result?; }
+            () = async { stop.cancelled().await; tokio::time::sleep(timeout).await } => {
+                tracing::warn!(?timeout, "requests still running at the shutdown deadline; stopping anyway");
+            }
+        }
+        worker_task.abort();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn api_listener_addr(listener: &CountingListener) -> String {
+    axum::serve::Listener::local_addr(listener)
+        .map(|a| a.to_string())
+        .unwrap_or_default()
+}
+
+fn metrics_router(state: &AppState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+                    metrics.render(),
+                )
+            }
+        }),
+    )
+}

@@ -1,0 +1,290 @@
+//! The shared store for several replicas: PostgreSQL, full-text search by its own tsvector
+//! index, outbox rows claimed with `FOR UPDATE SKIP LOCKED` so each event has one deliverer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+
+use super::row::{into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS};
+use super::{to_micros, OutboxStats, Store, StoreError};
+use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
+use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
+
+/// JSON columns come back as text so both backends share one row type.
+const COLUMNS: &str = "id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
+                       description, created_at, updated_at";
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> Result<Self, StoreError> {
+        let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("pieces-connector")
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await?;
+        // sqlx takes an advisory lock around migrations, so replicas starting together are safe.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        Ok(Self { pool })
+    }
+
+    async fn fetch_for_update(
+        tx: &mut Transaction<'_, Postgres>,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = $2 FOR UPDATE");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
+        if let Some(language) = &filter.language {
+            q.push(" AND language = ").push_bind(language.clone());
+        }
+        if let Some(tag) = &filter.tag {
+            q.push(" AND tags ? ").push_bind(tag.clone());
+        }
+        if let Some(query) = &filter.query {
+            q.push(" AND search @@ plainto_tsquery('simple', ")
+                .push_bind(query.clone())
+                .push(")");
+        }
+    }
+}
+
+async fn insert_events(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(&event.id)
+        .bind(event.target.as_str())
+        .bind(json_text(&event.payload))
+        .bind(&event.request_id)
+        .bind(to_micros(event.created_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_snippet(&self, user: &str, s: &Snippet, plan: &EventPlan) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
+             description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)",
+        )
+        .bind(&s.id)
+        .bind(user)
+        .bind(&s.title)
+        .bind(&s.code)
+        .bind(&s.language)
+        .bind(json_text(&s.tags))
+        .bind(json_text(&s.metadata))
+        .bind(&s.description)
+        .bind(to_micros(s.created_at))
+        .bind(to_micros(s.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        insert_events(&mut tx, &plan.for_snippet(user, s, Change::Created, s.created_at)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = $2");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    async fn list_snippets(&self, user: &str, filter: &ListFilter) -> Result<(Vec<Snippet>, i64), StoreError> {
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
+        count.push_bind(user);
+        Self::push_filters(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        if total <= filter.offset {
+            return Ok((Vec::new(), total));
+        }
+        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
+        page.push_bind(user);
+        Self::push_filters(&mut page, filter);
+        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(filter.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.offset);
+        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
+        Ok((into_snippets(rows)?, total))
+    }
+
+    async fn search_relevant(&self, user: &str, query: &str, limit: i64) -> Result<Vec<Snippet>, StoreError> {
+        // plainto_tsquery joins words with &; any word should count here, so swap in |.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM snippets, \
+             replace(plainto_tsquery('simple', $2)::text, ' & ', ' | ')::tsquery AS q \
+             WHERE user_id = $1 AND search @@ q \
+             ORDER BY ts_rank(search, q) DESC, created_at DESC LIMIT $3"
+        );
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(query)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        into_snippets(rows)
+    }
+
+    async fn update_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        patch: &SnippetPatch,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(current) = Self::fetch_for_update(&mut tx, user, id).await? else {
+            return Ok(None);
+        };
+        let s = patch.apply(current, now);
+        sqlx::query(
+            "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
+             metadata = $5::jsonb, description = $6, updated_at = $7 WHERE user_id = $8 AND id = $9",
+        )
+        .bind(&s.title)
+        .bind(&s.code)
+        .bind(&s.language)
+        .bind(json_text(&s.tags))
+        .bind(json_text(&s.metadata))
+        .bind(&s.description)
+        .bind(to_micros(s.updated_at))
+        .bind(user)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let change = Change::Updated {
+            code_changed: patch.touches_code(),
+        };
+        insert_events(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
+        tx.commit().await?;
+        Ok(Some(s))
+    }
+
+    async fn delete_snippet(&self, user: &str, id: &str, now: DateTime<Utc>, plan: &EventPlan) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!("DELETE FROM snippets WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let gone = row.into_snippet()?;
+        insert_events(&mut tx, &plan.for_snippet(user, &gone, Change::Deleted, now)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn merge_metadata(&self, user: &str, id: &str, analysis: &JsonObject) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE snippets SET metadata = metadata || $1::jsonb WHERE user_id = $2 AND id = $3",
+        )
+        .bind(json_text(analysis))
+        .bind(user)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_due(&self, limit: i64, lease: Duration) -> Result<Vec<PendingEvent>, StoreError> {
+        let now = Utc::now();
+        let sql = format!(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE id IN \
+             (SELECT id FROM outbox WHERE NOT dead AND next_attempt_at <= $2 \
+              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING {EVENT_COLUMNS}"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(to_micros(now + lease))
+            .bind(to_micros(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    async fn complete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn reschedule(&self, id: &str, next_attempt: DateTime<Utc>, error: &str, dead: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, dead = $3 WHERE id = $4")
+            .bind(to_micros(next_attempt))
+            .bind(error)
+            .bind(dead)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let (pending, dead): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*) FILTER (WHERE NOT dead), COUNT(*) FILTER (WHERE dead) FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OutboxStats { pending, dead })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

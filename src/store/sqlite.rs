@@ -1,0 +1,354 @@
+//! The embedded store: one SQLite file, WAL mode, a single writer connection (SQLite allows
+//! one writer at a time anyway) and a small pool of readers.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+
+use super::row::{into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS, SNIPPET_COLUMNS};
+use super::{text_search, to_micros, OutboxStats, Store, StoreError};
+use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
+use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
+
+/// The file used when `DATABASE_URL` is unset.
+pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit survives power loss, not just a killed process.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(timeout)
+            .foreign_keys(true);
+        if let Some(dir) = Path::new(options.get_filename()).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(sqlx::Error::Configuration(
+                        format!("cannot create {}: {e}", dir.display()).into(),
+                    ))
+                })?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(timeout)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, readers })
+    }
+
+    async fn fetch_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {SNIPPET_COLUMNS} FROM snippets WHERE user_id = ? AND id = ?");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    /// Adds the user's filters to a query that already has `WHERE user_id = ?`.
+    fn push_filters(q: &mut QueryBuilder<'_, Sqlite>, filter: &ListFilter) -> bool {
+        if let Some(language) = &filter.language {
+            q.push(" AND language = ").push_bind(language.clone());
+        }
+        if let Some(tag) = &filter.tag {
+            q.push(" AND EXISTS (SELECT 1 FROM json_each(snippets.tags) WHERE value = ")
+                .push_bind(tag.clone())
+                .push(")");
+        }
+        if let Some(query) = &filter.query {
+            let Some(fts) = text_search::all_words(query) else {
+                return false;
+            };
+            q.push(" AND seq IN (SELECT rowid FROM snippets_fts WHERE snippets_fts MATCH ")
+                .push_bind(fts)
+                .push(")");
+        }
+        true
+    }
+}
+
+async fn insert_events(
+    tx: &mut Transaction<'_, Sqlite>,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(event.target.as_str())
+        .bind(json_text(&event.payload))
+        .bind(&event.request_id)
+        .bind(to_micros(event.created_at))
+        .bind(to_micros(event.created_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_snippet(
+        &self,
+        user: &str,
+        s: &Snippet,
+        plan: &EventPlan,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
+             description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(user)
+        .bind(&s.title)
+        .bind(&s.code)
+        .bind(&s.language)
+        .bind(json_text(&s.tags))
+        .bind(json_text(&s.metadata))
+        .bind(&s.description)
+        .bind(to_micros(s.created_at))
+        .bind(to_micros(s.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        insert_events(&mut tx, &plan.for_snippet(user, s, Change::Created, s.created_at)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {SNIPPET_COLUMNS} FROM snippets WHERE user_id = ? AND id = ?");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    async fn list_snippets(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Snippet>, i64), StoreError> {
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
+        count.push_bind(user);
+        if !Self::push_filters(&mut count, filter) {
+            return Ok((Vec::new(), 0));
+        }
+        let total: i64 = count.build_query_scalar().fetch_one(&self.readers).await?;
+        if total <= filter.offset {
+            return Ok((Vec::new(), total));
+        }
+        let mut page = QueryBuilder::new(format!(
+            "SELECT {SNIPPET_COLUMNS} FROM snippets WHERE user_id = "
+        ));
+        page.push_bind(user);
+        Self::push_filters(&mut page, filter);
+        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(filter.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.offset);
+        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.readers).await?;
+        Ok((into_snippets(rows)?, total))
+    }
+
+    async fn search_relevant(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<Snippet>, StoreError> {
+        let Some(fts) = text_search::any_word(query) else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT {SNIPPET_COLUMNS} FROM snippets JOIN \
+             (SELECT rowid, bm25(snippets_fts) AS rank FROM snippets_fts WHERE snippets_fts MATCH ?) m \
+             ON m.rowid = snippets.seq WHERE user_id = ? ORDER BY m.rank, created_at DESC LIMIT ?"
+        );
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(fts)
+            .bind(user)
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?;
+        into_snippets(rows)
+    }
+
+    async fn update_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        patch: &SnippetPatch,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let Some(current) = Self::fetch_in(&mut tx, user, id).await? else {
+            return Ok(None);
+        };
+        let s = patch.apply(current, now);
+        sqlx::query(
+            "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
+             description = ?, updated_at = ? WHERE user_id = ? AND id = ?",
+        )
+        .bind(&s.title)
+        .bind(&s.code)
+        .bind(&s.language)
+        .bind(json_text(&s.tags))
+        .bind(json_text(&s.metadata))
+        .bind(&s.description)
+        .bind(to_micros(s.updated_at))
+        .bind(user)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let change = Change::Updated {
+            code_changed: patch.touches_code(),
+        };
+        insert_events(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
+        tx.commit().await?;
+        Ok(Some(s))
+    }
+
+    async fn delete_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let sql = format!("DELETE FROM snippets WHERE user_id = ? AND id = ? RETURNING {SNIPPET_COLUMNS}");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let gone = row.into_snippet()?;
+        insert_events(&mut tx, &plan.for_snippet(user, &gone, Change::Deleted, now)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn merge_metadata(
+        &self,
+        user: &str,
+        id: &str,
+        analysis: &JsonObject,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let Some(mut s) = Self::fetch_in(&mut tx, user, id).await? else {
+            return Ok(false);
+        };
+        s.metadata.extend(analysis.clone());
+        sqlx::query("UPDATE snippets SET metadata = ? WHERE user_id = ? AND id = ?")
+            .bind(json_text(&s.metadata))
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_due(&self, limit: i64, lease: Duration) -> Result<Vec<PendingEvent>, StoreError> {
+        let now = Utc::now();
+        let lease_until = now + lease;
+        let sql = format!(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN \
+             (SELECT id FROM outbox WHERE dead = 0 AND next_attempt_at <= ? \
+              ORDER BY next_attempt_at LIMIT ?) RETURNING {EVENT_COLUMNS}"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(&sql)
+            .bind(to_micros(lease_until))
+            .bind(to_micros(now))
+            .bind(limit)
+            .fetch_all(&self.writer)
+            .await?;
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    async fn complete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn reschedule(
+        &self,
+        id: &str,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ?, dead = ? WHERE id = ?")
+            .bind(to_micros(next_attempt))
+            .bind(error)
+            .bind(dead)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
+        let (pending, dead): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(dead = 0), 0), COALESCE(SUM(dead = 1), 0) FROM outbox",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(OutboxStats { pending, dead })
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}

@@ -1,0 +1,180 @@
+//! Clients of the platform's services. One pooled `reqwest::Client` is built at start-up and
+//! shared; every call carries `X-Request-Id`, `X-API-Key` when configured, and timeouts.
+
+mod breaker;
+mod cognitive;
+mod data_platform;
+mod gateway;
+
+pub use breaker::CircuitBreaker;
+pub use cognitive::CognitiveClient;
+pub use data_platform::DataPlatformClient;
+pub use gateway::GatewayClient;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use url::Url;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{0} is not configured")]
+    NotConfigured(&'static str),
+    #[error("{0} is failing; calls are paused for a moment")]
+    CircuitOpen(&'static str),
+    #[error("{0} did not answer in time")]
+    Timeout(&'static str),
+    #[error("{0} cannot be reached")]
+    Unreachable(&'static str),
+    #[error("{0} answered HTTP {1}")]
+    Status(&'static str, u16),
+    #[error("{0} answered something that is not the expected JSON")]
+    Malformed(&'static str),
+}
+
+impl UpstreamError {
+    /// The metric label of this outcome.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::NotConfigured(_) => "not_configured",
+            Self::CircuitOpen(_) => "circuit_open",
+            Self::Timeout(_) => "timeout",
+            Self::Unreachable(_) => "unreachable",
+            Self::Status(_, code) if *code >= 500 => "http_5xx",
+            Self::Status(..) => "http_4xx",
+            Self::Malformed(_) => "malformed",
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(err: UpstreamError) -> Self {
+        let detail = err.to_string();
+        match err {
+            UpstreamError::NotConfigured(_) | UpstreamError::CircuitOpen(_) => {
+                ApiError::UpstreamUnavailable(detail)
+            }
+            UpstreamError::Timeout(_) => ApiError::UpstreamTimeout(detail),
+            _ => ApiError::BadGateway(detail),
+        }
+    }
+}
+
+/// What every upstream client shares.
+#[derive(Clone)]
+pub struct HttpUpstream {
+    service: &'static str,
+    base: Url,
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+/// Builds the one HTTP client all upstreams share.
+pub fn build_client(settings: &Settings) -> Result<reqwest::Client, reqwest::Error> {
+    let mut headers = HeaderMap::new();
+    if let Some(key) = settings.api_key.as_deref() {
+        if let Ok(mut value) = HeaderValue::from_str(key) {
+            value.set_sensitive(true);
+            headers.insert("x-api-key", value);
+        }
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(Duration::from_millis(settings.upstream_connect_timeout_ms))
+        .timeout(Duration::from_secs(settings.upstream_timeout_secs))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("pieces-connector/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+impl HttpUpstream {
+    pub fn new(service: &'static str, base: &str, client: reqwest::Client, metrics: Arc<Metrics>) -> Option<Self> {
+        // A trailing slash lets `join` append paths instead of replacing the last segment.
+        let mut base = Url::parse(base).ok()?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Some(Self {
+            service,
+            base,
+            client,
+            metrics,
+        })
+    }
+
+    /// POSTs a JSON body and returns the answer's bytes when the status is 2xx.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Bytes,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Bytes, UpstreamError> {
+        let started = Instant::now();
+        let result = self.send(path, body, request_id, idempotency_key).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.outcome(),
+        };
+        self.record(outcome, started.elapsed());
+        result
+    }
+
+    /// Counts a call, including one that never left (circuit open, garbage answer).
+    pub fn record(&self, outcome: &str, elapsed: Duration) {
+        self.metrics
+            .upstream_requests
+            .with_label_values(&[self.service, outcome])
+            .inc();
+        self.metrics
+            .upstream_duration
+            .with_label_values(&[self.service, outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        body: Bytes,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Bytes, UpstreamError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|_| UpstreamError::NotConfigured(self.service))?;
+        let mut request = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-request-id", request_id)
+            .body(body);
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.map_err(|e| self.classify(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(UpstreamError::Status(self.service, status.as_u16()));
+        }
+        response.bytes().await.map_err(|e| self.classify(&e))
+    }
+
+    fn classify(&self, err: &reqwest::Error) -> UpstreamError {
+        if err.is_timeout() {
+            UpstreamError::Timeout(self.service)
+        } else {
+            UpstreamError::Unreachable(self.service)
+        }
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+}
