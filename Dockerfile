@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Build:  docker build -t pieces-connector .
-# Run:    docker run --read-only -p 8200:8200 -p 9200:9200 -p 9201:9201 \
+# Run:    docker run --read-only --tmpfs /tmp -v pieces-data:/app/data \
+#           -p 8200:8200 -p 9200:9200 -p 9201:9201 \
 #           -e JWT_SECRET_KEY="$(openssl rand -hex 32)" pieces-connector
 # The root filesystem can be read-only: the process writes only to /app/data (the embedded
 # SQLite store, used when DATABASE_URL is unset; declared as a volume) and /tmp.

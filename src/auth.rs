@@ -3,8 +3,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -131,11 +131,15 @@ fn rejected_token(kind: &JwtErrorKind) -> ApiError {
             code: "token_missing_claim",
             detail: format!("the token lacks the required `{claim}` claim"),
         },
-        JwtErrorKind::InvalidIssuer => unauthorized("token_bad_issuer", "the token's issuer is not accepted"),
+        JwtErrorKind::InvalidIssuer => {
+            unauthorized("token_bad_issuer", "the token's issuer is not accepted")
+        }
         JwtErrorKind::InvalidAudience => {
             unauthorized("token_bad_audience", "the token's audience is not accepted")
         }
-        JwtErrorKind::ImmatureSignature => unauthorized("token_not_yet_valid", "the token is not valid yet"),
+        JwtErrorKind::ImmatureSignature => {
+            unauthorized("token_not_yet_valid", "the token is not valid yet")
+        }
         _ => unauthorized("token_malformed", "the token is malformed"),
     }
 }
@@ -148,17 +152,24 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("token_missing", "an Authorization: Bearer token is required"))?;
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            unauthorized(
+                "token_missing",
+                "an Authorization: Bearer token is required",
+            )
+        })?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
-            .ok_or_else(|| unauthorized("token_missing", "the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                unauthorized(
+                    "token_missing",
+                    "the Authorization header must be `Bearer <token>`",
+                )
+            })?;
         state.jwt.verify(token).map(AuthUser)
     }
 }

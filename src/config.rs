@@ -236,8 +236,14 @@ impl Settings {
             ("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs),
             ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
             ("DATABASE_TIMEOUT_MS", self.database_timeout_ms),
-            ("DATABASE_MAX_CONNECTIONS", self.database_max_connections.into()),
-            ("AI_ASSIST_RATE_PER_MINUTE", self.ai_assist_rate_per_minute.into()),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                self.database_max_connections.into(),
+            ),
+            (
+                "AI_ASSIST_RATE_PER_MINUTE",
+                self.ai_assist_rate_per_minute.into(),
+            ),
             ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
             ("MAX_BODY_BYTES", self.max_body_bytes as u64),
         ] {
@@ -245,8 +251,15 @@ impl Settings {
                 return fail(var, "must be greater than 0");
             }
         }
-        if self.log_level.parse::<tracing_subscriber::EnvFilter>().is_err() {
-            return fail("LOG_LEVEL", "is not a valid level or filter (e.g. info, debug)");
+        if self
+            .log_level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return fail(
+                "LOG_LEVEL",
+                "is not a valid level or filter (e.g. info, debug)",
+            );
         }
         for origin in self.cors_origins() {
             if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
@@ -302,8 +315,7 @@ fn describe(err: config::ConfigError) -> ConfigError {
             "{}: expected {expected}, got {unexpected}",
             key.to_uppercase()
         )),
-        config::ConfigError::Message(msg) => ConfigError(upper_key_in(&msg)),
-        other => ConfigError(other.to_string()),
+        other => ConfigError(upper_key_in(&other.to_string())),
     }
 }
 

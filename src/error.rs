@@ -170,7 +170,8 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match &self {
             Self::Unauthorized { code, .. } => {
-                let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{code}\"");
+                let challenge =
+                    format!("Bearer error=\"invalid_token\", error_description=\"{code}\"");
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }

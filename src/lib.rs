@@ -37,7 +37,8 @@ pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), Startu
     }
     if in_kubernetes() {
         return Err(config::ConfigError(
-            "JWT_SECRET_KEY: required when running in Kubernetes (local mode is refused there)".into(),
+            "JWT_SECRET_KEY: required when running in Kubernetes (local mode is refused there)"
+                .into(),
         )
         .into());
     }
@@ -68,7 +69,9 @@ fn check_store_choice(settings: &Settings) -> Result<(), StartupError> {
             )
             .into());
         }
-        tracing::warn!("running on the embedded SQLite store in Kubernetes: use exactly one replica");
+        tracing::warn!(
+            "running on the embedded SQLite store in Kubernetes: use exactly one replica"
+        );
     }
     Ok(())
 }
@@ -87,7 +90,9 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
 }
 
 fn announce_local_mode(settings: &Settings, token: &str) {
-    tracing::warn!("LOCAL MODE: JWT_SECRET_KEY is unset; a random secret was generated for this run only");
+    tracing::warn!(
+        "LOCAL MODE: JWT_SECRET_KEY is unset; a random secret was generated for this run only"
+    );
     eprintln!(
         "\n=== LOCAL MODE: JWT_SECRET_KEY is not set ===\n\
          A random secret was generated; tokens die with this process. Never run like this in production.\n\

@@ -49,7 +49,10 @@ fn main() -> ExitCode {
 
 fn serve(settings: Settings) -> ExitCode {
     pieces_connector::telemetry::init(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -89,7 +92,10 @@ fn healthcheck(settings: &Settings) -> ExitCode {
     let probe = || -> std::io::Result<bool> {
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-        write!(stream, "GET {LIVE_PATH} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        write!(
+            stream,
+            "GET {LIVE_PATH} HTTP/1.0\r\nHost: localhost\r\n\r\n"
+        )?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head)?;
         Ok(head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")

@@ -90,7 +90,9 @@ impl Metrics {
         r.register(Box::new(metrics.sync_backlog.clone()))?;
         r.register(Box::new(metrics.sync_deliveries.clone()))?;
         #[cfg(target_os = "linux")]
-        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(metrics)
     }
 

@@ -25,7 +25,9 @@ use crate::middleware::CountingListener;
 use crate::outbox::{EventPlan, OutboxWorker, WorkerConfig};
 use crate::state::{AppState, Shared};
 use crate::store::{self, StoreError};
-use crate::upstream::{self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream};
+use crate::upstream::{
+    self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -98,14 +100,16 @@ impl Service {
             );
             Arc::new(CognitiveClient::new(http, breaker))
         });
-        let data_platform = upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
+        let data_platform =
+            upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
         let gateway = upstream("gateway", &settings.gateway_url).map(GatewayClient::new);
         let events = EventPlan {
             sync: data_platform.is_some(),
             enrich: cognitive.is_some(),
             notify: gateway.is_some(),
         };
-        let per_minute = NonZeroU32::new(settings.ai_assist_rate_per_minute).unwrap_or(NonZeroU32::MIN);
+        let per_minute =
+            NonZeroU32::new(settings.ai_assist_rate_per_minute).unwrap_or(NonZeroU32::MIN);
         let outbox_wake = Arc::new(Notify::new());
         let worker = OutboxWorker {
             store: store.clone(),
@@ -142,15 +146,21 @@ impl Service {
 
     /// Serves until `shutdown` resolves: readiness turns 503 at once, listeners stop taking
     /// connections, in-flight requests get `SHUTDOWN_TIMEOUT_SECS` to finish.
-    pub async fn serve(self, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+    pub async fn serve(
+        self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
         let Self { state, worker } = self;
         let stop = CancellationToken::new();
         let worker_task = tokio::spawn(worker.run(stop.clone()));
         let api = api::build_router(state.clone());
         let metrics_router = metrics_router(&state);
-        let health_router = crate::middleware::with_request_logging(health::router(), tracing::Level::DEBUG)
-            .with_state(state.clone());
-        let api_listener = CountingListener::new(listeners.api, state.metrics.active_connections.clone());
+        let health_router =
+            crate::middleware::with_request_logging(health::router(), tracing::Level::DEBUG)
+                .with_state(state.clone());
+        let api_listener =
+            CountingListener::new(listeners.api, state.metrics.active_connections.clone());
         tracing::info!(
             api = %api_listener_addr(&api_listener),
             metrics = %listeners.metrics.local_addr()?,
@@ -168,21 +178,33 @@ impl Service {
             signal.cancel();
         });
         let until = |t: CancellationToken| async move { t.cancelled().await };
+        // The health listener outlives the others, so probes see readiness fail while the
+        // API drains.
+        let health_stop = CancellationToken::new();
+        let health_task = tokio::spawn(
+            axum::serve(listeners.health, health_router)
+                .with_graceful_shutdown(until(health_stop.clone()))
+                .into_future(),
+        );
         let servers = async {
             tokio::try_join!(
-                axum::serve(api_listener, api).with_graceful_shutdown(until(stop.clone())).into_future(),
-                axum::serve(listeners.metrics, metrics_router).with_graceful_shutdown(until(stop.clone())).into_future(),
-                axum::serve(listeners.health, health_router).with_graceful_shutdown(until(stop.clone())).into_future(),
+                axum::serve(api_listener, api)
+                    .with_graceful_shutdown(until(stop.clone()))
+                    .into_future(),
+                axum::serve(listeners.metrics, metrics_router)
+                    .with_graceful_shutdown(until(stop.clone()))
+                    .into_future(),
             )
         };
-        tokio::pin!(servers);
         let timeout = state.settings.shutdown_timeout();
         tokio::select! {
-            result = &mut servers => { result?; }
+            result = servers => { result?; }
             () = async { stop.cancelled().await; tokio::time::sleep(timeout).await } => {
                 tracing::warn!(?timeout, "requests still running at the shutdown deadline; stopping anyway");
             }
         }
+        health_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(1), health_task).await;
         worker_task.abort();
         tracing::info!("stopped");
         Ok(())

@@ -45,7 +45,8 @@ pub async fn assist(
     let question = body.validate(&state.limits)?;
     let Some(cognitive) = &state.cognitive else {
         return Err(ApiError::UpstreamUnavailable(
-            "AI assistance is not configured on this server (COGNITIVE_SERVICES_URL is unset)".into(),
+            "AI assistance is not configured on this server (COGNITIVE_SERVICES_URL is unset)"
+                .into(),
         ));
     };
     let workflow = super::workflow::current(&state, &user).await;

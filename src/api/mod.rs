@@ -24,7 +24,10 @@ pub fn build_router(state: AppState) -> Router {
         .merge(assist::router())
         .merge(openapi::router());
     let api = middleware::with_request_logging(api, tracing::Level::INFO)
-        .merge(middleware::with_request_logging(health::router(), tracing::Level::DEBUG))
+        .merge(middleware::with_request_logging(
+            health::router(),
+            tracing::Level::DEBUG,
+        ))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed);
     middleware::with_common_layers(api, &state).with_state(state)

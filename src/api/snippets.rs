@@ -21,7 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/snippets", get(list_snippets).post(create_snippet))
         .route(
             "/api/v1/snippets/{id}",
-            get(get_snippet).patch(update_snippet).delete(delete_snippet),
+            get(get_snippet)
+                .patch(update_snippet)
+                .delete(delete_snippet),
         )
 }
 
@@ -48,7 +50,10 @@ pub async fn create_snippet(
     ApiJson(body): ApiJson<NewSnippet>,
 ) -> Result<Response, ApiError> {
     let snippet = body.into_snippet(&state.limits, crate::model::now())?;
-    state.store.create_snippet(&user, &snippet, &state.events).await?;
+    state
+        .store
+        .create_snippet(&user, &snippet, &state.events)
+        .await?;
     state.outbox_wake.notify_one();
     tracing::info!(snippet = %snippet.id, "snippet stored");
     let location = format!("/api/v1/snippets/{}", snippet.id);
@@ -57,7 +62,12 @@ pub async fn create_snippet(
         status: "stored",
         snippet,
     };
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
 }
 
 /// Lists the caller's snippets, newest first.
@@ -107,8 +117,11 @@ pub async fn get_snippet(
         .get_snippet(&user, &id)
         .await?
         .ok_or(ApiError::NotFound("snippet"))?;
-    let bytes = Bytes::from(serde_json::to_vec(&snippet).map_err(|e| ApiError::Internal(e.to_string()))?);
-    let ttl = jittered(std::time::Duration::from_secs(state.settings.snippet_cache_ttl_secs));
+    let bytes =
+        Bytes::from(serde_json::to_vec(&snippet).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let ttl = jittered(std::time::Duration::from_secs(
+        state.settings.snippet_cache_ttl_secs,
+    ));
     if let Err(e) = state.cache.set(&key, bytes.clone(), ttl).await {
         tracing::debug!(error = %e, "cache write failed");
     }
@@ -149,7 +162,11 @@ pub async fn delete_snippet(
     AuthUser(user): AuthUser,
     SnippetId(id): SnippetId,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_snippet(&user, &id, crate::model::now(), &state.events).await? {
+    if !state
+        .store
+        .delete_snippet(&user, &id, crate::model::now(), &state.events)
+        .await?
+    {
         return Err(ApiError::NotFound("snippet"));
     }
     state.outbox_wake.notify_one();
@@ -160,8 +177,9 @@ pub async fn delete_snippet(
 /// Serves JSON bytes as they are, without parsing them again.
 fn json_bytes(bytes: Bytes) -> Response {
     let mut response = bytes.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -20,7 +20,10 @@ use crate::model::{ContextInput, WorkflowContext};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/workflow-context", get(get_context).post(set_context))
+    Router::new().route(
+        "/api/v1/workflow-context",
+        get(get_context).post(set_context),
+    )
 }
 
 /// Answer of a context update.
@@ -44,12 +47,17 @@ pub async fn set_context(
 ) -> Result<Json<Synced>, ApiError> {
     let now = crate::model::now();
     let context = body.into_context(&user, &state.limits, now)?;
-    let bytes = Bytes::from(serde_json::to_vec(&context).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let bytes =
+        Bytes::from(serde_json::to_vec(&context).map_err(|e| ApiError::Internal(e.to_string()))?);
     let ttl = Duration::from_secs(state.settings.workflow_context_ttl_secs);
-    state.cache.set(&workflow_key(&user), bytes, ttl).await.map_err(|e| {
-        tracing::warn!(error = %e, "cannot store workflow context");
-        ApiError::CacheUnavailable
-    })?;
+    state
+        .cache
+        .set(&workflow_key(&user), bytes, ttl)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cannot store workflow context");
+            ApiError::CacheUnavailable
+        })?;
     let events = state.events.for_context(&context, now);
     if !events.is_empty() {
         state.store.enqueue(&events).await?;
@@ -75,9 +83,10 @@ pub async fn get_context(
     })?;
     let bytes = bytes.ok_or(ApiError::NotFound("workflow context"))?;
     let mut response = bytes.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 

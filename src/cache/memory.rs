@@ -57,7 +57,9 @@ impl Cache for MemoryCache {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
-        self.entries.insert(key.to_owned(), Entry { value, ttl }).await;
+        self.entries
+            .insert(key.to_owned(), Entry { value, ttl })
+            .await;
         Ok(())
     }
 

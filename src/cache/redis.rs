@@ -29,7 +29,8 @@ const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 impl RedisCache {
     /// Connects without waiting for Redis to be up: a Redis that starts later is picked up.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        let client = redis::Client::open(url).map_err(|e| CacheError::Unavailable(e.to_string()))?;
+        let client =
+            redis::Client::open(url).map_err(|e| CacheError::Unavailable(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout.max(Duration::from_millis(500)))
             .set_response_timeout(timeout)
@@ -65,7 +66,9 @@ impl RedisCache {
         let result = self
             .connection
             .get_or_try_init(|| async {
-                match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), connect).await {
+                match tokio::time::timeout(self.timeout.max(Duration::from_millis(500)), connect)
+                    .await
+                {
                     Ok(Ok(conn)) => Ok(conn),
                     Ok(Err(e)) => Err(CacheError::Unavailable(e.to_string())),
                     Err(_) => Err(CacheError::Timeout),

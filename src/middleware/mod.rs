@@ -24,7 +24,10 @@ use crate::request_id;
 use crate::state::AppState;
 
 /// A span per request, named by route template and request id, at `level`.
-pub fn with_request_logging<S: Clone + Send + Sync + 'static>(router: Router<S>, level: Level) -> Router<S> {
+pub fn with_request_logging<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    level: Level,
+) -> Router<S> {
     router.layer(
         TraceLayer::new_for_http()
             .make_span_with(move |req: &Request| {
@@ -55,14 +58,19 @@ pub fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router<
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(
+                    x_request_id.clone(),
+                    MakeRequestUuid,
+                ))
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     http_metrics::record,
                 ))
                 .layer(axum::middleware::from_fn(request_id::scope))
-                .layer(axum::middleware::map_response(json_errors::fill_bare_errors))
+                .layer(axum::middleware::map_response(
+                    json_errors::fill_bare_errors,
+                ))
                 .layer(CatchPanicLayer::custom(json_errors::panic_response))
                 .layer(security_headers::layer())
                 .layer(cors(state))
@@ -83,7 +91,13 @@ fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

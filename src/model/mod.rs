@@ -5,7 +5,7 @@ mod snippet;
 mod workflow;
 
 pub use assist::{AssistAnswer, AssistRequest, Question};
-pub use snippet::{ListFilter, ListParams, NewSnippet, Snippet, SnippetPatch, SnippetPage};
+pub use snippet::{ListFilter, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
 pub use workflow::{ContextInput, WorkflowContext};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -54,7 +54,9 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Api
 
 /// Checks that an object serializes to at most `max` bytes.
 pub(crate) fn check_object(field: &str, value: &JsonObject, max: usize) -> Result<(), ApiError> {
-    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(value)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > max {
         return Err(ApiError::invalid(
             field,

@@ -122,7 +122,10 @@ impl SnippetPatch {
             && self.metadata.is_none()
             && self.description.is_none()
         {
-            return Err(ApiError::invalid("body", "the body names no field to update"));
+            return Err(ApiError::invalid(
+                "body",
+                "the body names no field to update",
+            ));
         }
         if let Some(title) = &self.title {
             check_title(title, limits)?;
@@ -190,11 +193,17 @@ impl ListParams {
     pub fn validate(self) -> Result<ListFilter, ApiError> {
         let limit = self.limit.unwrap_or(10);
         if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid("limit", "limit must be between 1 and 100"));
+            return Err(ApiError::invalid(
+                "limit",
+                "limit must be between 1 and 100",
+            ));
         }
         let offset = self.offset.unwrap_or(0);
         if !(0..=10_000_000).contains(&offset) {
-            return Err(ApiError::invalid("offset", "offset must be between 0 and 10000000"));
+            return Err(ApiError::invalid(
+                "offset",
+                "offset must be between 0 and 10000000",
+            ));
         }
         let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
         let query = non_empty(self.q);

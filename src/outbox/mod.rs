@@ -42,7 +42,9 @@ impl Target {
             "gateway" => Ok(Self::Gateway),
             "enrichment" => Ok(Self::Enrichment),
             "cache_invalidation" => Ok(Self::CacheInvalidation),
-            other => Err(StoreError::Corrupt(format!("unknown outbox target {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown outbox target {other:?}"
+            ))),
         }
     }
 }

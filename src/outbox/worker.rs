@@ -82,8 +82,14 @@ impl OutboxWorker {
 
     async fn refresh_backlog(&self) {
         if let Ok(stats) = self.store.outbox_stats().await {
-            self.metrics.sync_backlog.with_label_values(&["pending"]).set(stats.pending);
-            self.metrics.sync_backlog.with_label_values(&["dead"]).set(stats.dead);
+            self.metrics
+                .sync_backlog
+                .with_label_values(&["pending"])
+                .set(stats.pending);
+            self.metrics
+                .sync_backlog
+                .with_label_values(&["dead"])
+                .set(stats.dead);
         }
     }
 
@@ -107,7 +113,9 @@ impl OutboxWorker {
                     tracing::warn!(event = %event.id, target, attempts = event.attempts, error = %err,
                         "outbox delivery failed; will retry");
                 }
-                self.store.reschedule(&event.id, next, &err.to_string(), dead).await
+                self.store
+                    .reschedule(&event.id, next, &err.to_string(), dead)
+                    .await
             }
         };
         if let Err(e) = result {
@@ -118,7 +126,11 @@ impl OutboxWorker {
 
     async fn deliver(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
         let body = Bytes::from(event.payload.clone());
-        let request_id = if event.request_id.is_empty() { &event.id } else { &event.request_id };
+        let request_id = if event.request_id.is_empty() {
+            &event.id
+        } else {
+            &event.request_id
+        };
         match event.target {
             Target::DataPlatform => match &self.data_platform {
                 Some(client) => client.sync(body, request_id, &event.id).await,
@@ -142,7 +154,11 @@ impl OutboxWorker {
             tracing::error!(event = %event.id, "unreadable enrichment event; dropping it");
             return Ok(());
         };
-        let snippet = match self.store.get_snippet(&task.user_id, &task.snippet_id).await {
+        let snippet = match self
+            .store
+            .get_snippet(&task.user_id, &task.snippet_id)
+            .await
+        {
             Ok(Some(s)) => s,
             Ok(None) => return Ok(()),
             Err(_) => return Err(UpstreamError::Unreachable("store")),
@@ -150,7 +166,11 @@ impl OutboxWorker {
         let analysis = cognitive
             .analyze(&snippet.code, &snippet.language, request_id, &event.id)
             .await?;
-        match self.store.merge_metadata(&task.user_id, &task.snippet_id, &analysis).await {
+        match self
+            .store
+            .merge_metadata(&task.user_id, &task.snippet_id, &analysis)
+            .await
+        {
             Ok(_) => {
                 let key = snippet_key(&task.user_id, &task.snippet_id);
                 if let Err(e) = self.cache.delete(&key).await {
@@ -176,7 +196,10 @@ impl OutboxWorker {
     }
 
     fn count(&self, target: &str, outcome: &str) {
-        self.metrics.sync_deliveries.with_label_values(&[target, outcome]).inc();
+        self.metrics
+            .sync_deliveries
+            .with_label_values(&[target, outcome])
+            .inc();
     }
 }
 

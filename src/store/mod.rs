@@ -95,7 +95,8 @@ pub trait Store: Send + Sync {
 
     /// Claims up to `limit` due events for `lease`; an event whose deliverer dies is due again
     /// once the lease runs out.
-    async fn claim_due(&self, limit: i64, lease: Duration) -> Result<Vec<PendingEvent>, StoreError>;
+    async fn claim_due(&self, limit: i64, lease: Duration)
+        -> Result<Vec<PendingEvent>, StoreError>;
 
     /// Removes a delivered event.
     async fn complete(&self, id: &str) -> Result<(), StoreError>;

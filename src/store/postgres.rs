@@ -23,7 +23,11 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, max_connections: u32, timeout: Duration) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
         let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
         let options = PgConnectOptions::from_str(url)?
             .application_name("pieces-connector")
@@ -47,7 +51,8 @@ impl PostgresStore {
         user: &str,
         id: &str,
     ) -> Result<Option<Snippet>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = $2 FOR UPDATE");
+        let sql =
+            format!("SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = $2 FOR UPDATE");
         let row: Option<SnippetRow> = sqlx::query_as(&sql)
             .bind(user)
             .bind(id)
@@ -93,7 +98,12 @@ async fn insert_events(
 
 #[async_trait]
 impl Store for PostgresStore {
-    async fn create_snippet(&self, user: &str, s: &Snippet, plan: &EventPlan) -> Result<(), StoreError> {
+    async fn create_snippet(
+        &self,
+        user: &str,
+        s: &Snippet,
+        plan: &EventPlan,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
@@ -112,7 +122,11 @@ impl Store for PostgresStore {
         .bind(to_micros(s.updated_at))
         .execute(&mut *tx)
         .await?;
-        insert_events(&mut tx, &plan.for_snippet(user, s, Change::Created, s.created_at)).await?;
+        insert_events(
+            &mut tx,
+            &plan.for_snippet(user, s, Change::Created, s.created_at),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -127,7 +141,11 @@ impl Store for PostgresStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
-    async fn list_snippets(&self, user: &str, filter: &ListFilter) -> Result<(Vec<Snippet>, i64), StoreError> {
+    async fn list_snippets(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Snippet>, i64), StoreError> {
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
         count.push_bind(user);
         Self::push_filters(&mut count, filter);
@@ -135,7 +153,8 @@ impl Store for PostgresStore {
         if total <= filter.offset {
             return Ok((Vec::new(), total));
         }
-        let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
+        let mut page =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
         page.push_bind(user);
         Self::push_filters(&mut page, filter);
         page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
@@ -146,7 +165,12 @@ impl Store for PostgresStore {
         Ok((into_snippets(rows)?, total))
     }
 
-    async fn search_relevant(&self, user: &str, query: &str, limit: i64) -> Result<Vec<Snippet>, StoreError> {
+    async fn search_relevant(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<Snippet>, StoreError> {
         // plainto_tsquery joins words with &; any word should count here, so swap in |.
         let sql = format!(
             "SELECT {COLUMNS} FROM snippets, \
@@ -199,9 +223,16 @@ impl Store for PostgresStore {
         Ok(Some(s))
     }
 
-    async fn delete_snippet(&self, user: &str, id: &str, now: DateTime<Utc>, plan: &EventPlan) -> Result<bool, StoreError> {
+    async fn delete_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!("DELETE FROM snippets WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
+        let sql =
+            format!("DELETE FROM snippets WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
         let row: Option<SnippetRow> = sqlx::query_as(&sql)
             .bind(user)
             .bind(id)
@@ -211,12 +242,21 @@ impl Store for PostgresStore {
             return Ok(false);
         };
         let gone = row.into_snippet()?;
-        insert_events(&mut tx, &plan.for_snippet(user, &gone, Change::Deleted, now)).await?;
+        insert_events(
+            &mut tx,
+            &plan.for_snippet(user, &gone, Change::Deleted, now),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn merge_metadata(&self, user: &str, id: &str, analysis: &JsonObject) -> Result<bool, StoreError> {
+    async fn merge_metadata(
+        &self,
+        user: &str,
+        id: &str,
+        analysis: &JsonObject,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE snippets SET metadata = metadata || $1::jsonb WHERE user_id = $2 AND id = $3",
         )
@@ -235,7 +275,11 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn claim_due(&self, limit: i64, lease: Duration) -> Result<Vec<PendingEvent>, StoreError> {
+    async fn claim_due(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
         let now = Utc::now();
         let sql = format!(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE id IN \
@@ -259,14 +303,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn reschedule(&self, id: &str, next_attempt: DateTime<Utc>, error: &str, dead: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = $1, last_error = $2, dead = $3 WHERE id = $4")
-            .bind(to_micros(next_attempt))
-            .bind(error)
-            .bind(dead)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    async fn reschedule(
+        &self,
+        id: &str,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET next_attempt_at = $1, last_error = $2, dead = $3 WHERE id = $4",
+        )
+        .bind(to_micros(next_attempt))
+        .bind(error)
+        .bind(dead)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -140,7 +140,11 @@ impl Store for SqliteStore {
         .bind(to_micros(s.updated_at))
         .execute(&mut *tx)
         .await?;
-        insert_events(&mut tx, &plan.for_snippet(user, s, Change::Created, s.created_at)).await?;
+        insert_events(
+            &mut tx,
+            &plan.for_snippet(user, s, Change::Created, s.created_at),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -249,7 +253,9 @@ impl Store for SqliteStore {
         plan: &EventPlan,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let sql = format!("DELETE FROM snippets WHERE user_id = ? AND id = ? RETURNING {SNIPPET_COLUMNS}");
+        let sql = format!(
+            "DELETE FROM snippets WHERE user_id = ? AND id = ? RETURNING {SNIPPET_COLUMNS}"
+        );
         let row: Option<SnippetRow> = sqlx::query_as(&sql)
             .bind(user)
             .bind(id)
@@ -259,7 +265,11 @@ impl Store for SqliteStore {
             return Ok(false);
         };
         let gone = row.into_snippet()?;
-        insert_events(&mut tx, &plan.for_snippet(user, &gone, Change::Deleted, now)).await?;
+        insert_events(
+            &mut tx,
+            &plan.for_snippet(user, &gone, Change::Deleted, now),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -292,7 +302,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn claim_due(&self, limit: i64, lease: Duration) -> Result<Vec<PendingEvent>, StoreError> {
+    async fn claim_due(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
         let now = Utc::now();
         let lease_until = now + lease;
         let sql = format!(

@@ -27,7 +27,10 @@ mod tests {
 
     #[test]
     fn words_are_quoted_so_syntax_is_searched_as_text() {
-        assert_eq!(all_words("a\"b NEAR c*").as_deref(), Some("\"a\"\"b\" \"NEAR\" \"c*\""));
+        assert_eq!(
+            all_words("a\"b NEAR c*").as_deref(),
+            Some("\"a\"\"b\" \"NEAR\" \"c*\"")
+        );
         assert_eq!(any_word("x y").as_deref(), Some("\"x\" OR \"y\""));
     }
 

@@ -12,10 +12,16 @@ pub struct CircuitBreaker {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
     /// A trial call is out; if it never reports back, another is allowed after `cooldown`.
-    HalfOpen { since: Instant },
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 impl CircuitBreaker {
@@ -37,7 +43,9 @@ impl CircuitBreaker {
             State::Closed { .. } => true,
             State::Open { until } | State::HalfOpen { since: until } if now < until => false,
             State::Open { .. } | State::HalfOpen { .. } => {
-                *state = State::HalfOpen { since: now + self.cooldown };
+                *state = State::HalfOpen {
+                    since: now + self.cooldown,
+                };
                 true
             }
         }

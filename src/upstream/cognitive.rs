@@ -20,7 +20,11 @@ impl CognitiveClient {
     }
 
     /// `POST /chat` with the body the platform's service expects.
-    pub async fn chat(&self, body: &Value, request_id: &str) -> Result<AssistAnswer, UpstreamError> {
+    pub async fn chat(
+        &self,
+        body: &Value,
+        request_id: &str,
+    ) -> Result<AssistAnswer, UpstreamError> {
         let answer = self.call("chat", body, request_id, None).await?;
         let mut answer: AssistAnswer = self.parse(&answer)?;
         answer.confidence = if answer.confidence.is_finite() {
@@ -40,7 +44,9 @@ impl CognitiveClient {
         idempotency_key: &str,
     ) -> Result<JsonObject, UpstreamError> {
         let body = json!({ "code": code, "language": language, "analysis_type": "comprehensive" });
-        let answer = self.call("analyze", &body, request_id, Some(idempotency_key)).await?;
+        let answer = self
+            .call("analyze", &body, request_id, Some(idempotency_key))
+            .await?;
         self.parse(&answer)
     }
 
@@ -56,7 +62,10 @@ impl CognitiveClient {
             return Err(UpstreamError::CircuitOpen(self.http.service()));
         }
         let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-        let result = self.http.post(path, bytes, request_id, idempotency_key).await;
+        let result = self
+            .http
+            .post(path, bytes, request_id, idempotency_key)
+            .await;
         match &result {
             Err(UpstreamError::Status(_, code)) if *code < 500 => self.breaker.record_success(),
             Err(_) => self.breaker.record_failure(),

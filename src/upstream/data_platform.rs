@@ -14,7 +14,12 @@ impl DataPlatformClient {
     }
 
     /// Sends a recorded `{user_id, snippet, timestamp, event}` body as it was stored.
-    pub async fn sync(&self, body: Bytes, request_id: &str, idempotency_key: &str) -> Result<(), UpstreamError> {
+    pub async fn sync(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        idempotency_key: &str,
+    ) -> Result<(), UpstreamError> {
         self.http
             .post("snippets", body, request_id, Some(idempotency_key))
             .await

@@ -14,9 +14,19 @@ impl GatewayClient {
     }
 
     /// Sends the stored context object as it was recorded.
-    pub async fn context_updated(&self, body: Bytes, request_id: &str, idempotency_key: &str) -> Result<(), UpstreamError> {
+    pub async fn context_updated(
+        &self,
+        body: Bytes,
+        request_id: &str,
+        idempotency_key: &str,
+    ) -> Result<(), UpstreamError> {
         self.http
-            .post("internal/context-update", body, request_id, Some(idempotency_key))
+            .post(
+                "internal/context-update",
+                body,
+                request_id,
+                Some(idempotency_key),
+            )
             .await
             .map(drop)
     }

@@ -94,7 +94,12 @@ pub fn build_client(settings: &Settings) -> Result<reqwest::Client, reqwest::Err
 }
 
 impl HttpUpstream {
-    pub fn new(service: &'static str, base: &str, client: reqwest::Client, metrics: Arc<Metrics>) -> Option<Self> {
+    pub fn new(
+        service: &'static str,
+        base: &str,
+        client: reqwest::Client,
+        metrics: Arc<Metrics>,
+    ) -> Option<Self> {
         // A trailing slash lets `join` append paths instead of replacing the last segment.
         let mut base = Url::parse(base).ok()?;
         if !base.path().ends_with('/') {

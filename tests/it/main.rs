@@ -1,0 +1,33 @@
+//! Black-box tests: the real service on port 0, over HTTP. One binary for every suite.
+
+/// Runs each named `async fn(Backend)` on SQLite and on PostgreSQL + Redis.
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = $crate::support::Backend::postgres(stringify!($name)).await {
+                        super::$name(backend).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+mod support;
+
+mod auth;
+mod errors;
+mod lifecycle;
+mod manifests;
+mod snippets;
