@@ -326,3 +326,24 @@ fn upper_key_in(msg: &str) -> String {
         None => msg.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ENV_VARS;
+
+    #[test]
+    fn every_variable_is_documented_in_env_example_and_readme() {
+        let example = include_str!("../.env.example");
+        let readme = include_str!("../README.md");
+        for var in ENV_VARS {
+            assert!(
+                example.contains(&format!("\n{var}=")),
+                "{var} missing from .env.example"
+            );
+            assert!(
+                readme.contains(&format!("`{var}`")),
+                "{var} missing from README"
+            );
+        }
+    }
+}

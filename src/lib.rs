@@ -55,12 +55,12 @@ pub fn in_kubernetes() -> bool {
 }
 
 /// Refuses the embedded store where replicas would each get their own copy of the data.
-fn check_store_choice(settings: &Settings) -> Result<(), StartupError> {
+fn check_store_choice(settings: &Settings, in_kubernetes: bool) -> Result<(), StartupError> {
     let embedded = settings
         .database_url
         .as_deref()
         .is_none_or(|u| u.starts_with("sqlite:"));
-    if embedded && in_kubernetes() {
+    if embedded && in_kubernetes {
         if !settings.allow_sqlite_in_kubernetes {
             return Err(config::ConfigError(
                 "DATABASE_URL: the embedded SQLite store is per pod and would split data between \
@@ -78,7 +78,7 @@ fn check_store_choice(settings: &Settings) -> Result<(), StartupError> {
 
 /// Runs the service with `settings` until SIGTERM or Ctrl-C.
 pub async fn run(settings: Settings) -> Result<(), StartupError> {
-    check_store_choice(&settings)?;
+    check_store_choice(&settings, in_kubernetes())?;
     let (keys, local_token) = jwt_keys(&settings)?;
     let service = Service::build(settings.clone(), keys).await?;
     let listeners = Listeners::bind(&settings).await?;
@@ -100,4 +100,38 @@ fn announce_local_mode(settings: &Settings, token: &str) {
          Try: curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{}/api/v1/snippets\n",
         settings.api_port
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_store_is_refused_in_kubernetes_unless_allowed() {
+        let mut settings = Settings::default();
+        let refused = check_store_choice(&settings, true).expect_err("refused");
+        assert!(refused
+            .to_string()
+            .starts_with("configuration error: DATABASE_URL:"));
+        assert!(
+            check_store_choice(&settings, false).is_ok(),
+            "fine on a workstation"
+        );
+        settings.allow_sqlite_in_kubernetes = true;
+        assert!(check_store_choice(&settings, true).is_ok());
+        settings.allow_sqlite_in_kubernetes = false;
+        settings.database_url = Some("postgres://db/pieces".into());
+        assert!(check_store_choice(&settings, true).is_ok());
+    }
+
+    #[test]
+    fn without_a_secret_local_mode_mints_a_token_its_keys_accept() {
+        let settings = Settings::default();
+        if in_kubernetes() {
+            return;
+        }
+        let (keys, token) = jwt_keys(&settings).expect("local mode");
+        let token = token.expect("a ready token");
+        assert_eq!(keys.verify(&token).expect("valid"), "local-user");
+    }
 }

@@ -30,4 +30,6 @@ mod auth;
 mod errors;
 mod lifecycle;
 mod manifests;
+mod outages;
+mod replicas;
 mod snippets;

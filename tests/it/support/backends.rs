@@ -53,10 +53,6 @@ impl Backend {
     pub fn redis_url(&self) -> Option<String> {
         self.redis.clone()
     }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.store, Store::Postgres(_))
-    }
 }
 
 /// The machine's PostgreSQL and Redis.

@@ -1,0 +1,236 @@
+//! Redis and PostgreSQL stopped for real in the middle of a test, then started again.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::backends::{Services, Store};
+use crate::support::servers::{PgServer, RedisServer};
+use crate::support::{
+    eventually, expect_error, settings_for, snippet, status_json, user, Backend, TestApp,
+};
+
+async fn ready(app: &TestApp) -> (StatusCode, serde_json::Value) {
+    status_json(
+        app.http
+            .get(format!("{}/health/ready", app.health))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_falls_back_to_the_store_and_recovers_by_itself() {
+    let test = "redis_outage_falls_back_to_the_store_and_recovers_by_itself";
+    let Some(database) = Services::fresh_database(test).await else {
+        return;
+    };
+    let Some(mut redis) = RedisServer::start(test).await else {
+        return;
+    };
+    let backend = Backend {
+        store: Store::Postgres(database),
+        redis: Some(redis.url()),
+    };
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let id = app.create(&alice, &snippet("cached")).await;
+    let path = format!("/api/v1/snippets/{id}");
+    app.get(&path, &alice).await;
+    app.get(&path, &alice).await;
+    assert_eq!(
+        app.metric("pieces_cache_requests_total", &["hit"]).await,
+        1.0
+    );
+
+    redis.stop().await;
+    let started = Instant::now();
+    let (status, read) = status_json(app.get(&path, &alice).await).await;
+    assert_eq!(
+        (status, read["title"].as_str()),
+        (StatusCode::OK, Some("cached")),
+        "reads fall through to PostgreSQL"
+    );
+    let during = app
+        .create(&alice, &snippet("written during the outage"))
+        .await;
+    let (status, _) = status_json(
+        app.patch(&path, &alice, &json!({"title": "edited during the outage"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "writes keep working");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no request hangs on a dead Redis"
+    );
+    assert!(app.metric("pieces_cache_requests_total", &["error"]).await >= 1.0);
+    let (status, checks) = ready(&app).await;
+    assert_eq!(
+        (status, checks["checks"]["redis"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("failing"))
+    );
+    expect_error(
+        app.post(
+            "/api/v1/workflow-context",
+            &alice,
+            &json!({"session_id": "s", "context_type": "t", "context_data": {}}),
+        )
+        .await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "cache_unavailable",
+    )
+    .await;
+
+    redis.resume().await;
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            ready(&app).await.0 == StatusCode::OK
+        })
+        .await,
+        "ready again"
+    );
+    let (_, read) = status_json(app.get(&path, &alice).await).await;
+    assert_eq!(read["title"], "edited during the outage");
+    let (_, read) = status_json(app.get(&path, &alice).await).await;
+    assert_eq!(read["title"], "edited during the outage");
+    assert!(
+        app.metric("pieces_cache_requests_total", &["hit"]).await >= 2.0,
+        "Redis is used again"
+    );
+    let (status, _) =
+        status_json(app.get(&format!("/api/v1/snippets/{during}"), &alice).await).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_can_be_declared_non_critical_for_readiness() {
+    let test = "redis_can_be_declared_non_critical_for_readiness";
+    let Some(mut redis) = RedisServer::start(test).await else {
+        return;
+    };
+    let backend = Backend {
+        redis: Some(redis.url()),
+        ..Backend::sqlite()
+    };
+    let mut settings = settings_for(&backend);
+    settings.redis_critical = false;
+    let app = TestApp::start_with(&backend, settings).await;
+    redis.stop().await;
+    let (status, checks) = ready(&app).await;
+    assert_eq!(
+        (status, checks["checks"]["redis"].as_str()),
+        (StatusCode::OK, Some("failing"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_started_while_redis_is_down_uses_it_once_it_is_up() {
+    let test = "a_service_started_while_redis_is_down_uses_it_once_it_is_up";
+    let Some(mut redis) = RedisServer::start(test).await else {
+        return;
+    };
+    redis.stop().await;
+    let backend = Backend {
+        redis: Some(redis.url()),
+        ..Backend::sqlite()
+    };
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let id = app.create(&alice, &snippet("early")).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/snippets/{id}"), &alice)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    redis.resume().await;
+    let path = format!("/api/v1/snippets/{id}");
+    let used = eventually(Duration::from_secs(10), || async {
+        app.get(&path, &alice).await;
+        app.metric("pieces_cache_requests_total", &["hit"]).await >= 1.0
+    })
+    .await;
+    assert!(used, "the cache is picked up without a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_answers_503_quickly_and_recovers_without_losing_data() {
+    let test = "postgres_outage_answers_503_quickly_and_recovers_without_losing_data";
+    let Some(pg) = PgServer::start(test).await else {
+        return;
+    };
+    let backend = Backend {
+        store: Store::Postgres(pg.url()),
+        redis: None,
+    };
+    let mut settings = settings_for(&backend);
+    settings.database_timeout_ms = 1_000;
+    let app = TestApp::start_with(&backend, settings).await;
+    let alice = user();
+    let mut stored = Vec::new();
+    for n in 0..5 {
+        stored.push(app.create(&alice, &snippet(&format!("before {n}"))).await);
+    }
+
+    pg.stop().await;
+    let started = Instant::now();
+    expect_error(
+        app.get("/api/v1/snippets", &alice).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+    expect_error(
+        app.post("/api/v1/snippets", &alice, &snippet("lost?"))
+            .await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+    let never_read = format!("/api/v1/snippets/{}", stored[0]);
+    expect_error(
+        app.get(&never_read, &alice).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "503s come within the timeout, took {:?}",
+        started.elapsed()
+    );
+    let (status, checks) = ready(&app).await;
+    assert_eq!(
+        (status, checks["checks"]["postgres"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("failing"))
+    );
+    let live = app
+        .http
+        .get(format!("{}/health/live", app.health))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.status(),
+        StatusCode::OK,
+        "liveness never depends on the database"
+    );
+
+    pg.resume().await;
+    let back = eventually(Duration::from_secs(15), || async {
+        app.get("/api/v1/snippets", &alice).await.status() == StatusCode::OK
+    })
+    .await;
+    assert!(back, "the service recovers by itself");
+    let (_, page) = status_json(app.get("/api/v1/snippets?limit=100", &alice).await).await;
+    assert_eq!(
+        page["total"], 5,
+        "every snippet answered 201 is still there, and the refused one is not"
+    );
+    app.create(&alice, &snippet("after")).await;
+    assert_eq!(ready(&app).await.0, StatusCode::OK);
+}
