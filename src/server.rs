@@ -29,6 +29,9 @@ use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
 };
 
+/// How long deliveries in flight may take to settle at shutdown.
+const OUTBOX_DRAIN: Duration = Duration::from_secs(3);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("{0}")]
@@ -153,7 +156,7 @@ impl Service {
     ) -> io::Result<()> {
         let Self { state, worker } = self;
         let stop = CancellationToken::new();
-        let worker_task = tokio::spawn(worker.run(stop.clone()));
+        let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
         let api = api::build_router(state.clone());
         let metrics_router = metrics_router(&state);
         let health_router =
@@ -205,7 +208,7 @@ impl Service {
         }
         health_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(1), health_task).await;
-        worker_task.abort();
+        let _ = tokio::time::timeout(OUTBOX_DRAIN + Duration::from_secs(1), worker_task).await;
         tracing::info!("stopped");
         Ok(())
     }

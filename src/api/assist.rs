@@ -38,12 +38,19 @@ pub async fn assist(
 ) -> Result<Json<AssistAnswer>, ApiError> {
     if let Err(not_until) = state.assist_limiter.check_key(&user) {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
+        // Rounded up: a client that waits exactly this long must not be refused again.
+        let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Err(ApiError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
+            retry_after_secs: retry_after_secs.max(1),
         });
     }
     let question = body.validate(&state.limits)?;
     let Some(cognitive) = &state.cognitive else {
+        state
+            .metrics
+            .upstream_requests
+            .with_label_values(&["cognitive", "not_configured"])
+            .inc();
         return Err(ApiError::UpstreamUnavailable(
             "AI assistance is not configured on this server (COGNITIVE_SERVICES_URL is unset)"
                 .into(),
@@ -75,7 +82,7 @@ async fn relevant_snippets(state: &AppState, user: &str, query: &str) -> Vec<Val
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(error = %e, "cannot search snippets for a question");
-            return Vec::new();
+            Vec::new()
         }
     };
     if chosen.len() < SNIPPETS_PER_QUESTION {

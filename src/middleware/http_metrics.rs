@@ -13,20 +13,17 @@ use crate::state::AppState;
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str())
-        .to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let endpoint = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let response = next.run(request).await;
     let metrics = &state.metrics;
     metrics
         .requests
-        .with_label_values(&[method, endpoint.as_str(), response.status().as_str()])
+        .with_label_values(&[method, endpoint, response.status().as_str()])
         .inc();
     metrics
         .request_duration
-        .with_label_values(&[method, endpoint.as_str()])
+        .with_label_values(&[method, endpoint])
         .observe(started.elapsed().as_secs_f64());
     if let Some(ErrorKind(kind)) = response.extensions().get::<ErrorKind>() {
         metrics.errors.with_label_values(&[kind]).inc();

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
-use futures_util::future::join_all;
 use rand::Rng;
 use serde::Deserialize;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::{PendingEvent, Target};
@@ -21,6 +20,8 @@ use crate::upstream::{CognitiveClient, DataPlatformClient, GatewayClient, Upstre
 
 /// Events claimed per round.
 const BATCH: i64 = 32;
+/// Deliveries in flight at once.
+const IN_FLIGHT: usize = 64;
 /// How long a claimed event is reserved for its deliverer.
 const LEASE: Duration = Duration::from_secs(120);
 /// Longest wait between two tries of one event.
@@ -50,33 +51,55 @@ struct EnrichmentTask {
 }
 
 impl OutboxWorker {
-    /// Runs until `shutdown` is cancelled.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// Runs until `shutdown` is cancelled, then waits up to `drain` for deliveries in flight.
+    /// Each delivery runs on its own task, so one slow receiver never holds up the others.
+    pub async fn run(self, shutdown: CancellationToken, drain: Duration) {
+        let worker = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         loop {
-            let delivered = match self.round().await {
+            let claimed = match worker.dispatch(&slots).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox round failed; will retry");
                     0
                 }
             };
-            self.refresh_backlog().await;
-            if delivered as i64 == BATCH {
+            worker.refresh_backlog().await;
+            if claimed > 0 && slots.available_permits() > 0 {
                 continue;
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = shutdown.cancelled() => break,
+                _ = worker.wake.notified() => {}
+                _ = tokio::time::sleep(worker.config.poll_interval) => {}
             }
         }
+        // Deliveries cut short would wait out their lease; give them a moment to settle.
+        let all = u32::try_from(IN_FLIGHT).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
     }
 
-    /// Claims and delivers one batch; returns how many events were claimed.
-    pub async fn round(&self) -> Result<usize, crate::store::StoreError> {
-        let events = self.store.claim_due(BATCH, LEASE).await?;
+    /// Claims as many due events as there are free delivery slots and starts delivering them.
+    async fn dispatch(
+        self: &Arc<Self>,
+        slots: &Arc<Semaphore>,
+    ) -> Result<usize, crate::store::StoreError> {
+        let free = slots.available_permits().min(BATCH as usize);
+        if free == 0 {
+            return Ok(0);
+        }
+        let events = self.store.claim_due(free as i64, LEASE).await?;
         let claimed = events.len();
-        join_all(events.into_iter().map(|e| self.settle(e))).await;
+        for event in events {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let worker = Arc::clone(self);
+            tokio::spawn(async move {
+                worker.settle(event).await;
+                drop(slot);
+            });
+        }
         Ok(claimed)
     }
 

@@ -174,9 +174,9 @@ impl Store for PostgresStore {
         // plainto_tsquery joins words with &; any word should count here, so swap in |.
         let sql = format!(
             "SELECT {COLUMNS} FROM snippets, \
-             replace(plainto_tsquery('simple', $2)::text, ' & ', ' | ')::tsquery AS q \
-             WHERE user_id = $1 AND search @@ q \
-             ORDER BY ts_rank(search, q) DESC, created_at DESC LIMIT $3"
+             (SELECT replace(plainto_tsquery('simple', $2)::text, ' & ', ' | ')::tsquery AS q) AS t \
+             WHERE user_id = $1 AND search @@ t.q \
+             ORDER BY ts_rank(search, t.q) DESC, created_at DESC LIMIT $3"
         );
         let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
             .bind(user)

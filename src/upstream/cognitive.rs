@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::{CircuitBreaker, HttpUpstream, UpstreamError};
@@ -25,8 +26,7 @@ impl CognitiveClient {
         body: &Value,
         request_id: &str,
     ) -> Result<AssistAnswer, UpstreamError> {
-        let answer = self.call("chat", body, request_id, None).await?;
-        let mut answer: AssistAnswer = self.parse(&answer)?;
+        let mut answer: AssistAnswer = self.call("chat", body, request_id, None).await?;
         answer.confidence = if answer.confidence.is_finite() {
             answer.confidence.clamp(0.0, 1.0)
         } else {
@@ -44,27 +44,30 @@ impl CognitiveClient {
         idempotency_key: &str,
     ) -> Result<JsonObject, UpstreamError> {
         let body = json!({ "code": code, "language": language, "analysis_type": "comprehensive" });
-        let answer = self
-            .call("analyze", &body, request_id, Some(idempotency_key))
-            .await?;
-        self.parse(&answer)
+        self.call("analyze", &body, request_id, Some(idempotency_key))
+            .await
     }
 
-    async fn call(
+    async fn call<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &Value,
         request_id: &str,
         idempotency_key: Option<&str>,
-    ) -> Result<Bytes, UpstreamError> {
+    ) -> Result<T, UpstreamError> {
         if !self.breaker.allow() {
             self.http.record("circuit_open", Instant::now().elapsed());
             return Err(UpstreamError::CircuitOpen(self.http.service()));
         }
         let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+        let service = self.http.service();
+        // A 2xx answer that is not the expected JSON is a failure too.
+        let parse = |answer: Bytes| {
+            serde_json::from_slice(&answer).map_err(|_| UpstreamError::Malformed(service))
+        };
         let result = self
             .http
-            .post(path, bytes, request_id, idempotency_key)
+            .post_parsed(path, bytes, request_id, idempotency_key, parse)
             .await;
         match &result {
             Err(UpstreamError::Status(_, code)) if *code < 500 => self.breaker.record_success(),
@@ -72,14 +75,5 @@ impl CognitiveClient {
             Ok(_) => self.breaker.record_success(),
         }
         result
-    }
-
-    /// A 2xx answer that is not the expected JSON is a failure too.
-    fn parse<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, UpstreamError> {
-        serde_json::from_slice(bytes).map_err(|_| {
-            self.breaker.record_failure();
-            self.http.record("malformed", Instant::now().elapsed());
-            UpstreamError::Malformed(self.http.service())
-        })
     }
 }

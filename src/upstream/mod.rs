@@ -121,8 +121,25 @@ impl HttpUpstream {
         request_id: &str,
         idempotency_key: Option<&str>,
     ) -> Result<Bytes, UpstreamError> {
+        self.post_parsed(path, body, request_id, idempotency_key, Ok)
+            .await
+    }
+
+    /// POSTs a JSON body and hands a 2xx answer to `parse`. The call is counted once, under
+    /// its final outcome: an answer `parse` refuses is not also counted as "ok".
+    pub async fn post_parsed<T>(
+        &self,
+        path: &str,
+        body: Bytes,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+        parse: impl FnOnce(Bytes) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
         let started = Instant::now();
-        let result = self.send(path, body, request_id, idempotency_key).await;
+        let result = self
+            .send(path, body, request_id, idempotency_key)
+            .await
+            .and_then(parse);
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.outcome(),

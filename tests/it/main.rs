@@ -26,10 +26,13 @@ macro_rules! on_each_backend {
 
 mod support;
 
+mod assist;
 mod auth;
 mod errors;
 mod lifecycle;
 mod manifests;
 mod outages;
+mod outbox;
 mod replicas;
 mod snippets;
+mod workflow;
