@@ -175,7 +175,7 @@ check_dockerfile() {
 check_shell() {
   step "shellcheck"
   shopt -s nullglob
-  local scripts=(deploy.sh .ci/*.sh)
+  local scripts=(deploy.sh .ci/run .ci/*.sh)
   shopt -u nullglob
   if shellcheck --severity=style "${scripts[@]}"; then
     printf 'ok   %s\n' "${scripts[@]}"

@@ -37,7 +37,13 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            // Docker reserves exit code 2 for health checks; any failure there is 1.
+            let healthcheck = matches!(cli.command, Some(Command::Healthcheck));
+            return if healthcheck {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     match cli.command.unwrap_or(Command::Serve) {

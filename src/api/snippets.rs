@@ -54,7 +54,9 @@ pub async fn create_snippet(
         .store
         .create_snippet(&user, &snippet, &state.events)
         .await?;
-    state.outbox_wake.notify_one();
+    if state.events.snippet_events() {
+        state.outbox_wake.notify_one();
+    }
     tracing::info!(snippet = %snippet.id, "snippet stored");
     let location = format!("/api/v1/snippets/{}", snippet.id);
     let body = Stored {
@@ -147,7 +149,9 @@ pub async fn update_snippet(
         .update_snippet(&user, &id, &patch, crate::model::now(), &state.events)
         .await?
         .ok_or(ApiError::NotFound("snippet"))?;
-    state.outbox_wake.notify_one();
+    if state.events.snippet_events() {
+        state.outbox_wake.notify_one();
+    }
     super::forget_cached(&state, snippet_key(&user, &id)).await;
     Ok(Json(snippet))
 }
@@ -169,7 +173,9 @@ pub async fn delete_snippet(
     {
         return Err(ApiError::NotFound("snippet"));
     }
-    state.outbox_wake.notify_one();
+    if state.events.snippet_events() {
+        state.outbox_wake.notify_one();
+    }
     super::forget_cached(&state, snippet_key(&user, &id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

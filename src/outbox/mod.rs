@@ -88,6 +88,11 @@ pub struct EventPlan {
 }
 
 impl EventPlan {
+    /// Whether snippet changes record any event (so the worker is worth waking).
+    pub fn snippet_events(&self) -> bool {
+        self.sync || self.enrich
+    }
+
     /// Events for a snippet change, to be stored in the same transaction.
     pub fn for_snippet(
         &self,

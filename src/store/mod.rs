@@ -1,6 +1,7 @@
 //! The durable store: snippets and the outbox of events owed to other services. One trait,
 //! one implementation per database, chosen once at start-up.
 
+mod group_commit;
 mod postgres;
 mod row;
 mod sqlite;

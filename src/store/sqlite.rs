@@ -10,10 +10,15 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+use super::group_commit::CreateBatcher;
 use super::row::{into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS, SNIPPET_COLUMNS};
 use super::{text_search, to_micros, OutboxStats, Store, StoreError};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
+
+/// Below this many matches a search page sorts the matches; above, it walks the user's
+/// snippets newest first and stops at the page's end.
+const FTS_FIRST_BELOW: i64 = 2_000;
 
 /// The file used when `DATABASE_URL` is unset.
 pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
@@ -21,6 +26,8 @@ pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// Creates, committed in groups on the writer.
+    creates: CreateBatcher,
 }
 
 impl SqliteStore {
@@ -55,7 +62,12 @@ impl SqliteStore {
             .acquire_timeout(timeout)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        let creates = CreateBatcher::spawn(writer.clone());
+        Ok(Self {
+            writer,
+            readers,
+            creates,
+        })
     }
 
     async fn fetch_in(
@@ -72,26 +84,72 @@ impl SqliteStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
-    /// Adds the user's filters to a query that already has `WHERE user_id = ?`.
-    fn push_filters(q: &mut QueryBuilder<'_, Sqlite>, filter: &ListFilter) -> bool {
+    /// `SELECT {what}` over the user's snippets matching `filter`, ready for ORDER BY.
+    /// With `fts_first` the full-text matches are read first and checked against the other
+    /// filters: right when they are few. Otherwise the user's rows are walked newest first
+    /// and checked against the matches: right when they are many, as a page then stops early.
+    fn select<'a>(
+        what: &str,
+        user: &'a str,
+        filter: &'a ListFilter,
+        fts: Option<&'a str>,
+        fts_first: bool,
+    ) -> QueryBuilder<'a, Sqlite> {
+        let mut q = QueryBuilder::new(format!("SELECT {what} FROM "));
+        match fts {
+            Some(fts) if fts_first => {
+                q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid WHERE snippets_fts MATCH ")
+                    .push_bind(fts)
+                    .push(" AND snippets.user_id = ")
+                    .push_bind(user);
+            }
+            Some(fts) => {
+                q.push("snippets WHERE snippets.user_id = ")
+                    .push_bind(user)
+                    .push(" AND snippets.seq IN (SELECT rowid FROM snippets_fts WHERE snippets_fts MATCH ")
+                    .push_bind(fts)
+                    .push(")");
+            }
+            None => {
+                q.push("snippets WHERE snippets.user_id = ").push_bind(user);
+            }
+        }
         if let Some(language) = &filter.language {
-            q.push(" AND language = ").push_bind(language.clone());
+            q.push(" AND snippets.language = ").push_bind(language);
         }
         if let Some(tag) = &filter.tag {
             q.push(" AND EXISTS (SELECT 1 FROM json_each(snippets.tags) WHERE value = ")
-                .push_bind(tag.clone())
+                .push_bind(tag)
                 .push(")");
         }
-        if let Some(query) = &filter.query {
-            let Some(fts) = text_search::all_words(query) else {
-                return false;
-            };
-            q.push(" AND seq IN (SELECT rowid FROM snippets_fts WHERE snippets_fts MATCH ")
-                .push_bind(fts)
-                .push(")");
-        }
-        true
+        q
     }
+}
+
+/// Inserts a new snippet and its events inside the caller's transaction.
+pub(super) async fn insert_created(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: &str,
+    s: &Snippet,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
+         description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&s.id)
+    .bind(user)
+    .bind(&s.title)
+    .bind(&s.code)
+    .bind(&s.language)
+    .bind(json_text(&s.tags))
+    .bind(json_text(&s.metadata))
+    .bind(&s.description)
+    .bind(to_micros(s.created_at))
+    .bind(to_micros(s.updated_at))
+    .execute(&mut **tx)
+    .await?;
+    insert_events(tx, events).await
 }
 
 async fn insert_events(
@@ -123,30 +181,8 @@ impl Store for SqliteStore {
         s: &Snippet,
         plan: &EventPlan,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
-             description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(user)
-        .bind(&s.title)
-        .bind(&s.code)
-        .bind(&s.language)
-        .bind(json_text(&s.tags))
-        .bind(json_text(&s.metadata))
-        .bind(&s.description)
-        .bind(to_micros(s.created_at))
-        .bind(to_micros(s.updated_at))
-        .execute(&mut *tx)
-        .await?;
-        insert_events(
-            &mut tx,
-            &plan.for_snippet(user, s, Change::Created, s.created_at),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let events = plan.for_snippet(user, s, Change::Created, s.created_at);
+        self.creates.create(user, s, events).await
     }
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {
@@ -164,21 +200,28 @@ impl Store for SqliteStore {
         user: &str,
         filter: &ListFilter,
     ) -> Result<(Vec<Snippet>, i64), StoreError> {
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
-        count.push_bind(user);
-        if !Self::push_filters(&mut count, filter) {
-            return Ok((Vec::new(), 0));
-        }
-        let total: i64 = count.build_query_scalar().fetch_one(&self.readers).await?;
+        let fts = match &filter.query {
+            Some(query) => match text_search::all_words(query) {
+                Some(fts) => Some(fts),
+                None => return Ok((Vec::new(), 0)),
+            },
+            None => None,
+        };
+        let total: i64 = Self::select("COUNT(*)", user, filter, fts.as_deref(), true)
+            .build_query_scalar()
+            .fetch_one(&self.readers)
+            .await?;
         if total <= filter.offset {
             return Ok((Vec::new(), total));
         }
-        let mut page = QueryBuilder::new(format!(
-            "SELECT {SNIPPET_COLUMNS} FROM snippets WHERE user_id = "
-        ));
-        page.push_bind(user);
-        Self::push_filters(&mut page, filter);
-        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        let columns = SNIPPET_COLUMNS
+            .split(", ")
+            .map(|c| format!("snippets.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let fts_first = total <= FTS_FIRST_BELOW;
+        let mut page = Self::select(&columns, user, filter, fts.as_deref(), fts_first);
+        page.push(" ORDER BY snippets.created_at DESC, snippets.id DESC LIMIT ")
             .push_bind(filter.limit)
             .push(" OFFSET ")
             .push_bind(filter.offset);

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""The benchmark: the release binary over real HTTP, loaded by wrk from a separate process.
+
+    python3 benches/run.py [--backend embedded|postgres] [--duration 10] [--connections 64]
+                           [--seed 100000] [--soak 300]
+
+It measures the bare-axum ceiling (JWT check and a fixed body) in the same run, then each
+scenario against the service, printing requests/s, p50/p99/max latency, errors, the ratio to
+the ceiling and the service's peak resident memory. `--backend postgres` uses
+BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test; a fresh database is made)
+and BENCH_REDIS_URL (default redis://127.0.0.1:6379/8, flushed first). Needs wrk
+(`apt-get install wrk`).
+"""
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK_DIR = ROOT / "benches" / "wrk"
+API, METRICS, HEALTH, CEILING = 18200, 19200, 19201, 18299
+RELEASE = ROOT / "target" / "release"
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, **kw)
+
+
+def rss_kib(pid, field="VmRSS"):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+class RssWatch:
+    """Samples a process's resident memory while a scenario runs."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.samples, self._stop = pid, 0, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            kib = rss_kib(self.pid)
+            self.samples.append((time.time(), kib))
+            self.peak = max(self.peak, kib)
+            self._stop.wait(0.1)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def wait_ready(url, within=30.0):
+    started = time.time()
+    while time.time() - started < within:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return time.time() - started
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.01)
+    raise SystemExit(f"not ready after {within}s: {url}")
+
+
+def call(method, path, token, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{API}{path}", data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        text = r.read()
+        return json.loads(text) if text else None
+
+
+def wrk(script, url, args, env, duration=None, connections=None, stop_after=0):
+    """Runs wrk with common.lua + a scenario script and returns its summary."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write((WRK_DIR / "common.lua").read_text())
+        f.write("\n")
+        f.write((WRK_DIR / script).read_text())
+        path = f.name
+    env = dict(env, BENCH_STOP_AFTER=str(stop_after))
+    cmd = ["wrk", "-t", str(args.threads), "-c", str(connections or args.connections),
+           "-d", f"{duration or args.duration}s", "--timeout", "10s", "-s", path, url]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    os.unlink(path)
+    line = next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))
+    result = json.loads(line[len("BENCH_JSON "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def row(name, r, ceiling_rps, peak_kib):
+    ratio = f"{r['rps'] / ceiling_rps:6.1%}" if ceiling_rps else "   -  "
+    rss = f"{peak_kib / 1024:7.1f}" if peak_kib else "      -"
+    print(f"{name:<34} {r['rps']:>9.0f} {r['p50_us'] / 1000:>8.2f} {r['p99_us'] / 1000:>8.2f} "
+          f"{r['max_us'] / 1000:>8.1f} {r['errors'] + r['non_2xx']:>7} {ratio:>7} {rss}", flush=True)
+
+
+def header():
+    print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'errors':>7} {'ceiling':>7} {'RSS MiB':>7}", flush=True)
+
+
+def build():
+    print("building release binaries ...", flush=True)
+    sh("cargo", "build", "--release", "--quiet", "--bin", "pieces-connector", "--example", "ceiling", cwd=ROOT)
+
+
+def postgres_env():
+    admin = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+    redis = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+    name = f"pieces_bench_{int(time.time())}"
+    sh("psql", admin, "-qc", f"CREATE DATABASE {name}", stdout=subprocess.DEVNULL)
+    sh("redis-cli", "-u", redis, "FLUSHDB", stdout=subprocess.DEVNULL)
+    return {"DATABASE_URL": admin.rsplit("/", 1)[0] + "/" + name, "REDIS_URL": redis}, (admin, name)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
+    p.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--seed", type=int, default=100_000, help="snippets of one user before the search scenario")
+    p.add_argument("--soak", type=int, default=0, help="then run the mixed load this many seconds, reporting RSS")
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    if not args.no_build:
+        build()
+
+    secret = secrets.token_hex(32)
+    base_env = dict(os.environ, JWT_SECRET_KEY=secret, LOG_LEVEL="warn", LOG_FORMAT="json",
+                    API_PORT=str(API), METRICS_PORT=str(METRICS), HEALTH_PORT=str(HEALTH),
+                    BIND_ADDRESS="127.0.0.1", AI_ASSIST_RATE_PER_MINUTE="1000")
+    token = subprocess.run([RELEASE / "pieces-connector", "token", "--user", "bench"], env=base_env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    wrk_env = dict(os.environ, BENCH_TOKEN=token)
+
+    # The ceiling, measured in this run.
+    ceiling_proc = subprocess.Popen([RELEASE / "examples" / "ceiling", str(CEILING)], env=base_env)
+    time.sleep(0.3)
+    ceiling_url = f"http://127.0.0.1:{CEILING}"
+    wrk_env["BENCH_IDS"] = "01900000-0000-7000-8000-000000000000"
+    print(f"\nbackend: {args.backend}   connections: {args.connections}   wrk threads: {args.threads}   "
+          f"{args.duration} s per scenario   cores: {os.cpu_count()}\n", flush=True)
+    header()
+    ceiling = wrk("get_snippet.lua", ceiling_url, args, wrk_env)
+    row("ceiling (bare axum + JWT)", ceiling, 0, 0)
+    ceiling_proc.terminate()
+    ceiling_proc.wait()
+    ceiling_rps = ceiling["rps"]
+
+    workdir = tempfile.mkdtemp(prefix="pieces-bench-")
+    cleanup_db = None
+    env = dict(base_env)
+    if args.backend == "postgres":
+        extra, cleanup_db = postgres_env()
+        env.update(extra)
+    else:
+        env["DATABASE_URL"] = f"sqlite://{workdir}/pieces.db"
+    started = time.time()
+    service = subprocess.Popen([RELEASE / "pieces-connector"], env=env, cwd=workdir)
+    try:
+        ready_after = wait_ready(f"http://127.0.0.1:{HEALTH}/health/ready")
+        api = f"http://127.0.0.1:{API}"
+
+        with RssWatch(service.pid) as w:
+            post = wrk("post_snippet.lua", api, args, wrk_env)
+        row("POST /api/v1/snippets (durable)", post, ceiling_rps, w.peak)
+
+        total = call("GET", "/api/v1/snippets?limit=1", token)["total"]
+        t0 = time.time()
+        while total < args.seed:
+            # wrk stops sending after BENCH_STOP_AFTER answers but still waits out -d, so each
+            # round is sized from the rate just measured.
+            remaining = args.seed - total
+            seconds = max(2, min(30, int(remaining / max(post["rps"], 100) * 1.2) + 1))
+            wrk("post_snippet.lua", api, args, wrk_env, duration=seconds,
+                stop_after=-(-remaining // args.threads))
+            total = call("GET", "/api/v1/snippets?limit=1", token)["total"]
+        if time.time() - t0 > 1:
+            print(f"  (seeded to {total} snippets in {time.time() - t0:.0f} s)", flush=True)
+
+        ids = [call("POST", "/api/v1/snippets", token,
+                    {"title": f"warm {i}", "code": "fn warm() {}", "language": "rust"})["snippet_id"]
+               for i in range(100)]
+        for i in ids:
+            call("GET", f"/api/v1/snippets/{i}", token)
+        wrk_env["BENCH_IDS"] = ",".join(ids)
+        with RssWatch(service.pid) as w:
+            warm = wrk("get_snippet.lua", api, args, wrk_env)
+        row("GET /api/v1/snippets/{id} (warm)", warm, ceiling_rps, w.peak)
+
+        with RssWatch(service.pid) as w:
+            search = wrk("search.lua", api, args, wrk_env)
+        row(f"GET /api/v1/snippets?q= ({total} snippets)", search, ceiling_rps, w.peak)
+
+        with RssWatch(service.pid) as w:
+            ctx = wrk("context.lua", api, args, wrk_env)
+        row("POST /api/v1/workflow-context", ctx, ceiling_rps, w.peak)
+
+        with RssWatch(service.pid) as w:
+            mixed = wrk("mixed.lua", api, args, wrk_env)
+        row("mixed (70% reads, 20% lists, 10% writes)", mixed, ceiling_rps, w.peak)
+
+        print(f"\nready {ready_after * 1000:.0f} ms after start; peak RSS over the run "
+              f"{rss_kib(service.pid, 'VmHWM') / 1024:.1f} MiB", flush=True)
+
+        if args.soak:
+            print(f"\nsoak: mixed load for {args.soak} s", flush=True)
+            with RssWatch(service.pid) as w:
+                soak = wrk("mixed.lua", api, args, wrk_env, duration=args.soak)
+            samples = w.samples
+            start_rss = next((k for t, k in samples if t - samples[0][0] >= 5), samples[0][1])
+            end_rss = samples[-1][1]
+            header()
+            row(f"soak mixed ({args.soak} s)", soak, ceiling_rps, w.peak)
+            print(f"RSS after 5 s: {start_rss / 1024:.1f} MiB, at the end: {end_rss / 1024:.1f} MiB, "
+                  f"peak {w.peak / 1024:.1f} MiB", flush=True)
+    finally:
+        service.terminate()
+        code = service.wait(timeout=30)
+        print(f"service exited {code} after SIGTERM ({time.time() - started:.0f} s total)")
+        shutil.rmtree(workdir, ignore_errors=True)
+        if cleanup_db:
+            admin, name = cleanup_db
+            subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
