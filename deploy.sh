@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, pushes and deploys pieces-connector into the platform's namespace.
-# Run ./deploy.sh --help for the options; docs/deploy.md is the operator's guide.
+# Run ./deploy.sh --help for the options; the Deploy section of README.md is the operator's guide.
 set -euo pipefail
 
 readonly NAMESPACE=aiwfe
@@ -197,7 +197,7 @@ ensure_database_secret() {
     return
   fi
   [[ -n "${DATABASE_URL:-}" ]] ||
-    die "secret $name is missing: set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DB and run again (see docs/deploy.md)"
+    die "secret $name is missing: set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DB and run again (see the Deploy section of README.md)"
   [[ "$DATABASE_URL" == postgres://* || "$DATABASE_URL" == postgresql://* ]] ||
     die "DATABASE_URL must be a postgres:// URL: several replicas cannot share an SQLite file"
   create_secret "$name" "$key" "$DATABASE_URL"

@@ -1,4 +1,7 @@
--- Snippets, newest first per user, with an FTS5 index kept in step by triggers.
+-- Snippets, with an FTS5 index kept in step by triggers. Newest first is insertion order
+-- (`seq`), which every index below carries, so a page never needs a sort. The FTS index also
+-- holds each row's owner as one token (hex of user_id), so a user's matches are counted and
+-- paged from the index alone, without reading the rows.
 CREATE TABLE snippets (
     seq         INTEGER PRIMARY KEY,
     id          TEXT    NOT NULL UNIQUE,
@@ -10,33 +13,34 @@ CREATE TABLE snippets (
     metadata    TEXT    NOT NULL DEFAULT '{}',
     description TEXT,
     created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    owner       TEXT    GENERATED ALWAYS AS (hex(user_id)) VIRTUAL
 );
 
-CREATE INDEX snippets_by_user_newest ON snippets (user_id, created_at DESC, id DESC);
-CREATE INDEX snippets_by_user_language ON snippets (user_id, language, created_at DESC);
+CREATE INDEX snippets_by_user ON snippets (user_id);
+CREATE INDEX snippets_by_user_language ON snippets (user_id, language);
 
 CREATE VIRTUAL TABLE snippets_fts USING fts5 (
-    title, description, code, tags,
+    title, description, code, tags, owner,
     content = 'snippets', content_rowid = 'seq',
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
 CREATE TRIGGER snippets_fts_insert AFTER INSERT ON snippets BEGIN
-    INSERT INTO snippets_fts (rowid, title, description, code, tags)
-    VALUES (new.seq, new.title, new.description, new.code, new.tags);
+    INSERT INTO snippets_fts (rowid, title, description, code, tags, owner)
+    VALUES (new.seq, new.title, new.description, new.code, new.tags, hex(new.user_id));
 END;
 
 CREATE TRIGGER snippets_fts_delete AFTER DELETE ON snippets BEGIN
-    INSERT INTO snippets_fts (snippets_fts, rowid, title, description, code, tags)
-    VALUES ('delete', old.seq, old.title, old.description, old.code, old.tags);
+    INSERT INTO snippets_fts (snippets_fts, rowid, title, description, code, tags, owner)
+    VALUES ('delete', old.seq, old.title, old.description, old.code, old.tags, hex(old.user_id));
 END;
 
 CREATE TRIGGER snippets_fts_update AFTER UPDATE OF title, description, code, tags ON snippets BEGIN
-    INSERT INTO snippets_fts (snippets_fts, rowid, title, description, code, tags)
-    VALUES ('delete', old.seq, old.title, old.description, old.code, old.tags);
-    INSERT INTO snippets_fts (rowid, title, description, code, tags)
-    VALUES (new.seq, new.title, new.description, new.code, new.tags);
+    INSERT INTO snippets_fts (snippets_fts, rowid, title, description, code, tags, owner)
+    VALUES ('delete', old.seq, old.title, old.description, old.code, old.tags, hex(old.user_id));
+    INSERT INTO snippets_fts (rowid, title, description, code, tags, owner)
+    VALUES (new.seq, new.title, new.description, new.code, new.tags, hex(new.user_id));
 END;
 
 -- Events owed to other services, written in the same transaction as the change.

@@ -16,9 +16,9 @@ use super::{text_search, to_micros, OutboxStats, Store, StoreError};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
 
-/// Below this many matches a search page sorts the matches; above, it walks the user's
-/// snippets newest first and stops at the page's end.
-const FTS_FIRST_BELOW: i64 = 2_000;
+/// The snippet columns, named unambiguously beside the FTS table's.
+const QUALIFIED_COLUMNS: &str = "snippets.id, snippets.title, snippets.code, snippets.language, \
+    snippets.tags, snippets.metadata, snippets.description, snippets.created_at, snippets.updated_at";
 
 /// The file used when `DATABASE_URL` is unset.
 pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
@@ -85,35 +85,23 @@ impl SqliteStore {
     }
 
     /// `SELECT {what}` over the user's snippets matching `filter`, ready for ORDER BY.
-    /// With `fts_first` the full-text matches are read first and checked against the other
-    /// filters: right when they are few. Otherwise the user's rows are walked newest first
-    /// and checked against the matches: right when they are many, as a page then stops early.
+    /// A full-text query drives from the FTS index, which yields matches newest first.
     fn select<'a>(
         what: &str,
         user: &'a str,
         filter: &'a ListFilter,
         fts: Option<&'a str>,
-        fts_first: bool,
     ) -> QueryBuilder<'a, Sqlite> {
         let mut q = QueryBuilder::new(format!("SELECT {what} FROM "));
-        match fts {
-            Some(fts) if fts_first => {
-                q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid WHERE snippets_fts MATCH ")
-                    .push_bind(fts)
-                    .push(" AND snippets.user_id = ")
-                    .push_bind(user);
-            }
-            Some(fts) => {
-                q.push("snippets WHERE snippets.user_id = ")
-                    .push_bind(user)
-                    .push(" AND snippets.seq IN (SELECT rowid FROM snippets_fts WHERE snippets_fts MATCH ")
-                    .push_bind(fts)
-                    .push(")");
-            }
-            None => {
-                q.push("snippets WHERE snippets.user_id = ").push_bind(user);
-            }
+        if let Some(fts) = fts {
+            q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid ")
+                .push("WHERE snippets_fts MATCH ")
+                .push_bind(fts)
+                .push(" AND ");
+        } else {
+            q.push("snippets WHERE ");
         }
+        q.push("snippets.user_id = ").push_bind(user);
         if let Some(language) = &filter.language {
             q.push(" AND snippets.language = ").push_bind(language);
         }
@@ -201,27 +189,38 @@ impl Store for SqliteStore {
         filter: &ListFilter,
     ) -> Result<(Vec<Snippet>, i64), StoreError> {
         let fts = match &filter.query {
-            Some(query) => match text_search::all_words(query) {
+            Some(query) => match text_search::all_words(query, user) {
                 Some(fts) => Some(fts),
                 None => return Ok((Vec::new(), 0)),
             },
             None => None,
         };
-        let total: i64 = Self::select("COUNT(*)", user, filter, fts.as_deref(), true)
-            .build_query_scalar()
-            .fetch_one(&self.readers)
-            .await?;
+        let total: i64 = match &fts {
+            // The owner token confines the match to the user: the index alone can count.
+            Some(fts) if filter.language.is_none() && filter.tag.is_none() => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM snippets_fts WHERE snippets_fts MATCH ?")
+                    .bind(fts)
+                    .fetch_one(&self.readers)
+                    .await?
+            }
+            _ => {
+                Self::select("COUNT(*)", user, filter, fts.as_deref())
+                    .build_query_scalar()
+                    .fetch_one(&self.readers)
+                    .await?
+            }
+        };
         if total <= filter.offset {
             return Ok((Vec::new(), total));
         }
-        let columns = SNIPPET_COLUMNS
-            .split(", ")
-            .map(|c| format!("snippets.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let fts_first = total <= FTS_FIRST_BELOW;
-        let mut page = Self::select(&columns, user, filter, fts.as_deref(), fts_first);
-        page.push(" ORDER BY snippets.created_at DESC, snippets.id DESC LIMIT ")
+        let mut page = Self::select(QUALIFIED_COLUMNS, user, filter, fts.as_deref());
+        // Ordering by the FTS rowid (= seq) lets FTS5 yield matches newest first, no sort.
+        let newest_first = if fts.is_some() {
+            "snippets_fts.rowid"
+        } else {
+            "snippets.seq"
+        };
+        page.push(format!(" ORDER BY {newest_first} DESC LIMIT "))
             .push_bind(filter.limit)
             .push(" OFFSET ")
             .push_bind(filter.offset);
@@ -235,13 +234,13 @@ impl Store for SqliteStore {
         query: &str,
         limit: i64,
     ) -> Result<Vec<Snippet>, StoreError> {
-        let Some(fts) = text_search::any_word(query) else {
+        let Some(fts) = text_search::any_word(query, user) else {
             return Ok(Vec::new());
         };
         let sql = format!(
             "SELECT {SNIPPET_COLUMNS} FROM snippets JOIN \
              (SELECT rowid, bm25(snippets_fts) AS rank FROM snippets_fts WHERE snippets_fts MATCH ?) m \
-             ON m.rowid = snippets.seq WHERE user_id = ? ORDER BY m.rank, created_at DESC LIMIT ?"
+             ON m.rowid = snippets.seq WHERE user_id = ? ORDER BY m.rank, seq DESC LIMIT ?"
         );
         let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
             .bind(fts)

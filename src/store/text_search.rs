@@ -1,24 +1,45 @@
 //! Turns what a user types into a query for SQLite FTS5. Words are quoted, so FTS5 syntax in
-//! the input (`NEAR`, `*`, `col:`) is searched for as text, never interpreted.
+//! the input (`NEAR`, `*`, `col:`) is searched for as text, never interpreted. Every query is
+//! limited to the content columns and to its user's rows through the `owner` column, which
+//! holds `hex(user_id)` as a single token.
+
+use std::fmt::Write;
+
+const CONTENT_COLUMNS: &str = "{title description code tags}";
 
 /// Every word must match. `None` when the input holds nothing searchable.
-pub fn all_words(input: &str) -> Option<String> {
-    join(input, " ")
+pub fn all_words(input: &str, user: &str) -> Option<String> {
+    join(input, " ", user)
 }
 
 /// Any word may match (for ranking by relevance).
-pub fn any_word(input: &str) -> Option<String> {
-    join(input, " OR ")
+pub fn any_word(input: &str, user: &str) -> Option<String> {
+    join(input, " OR ", user)
 }
 
-fn join(input: &str, separator: &str) -> Option<String> {
+fn join(input: &str, separator: &str, user: &str) -> Option<String> {
     let words: Vec<String> = input
         .split_whitespace()
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .take(64)
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
-    (!words.is_empty()).then(|| words.join(separator))
+    (!words.is_empty()).then(|| {
+        format!(
+            "{CONTENT_COLUMNS} : ({}) AND owner : \"{}\"",
+            words.join(separator),
+            owner_token(user)
+        )
+    })
+}
+
+/// The owner token as SQLite's `hex()` writes it.
+fn owner_token(user: &str) -> String {
+    user.bytes()
+        .fold(String::with_capacity(user.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02X}");
+            out
+        })
 }
 
 #[cfg(test)]
@@ -28,14 +49,17 @@ mod tests {
     #[test]
     fn words_are_quoted_so_syntax_is_searched_as_text() {
         assert_eq!(
-            all_words("a\"b NEAR c*").as_deref(),
-            Some("\"a\"\"b\" \"NEAR\" \"c*\"")
+            all_words("a\"b NEAR c*", "u").as_deref(),
+            Some("{title description code tags} : (\"a\"\"b\" \"NEAR\" \"c*\") AND owner : \"75\"")
         );
-        assert_eq!(any_word("x y").as_deref(), Some("\"x\" OR \"y\""));
+        assert_eq!(
+            any_word("x y", "é").as_deref(),
+            Some("{title description code tags} : (\"x\" OR \"y\") AND owner : \"C3A9\"")
+        );
     }
 
     #[test]
     fn input_without_words_gives_no_query() {
-        assert_eq!(all_words("  :: -- "), None);
+        assert_eq!(all_words("  :: -- ", "u"), None);
     }
 }
