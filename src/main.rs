@@ -4,7 +4,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use mimalloc::MiMalloc;
 use pieces_connector::config::{Settings, LIVE_PATH};
+
+/// Most of a request's own work is small short-lived allocations; glibc's allocator showed as
+/// about 15% of a warm read's profile, and mimalloc also keeps threads' heaps from fragmenting.
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
 
 /// Code snippets, workflow context and AI assistance for developers.
 #[derive(Parser)]

@@ -6,7 +6,13 @@ use crate::config::{LogFormat, Settings};
 
 /// Installs the global subscriber; a second call (as in tests) is a no-op.
 pub fn init(settings: &Settings) {
-    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL notices (e.g. the ROLLBACK of a request cancelled by its client) are noise at
+    // WARN; they show when LOG_LEVEL names sqlx explicitly.
+    let mut directives = settings.log_level.clone();
+    if !directives.contains("sqlx") {
+        directives.push_str(",sqlx::postgres::notice=error");
+    }
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

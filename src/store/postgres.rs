@@ -18,6 +18,9 @@ use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
 const COLUMNS: &str = "id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
                        description, created_at, updated_at";
 
+/// Up to this many full-text matches, a page is sorted from the matches themselves.
+const FEW_MATCHES: i64 = 200;
+
 pub struct PostgresStore {
     pool: PgPool,
 }
@@ -31,7 +34,12 @@ impl PostgresStore {
         let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
         let options = PgConnectOptions::from_str(url)?
             .application_name("pieces-connector")
-            .options([("statement_timeout", statement_timeout.as_str())]);
+            // Prepared statements are reused, and a generic plan for `search @@ $q` cannot know
+            // how rare the words are: it walks every row of the user. Plan each execution.
+            .options([
+                ("statement_timeout", statement_timeout.as_str()),
+                ("plan_cache_mode", "force_custom_plan"),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
@@ -153,10 +161,19 @@ impl Store for PostgresStore {
         if total <= filter.offset {
             return Ok((Vec::new(), total));
         }
-        let mut page =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
+        // Few matches: collect them first and sort (walking the user's rows newest first
+        // would pass most of them before finding the few). Many: walk and stop at the page.
+        let few = filter.query.is_some() && total <= FEW_MATCHES;
+        let mut page = QueryBuilder::new(if few {
+            format!("WITH m AS MATERIALIZED (SELECT {COLUMNS} FROM snippets WHERE user_id = ")
+        } else {
+            format!("SELECT {COLUMNS} FROM snippets WHERE user_id = ")
+        });
         page.push_bind(user);
         Self::push_filters(&mut page, filter);
+        if few {
+            page.push(") SELECT * FROM m");
+        }
         page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(filter.limit)
             .push(" OFFSET ")
