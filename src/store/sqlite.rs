@@ -20,6 +20,10 @@ use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
 const QUALIFIED_COLUMNS: &str = "snippets.id, snippets.title, snippets.code, snippets.language, \
     snippets.tags, snippets.metadata, snippets.description, snippets.created_at, snippets.updated_at";
 
+/// Reader connections. Each holds its own page cache and thread, and reads are CPU-bound, so
+/// more readers than a small pod's cores only cost memory.
+const READERS: u32 = 2;
+
 /// The file used when `DATABASE_URL` is unset.
 pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
 
@@ -58,7 +62,7 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.into()))?;
         let readers = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(READERS)
             .acquire_timeout(timeout)
             .connect_with(options.read_only(true))
             .await?;
