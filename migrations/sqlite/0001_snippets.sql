@@ -57,3 +57,19 @@ CREATE TABLE outbox (
 );
 
 CREATE INDEX outbox_due ON outbox (dead, next_attempt_at);
+
+-- Each user's snippet count, kept by triggers, so an unfiltered listing's total costs one
+-- row instead of a walk over all of the user's index entries.
+CREATE TABLE snippet_counts (
+    user_id TEXT    PRIMARY KEY,
+    n       INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TRIGGER snippets_count_insert AFTER INSERT ON snippets BEGIN
+    INSERT OR IGNORE INTO snippet_counts (user_id, n) VALUES (new.user_id, 0);
+    UPDATE snippet_counts SET n = n + 1 WHERE user_id = new.user_id;
+END;
+
+CREATE TRIGGER snippets_count_delete AFTER DELETE ON snippets BEGIN
+    UPDATE snippet_counts SET n = n - 1 WHERE user_id = old.user_id;
+END;

@@ -199,7 +199,16 @@ impl Store for SqliteStore {
             },
             None => None,
         };
+        let unfiltered = fts.is_none() && filter.language.is_none() && filter.tag.is_none();
         let total: i64 = match &fts {
+            _ if unfiltered => {
+                sqlx::query_scalar(
+                    "SELECT COALESCE((SELECT n FROM snippet_counts WHERE user_id = ?), 0)",
+                )
+                .bind(user)
+                .fetch_one(&self.readers)
+                .await?
+            }
             // The owner token confines the match to the user: the index alone can count.
             Some(fts) if filter.language.is_none() && filter.tag.is_none() => {
                 sqlx::query_scalar("SELECT COUNT(*) FROM snippets_fts WHERE snippets_fts MATCH ?")
