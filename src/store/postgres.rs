@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
-use super::row::{into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS};
+use super::row::{bind_content, into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS};
 use super::{to_micros, OutboxStats, Store, StoreError};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
@@ -113,19 +113,16 @@ impl Store for PostgresStore {
         plan: &EventPlan,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
+        bind_content(
+            sqlx::query(
+                "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
              description, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)",
+            )
+            .bind(&s.id)
+            .bind(user),
+            s,
         )
-        .bind(&s.id)
-        .bind(user)
-        .bind(&s.title)
-        .bind(&s.code)
-        .bind(&s.language)
-        .bind(json_text(&s.tags))
-        .bind(json_text(&s.metadata))
-        .bind(&s.description)
         .bind(to_micros(s.created_at))
         .bind(to_micros(s.updated_at))
         .execute(&mut *tx)
@@ -217,16 +214,10 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         let s = patch.apply(current, now);
-        sqlx::query(
+        bind_content(sqlx::query(
             "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
              metadata = $5::jsonb, description = $6, updated_at = $7 WHERE user_id = $8 AND id = $9",
-        )
-        .bind(&s.title)
-        .bind(&s.code)
-        .bind(&s.language)
-        .bind(json_text(&s.tags))
-        .bind(json_text(&s.metadata))
-        .bind(&s.description)
+        ), &s)
         .bind(to_micros(s.updated_at))
         .bind(user)
         .bind(id)

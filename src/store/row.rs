@@ -75,3 +75,24 @@ impl EventRow {
 pub fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
+
+/// A statement under construction, on either database.
+type Statement<'q, DB> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>;
+
+/// Binds the fields a user edits, in the order every INSERT and UPDATE lists them:
+/// title, code, language, tags, metadata, description.
+pub fn bind_content<'q, DB>(statement: Statement<'q, DB>, s: &'q Snippet) -> Statement<'q, DB>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    statement
+        .bind(s.title.as_str())
+        .bind(s.code.as_str())
+        .bind(s.language.as_str())
+        .bind(json_text(&s.tags))
+        .bind(json_text(&s.metadata))
+        .bind(s.description.as_deref())
+}

@@ -11,7 +11,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::group_commit::CreateBatcher;
-use super::row::{into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS, SNIPPET_COLUMNS};
+use super::row::{
+    bind_content, into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS, SNIPPET_COLUMNS,
+};
 use super::{text_search, to_micros, OutboxStats, Store, StoreError};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
@@ -125,18 +127,15 @@ pub(super) async fn insert_created(
     s: &Snippet,
     events: &[NewEvent],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
-         description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    bind_content(
+        sqlx::query(
+            "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
+             description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(user),
+        s,
     )
-    .bind(&s.id)
-    .bind(user)
-    .bind(&s.title)
-    .bind(&s.code)
-    .bind(&s.language)
-    .bind(json_text(&s.tags))
-    .bind(json_text(&s.metadata))
-    .bind(&s.description)
     .bind(to_micros(s.created_at))
     .bind(to_micros(s.updated_at))
     .execute(&mut **tx)
@@ -277,16 +276,13 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let s = patch.apply(current, now);
-        sqlx::query(
-            "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
-             description = ?, updated_at = ? WHERE user_id = ? AND id = ?",
+        bind_content(
+            sqlx::query(
+                "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
+                 description = ?, updated_at = ? WHERE user_id = ? AND id = ?",
+            ),
+            &s,
         )
-        .bind(&s.title)
-        .bind(&s.code)
-        .bind(&s.language)
-        .bind(json_text(&s.tags))
-        .bind(json_text(&s.metadata))
-        .bind(&s.description)
         .bind(to_micros(s.updated_at))
         .bind(user)
         .bind(id)
