@@ -51,9 +51,15 @@ impl RedisCache {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, CacheError> {
-        if let Some(conn) = self.connection.get() {
-            return Ok(conn.clone());
+        match self.connection.get() {
+            Some(conn) => Ok(conn.clone()),
+            // Boxed: connecting is a future of some 13 KiB, and every cache call would carry
+            // (and copy) it inline although only the first one connects.
+            None => Box::pin(self.first_connect()).await,
         }
+    }
+
+    async fn first_connect(&self) -> Result<ConnectionManager, CacheError> {
         let recently_failed = self
             .last_failure
             .lock()
