@@ -1,29 +1,25 @@
 //! The request id of the request being served, readable anywhere below the middleware that
 //! sets it (error bodies, upstream calls) without threading it through every signature.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use std::future::Future;
+
+use axum::http::HeaderValue;
 
 pub const HEADER: &str = "x-request-id";
 
 tokio::task_local! {
-    static CURRENT: String;
+    // The header value itself: cloning it is a reference count, not a copy.
+    static CURRENT: HeaderValue;
 }
 
 /// The current request's id, or an empty string outside a request.
 pub fn current() -> String {
-    CURRENT.try_with(Clone::clone).unwrap_or_default()
+    CURRENT
+        .try_with(|id| id.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
 }
 
-/// Runs the rest of the stack with the request's id in scope. `SetRequestIdLayer` runs first,
-/// so the header is always present here.
-pub async fn scope(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    CURRENT.scope(id, next.run(request)).await
+/// Runs `work` with `id` as the current request id.
+pub async fn scope<F: Future>(id: HeaderValue, work: F) -> F::Output {
+    CURRENT.scope(id, work).await
 }

@@ -2,33 +2,45 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Method, StatusCode};
 
 use crate::error::ErrorKind;
-use crate::state::AppState;
+use crate::metrics::Metrics;
 
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let endpoint = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let response = next.run(request).await;
-    let metrics = &state.metrics;
-    metrics
-        .requests
-        .with_label_values(&[method, endpoint, response.status().as_str()])
-        .inc();
-    metrics
-        .request_duration
-        .with_label_values(&[method, endpoint])
-        .observe(started.elapsed().as_secs_f64());
-    if let Some(ErrorKind(kind)) = response.extensions().get::<ErrorKind>() {
-        metrics.errors.with_label_values(&[kind]).inc();
+/// What is known of a request before it is served.
+pub struct Started {
+    at: Instant,
+    method: &'static str,
+}
+
+impl Started {
+    pub fn now(method: &Method) -> Self {
+        Self {
+            at: Instant::now(),
+            method: method_label(method),
+        }
     }
-    response
+
+    /// Records the answer under `endpoint`, the route template.
+    pub fn finish(
+        self,
+        metrics: &Metrics,
+        endpoint: &str,
+        status: StatusCode,
+        error: Option<&ErrorKind>,
+    ) {
+        metrics
+            .requests
+            .with_label_values(&[self.method, endpoint, status.as_str()])
+            .inc();
+        metrics
+            .request_duration
+            .with_label_values(&[self.method, endpoint])
+            .observe(self.at.elapsed().as_secs_f64());
+        if let Some(ErrorKind(kind)) = error {
+            metrics.errors.with_label_values(&[kind]).inc();
+        }
+    }
 }
 
 /// Methods outside the usual set share one label, so a client cannot mint new series.

@@ -11,21 +11,17 @@ use axum::response::IntoResponse;
 use crate::error::ApiError;
 
 /// Replaces the body of an error response that is not already JSON.
-pub async fn fill_bare_errors<B>(response: Response<B>) -> axum::response::Response
-where
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
+pub fn fill_bare_errors(response: Response<Body>) -> Response<Body> {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
-        return response.into_response();
+        return response;
     }
     let is_json = response
         .headers()
         .get(CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if is_json {
-        return response.into_response();
+        return response;
     }
     let (parts, _) = response.into_parts();
     let mut filled = ApiError::from_status(status).into_response();

@@ -7,10 +7,13 @@ mod security_headers;
 
 pub use connections::CountingListener;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, HeaderName, Method, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -67,14 +70,9 @@ pub fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router<
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
-                    http_metrics::record,
-                ))
-                .layer(axum::middleware::from_fn(request_id::scope))
-                .layer(axum::middleware::map_response(
-                    json_errors::fill_bare_errors,
+                    around_each_request,
                 ))
                 .layer(CatchPanicLayer::custom(json_errors::panic_response))
-                .layer(security_headers::layer())
                 .layer(cors(state))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -83,15 +81,49 @@ pub fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router<
         )
 }
 
+/// The request id in scope, bare error bodies made JSON, security headers, and the answer
+/// counted and timed: one layer rather than several, since every layer is cloned per request
+/// and each `from_fn` layer costs a boxed future.
+async fn around_each_request(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = http_metrics::Started::now(request.method());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    // `SetRequestIdLayer` runs first, so the header is always present.
+    let id = request
+        .headers()
+        .get(request_id::HEADER)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static(""));
+    // Filled inside the scope, so a filled error body carries the request id.
+    let mut response = request_id::scope(id, async move {
+        json_errors::fill_bare_errors(next.run(request).await)
+    })
+    .await;
+    security_headers::add(response.headers_mut());
+    started.finish(
+        &state.metrics,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        response.status(),
+        response.extensions().get(),
+    );
+    response
+}
+
 fn cors(state: &AppState) -> CorsLayer {
-    let origins = state
+    // Shared, not a list: every layer is cloned per request, and a list is a vector.
+    let origins: Arc<[HeaderValue]> = state
         .settings
         .cors_origins()
         .iter()
         .filter_map(|o| o.parse().ok())
-        .collect::<Vec<_>>();
+        .collect();
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.contains(origin)
+        }))
         .allow_credentials(true)
         .allow_methods([
             Method::GET,
