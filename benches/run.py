@@ -69,13 +69,17 @@ class RssWatch:
         self._thread.join()
 
 
-def wait_ready(url, within=30.0):
+def wait_ready(url, within=30.0, any_status=False):
+    """Waits until `url` answers 200 (or, with any_status, answers at all)."""
     started = time.time()
     while time.time() - started < within:
         try:
             with urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
                     return time.time() - started
+        except urllib.error.HTTPError:
+            if any_status:
+                return time.time() - started
         except (urllib.error.URLError, ConnectionError, OSError):
             pass
         time.sleep(0.01)
@@ -137,6 +141,33 @@ def postgres_env():
     return {"DATABASE_URL": admin.rsplit("/", 1)[0] + "/" + name, "REDIS_URL": redis}, (admin, name)
 
 
+def service_env():
+    """The service's environment for a benchmark: a fresh secret and the benchmark's ports."""
+    return dict(os.environ, JWT_SECRET_KEY=secrets.token_hex(32), LOG_LEVEL="warn", LOG_FORMAT="json",
+                API_PORT=str(API), METRICS_PORT=str(METRICS), HEALTH_PORT=str(HEALTH),
+                BIND_ADDRESS="127.0.0.1", AI_ASSIST_RATE_PER_MINUTE="1000")
+
+
+def mint_token(env):
+    return subprocess.run([RELEASE / "pieces-connector", "token", "--user", "bench"], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def warm_snippets(token, count):
+    """Creates `count` snippets and reads each once, so each is cached; returns their ids."""
+    ids = [call("POST", "/api/v1/snippets", token,
+                {"title": f"warm {i}", "code": "fn warm() {}", "language": "rust"})["snippet_id"]
+           for i in range(count)]
+    for i in ids:
+        call("GET", f"/api/v1/snippets/{i}", token)
+    return ids
+
+
+def drop_database(admin, name):
+    subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
@@ -154,12 +185,8 @@ def main():
     if not args.no_build:
         build()
 
-    secret = secrets.token_hex(32)
-    base_env = dict(os.environ, JWT_SECRET_KEY=secret, LOG_LEVEL="warn", LOG_FORMAT="json",
-                    API_PORT=str(API), METRICS_PORT=str(METRICS), HEALTH_PORT=str(HEALTH),
-                    BIND_ADDRESS="127.0.0.1", AI_ASSIST_RATE_PER_MINUTE="1000")
-    token = subprocess.run([RELEASE / "pieces-connector", "token", "--user", "bench"], env=base_env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    base_env = service_env()
+    token = mint_token(base_env)
     wrk_env = dict(os.environ, BENCH_TOKEN=token)
 
     # The ceiling, measured in this run.
@@ -207,12 +234,7 @@ def main():
         if time.time() - t0 > 1:
             print(f"  (seeded to {total} snippets in {time.time() - t0:.0f} s)", flush=True)
 
-        ids = [call("POST", "/api/v1/snippets", token,
-                    {"title": f"warm {i}", "code": "fn warm() {}", "language": "rust"})["snippet_id"]
-               for i in range(100)]
-        for i in ids:
-            call("GET", f"/api/v1/snippets/{i}", token)
-        wrk_env["BENCH_IDS"] = ",".join(ids)
+        wrk_env["BENCH_IDS"] = ",".join(warm_snippets(token, 100))
         with RssWatch(service.pid) as w:
             warm = wrk("get_snippet.lua", api, args, wrk_env)
         row("GET /api/v1/snippets/{id} (warm)", warm, ceiling_rps, w.peak)
@@ -253,9 +275,7 @@ def main():
         print(f"service exited {code} after SIGTERM ({time.time() - started:.0f} s total)")
         shutil.rmtree(workdir, ignore_errors=True)
         if cleanup_db:
-            admin, name = cleanup_db
-            subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            drop_database(*cleanup_db)
 
 
 if __name__ == "__main__":

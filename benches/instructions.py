@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Instructions per request, counted by callgrind: a yardstick that shared-machine noise does
+not move, for comparing the service's hot paths with the ceiling and with earlier versions.
+
+    python3 benches/instructions.py [--backend embedded|postgres] [--seconds 10] [--no-build]
+
+Runs the ceiling and then the service under `valgrind --tool=callgrind`, warms each up, zeroes
+the counters, sends warm `GET /api/v1/snippets/{id}` for --seconds over 4 connections, and
+prints user-space instructions per request and the functions that cost most. Kernel time
+(sockets, wake-ups) is not counted; `benches/run.py` measures that end to end. Needs valgrind
+and wrk (`apt-get install valgrind wrk`).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import run
+
+LEADERS = 12
+# "  96,358,824 (28.53%)  path/file.rs:function [object]" in callgrind_annotate's listing
+COST_LINE = re.compile(r"^\s*[\d,]+\s+\(\s*(?P<share>[\d.]+)%\)\s+(?P<where>.+?)(\s+\[[^]]*\])?$")
+
+
+def count(cmd, env, port, wrk_env, args, workdir):
+    """Starts `cmd` under callgrind and returns (instructions per request, leading functions)."""
+    out_file = Path(workdir) / "callgrind.out"
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
+                             *map(str, cmd)], env=env, cwd=workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run.wait_ready(f"http://127.0.0.1:{port}/api/v1/snippets/{wrk_env['BENCH_IDS']}"
+                       if port == run.CEILING else f"http://127.0.0.1:{run.HEALTH}/health/ready",
+                       within=120, any_status=True)
+        url = f"http://127.0.0.1:{port}"
+        warm = argparse.Namespace(threads=1, connections=4, duration=3)
+        run.wrk("get_snippet.lua", url, warm, wrk_env)
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        measured = run.wrk("get_snippet.lua", url, warm, wrk_env, duration=args.seconds)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    dumps = sorted(Path(workdir).glob("callgrind.out*"), key=lambda p: p.stat().st_mtime)
+    dump = next(p for p in reversed(dumps) if p.name != "callgrind.out" or len(dumps) == 1)
+    report = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", str(dump)],
+                            capture_output=True, text=True, check=True).stdout
+    for p in dumps:
+        p.unlink()
+    return parse(report, measured["requests"])
+
+
+def parse(report, requests):
+    """Total instructions per request and the functions with the highest self cost."""
+    total, leaders, in_functions = 0, [], False
+    for line in report.splitlines():
+        entry = COST_LINE.match(line)
+        if "PROGRAM TOTALS" in line:
+            total = int(line.split()[0].replace(",", ""))
+        elif line.endswith("file:function"):
+            in_functions = True
+        elif in_functions and not line.strip():
+            break
+        elif in_functions and entry:
+            share = float(entry["share"])
+            # Thread entry points show their callees' cost as their own; they say nothing.
+            if share < 95 and len(leaders) < LEADERS:
+                leaders.append((share, entry["where"].split(":", 1)[-1]))
+    requests = max(requests, 1)
+    return total / requests, requests, leaders
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--no-build", action="store_true")
+    args = p.parse_args()
+    for tool in ("valgrind", "callgrind_control", "wrk"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install valgrind wrk")
+    if not args.no_build:
+        run.build()
+
+    env = run.service_env()
+    token = run.mint_token(env)
+    wrk_env = dict(os.environ, BENCH_TOKEN=token, BENCH_IDS="01900000-0000-7000-8000-000000000000")
+    workdir = tempfile.mkdtemp(prefix="pieces-instr-")
+    cleanup_db = None
+    try:
+        results = [("ceiling (bare axum + JWT)",
+                    count([run.RELEASE / "examples" / "ceiling", run.CEILING], env, run.CEILING,
+                          wrk_env, args, workdir))]
+        if args.backend == "postgres":
+            extra, cleanup_db = run.postgres_env()
+            env.update(extra)
+        else:
+            env["DATABASE_URL"] = f"sqlite://{workdir}/pieces.db"
+        # Snippets to read, made and cached by a plain (fast) run of the service first.
+        service = subprocess.Popen([run.RELEASE / "pieces-connector"], env=env, cwd=workdir)
+        try:
+            run.wait_ready(f"http://127.0.0.1:{run.HEALTH}/health/ready")
+            wrk_env["BENCH_IDS"] = ",".join(run.warm_snippets(token, 20))
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
+        results.append((f"GET /api/v1/snippets/{{id}} warm ({args.backend})",
+                        count([run.RELEASE / "pieces-connector"], env, run.API, wrk_env, args,
+                              workdir)))
+        base = results[0][1][0]
+        for name, (per_request, requests, leaders) in results:
+            print(f"\n{name}: {per_request:,.0f} instructions/request "
+                  f"({per_request / base:.2f}x the ceiling, {requests} requests)")
+            for share, function in leaders:
+                print(f"  {share:5.1f}%  {function[:110]}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if cleanup_db:
+            run.drop_database(*cleanup_db)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
