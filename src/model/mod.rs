@@ -49,7 +49,38 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Api
             format!("{field} must be 1 to {max} characters and not blank"),
         ));
     }
+    check_no_nul(field, value)
+}
+
+/// PostgreSQL's text and JSONB cannot hold a NUL character, so neither store takes one: the
+/// same body is accepted, or refused, whichever store runs.
+pub(crate) fn check_no_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must not contain NUL characters (\\u0000)"),
+        ));
+    }
     Ok(())
+}
+
+/// `check_no_nul` for every key and string inside a JSON object.
+pub(crate) fn check_no_nul_in_object(field: &str, object: &JsonObject) -> Result<(), ApiError> {
+    fn walk(field: &str, value: &Value) -> Result<(), ApiError> {
+        match value {
+            Value::String(s) => check_no_nul(field, s),
+            Value::Array(items) => items.iter().try_for_each(|v| walk(field, v)),
+            Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                check_no_nul(field, k)?;
+                walk(field, v)
+            }),
+            _ => Ok(()),
+        }
+    }
+    object.iter().try_for_each(|(k, v)| {
+        check_no_nul(field, k)?;
+        walk(field, v)
+    })
 }
 
 /// Checks that an object serializes to at most `max` bytes.

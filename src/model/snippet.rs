@@ -3,7 +3,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{check_object, check_text, JsonObject, Limits};
+use super::{check_no_nul, check_no_nul_in_object, check_object, check_text, JsonObject, Limits};
 use crate::error::ApiError;
 
 /// Longest description accepted; the platform never set one, so this only keeps rows sane.
@@ -96,7 +96,7 @@ impl NewSnippet {
         check_code(&self.code, limits)?;
         check_text("language", &self.language, limits.language_chars)?;
         let tags = clean_tags(tags, limits)?;
-        check_object("metadata", &metadata, limits.object_bytes)?;
+        check_metadata(&metadata, limits)?;
         check_description(self.description.as_deref())?;
         Ok(Snippet {
             id: Uuid::now_v7().to_string(),
@@ -141,7 +141,7 @@ impl SnippetPatch {
             self.tags = Some(clean_tags(tags, limits)?);
         }
         if let Some(metadata) = &self.metadata {
-            check_object("metadata", metadata, limits.object_bytes)?;
+            check_metadata(metadata, limits)?;
         }
         if let Some(description) = &self.description {
             check_description(description.as_deref())?;
@@ -231,7 +231,12 @@ fn check_code(code: &str, limits: &Limits) -> Result<(), ApiError> {
             format!("code must be 1 to {} bytes", limits.code_bytes),
         ));
     }
-    Ok(())
+    check_no_nul("code", code)
+}
+
+fn check_metadata(metadata: &JsonObject, limits: &Limits) -> Result<(), ApiError> {
+    check_object("metadata", metadata, limits.object_bytes)?;
+    check_no_nul_in_object("metadata", metadata)
 }
 
 fn check_description(description: Option<&str>) -> Result<(), ApiError> {
@@ -240,7 +245,8 @@ fn check_description(description: Option<&str>) -> Result<(), ApiError> {
             "description",
             format!("description must be at most {DESCRIPTION_MAX_CHARS} characters"),
         )),
-        _ => Ok(()),
+        Some(d) => check_no_nul("description", d),
+        None => Ok(()),
     }
 }
 
