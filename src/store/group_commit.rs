@@ -1,22 +1,30 @@
-//! Group commit for SQLite creates. SQLite has one writer and each durable commit costs an
-//! fsync, so creates that arrive together are written in one transaction: one fsync for the
-//! lot. Each caller is answered only after that commit.
+//! Group commit for creates. A durable commit costs a WAL flush and, on PostgreSQL, round trips
+//! for BEGIN and COMMIT, so creates that arrive together are written in one transaction: one
+//! flush for the lot. Each caller is answered only after that commit.
 
-use sqlx::SqlitePool;
+use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::insert_created;
 use super::StoreError;
 use crate::model::Snippet;
 use crate::outbox::NewEvent;
 
-/// Most creates in one transaction.
-const MAX_BATCH: usize = 256;
+/// A snippet to insert, with the events that ride in its transaction.
+pub struct Create {
+    pub user: String,
+    pub snippet: Snippet,
+    pub events: Vec<NewEvent>,
+}
+
+/// Writes creates to one database.
+#[async_trait]
+pub trait BatchWriter: Send + Sync + 'static {
+    /// Inserts every create in one transaction: all of them or none.
+    async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError>;
+}
 
 struct Job {
-    user: String,
-    snippet: Snippet,
-    events: Vec<NewEvent>,
+    create: Create,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -25,10 +33,11 @@ pub struct CreateBatcher {
 }
 
 impl CreateBatcher {
-    /// Starts the committing task; it ends when the batcher is dropped.
-    pub fn spawn(writer: SqlitePool) -> Self {
-        let (jobs, queue) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(commit_loop(writer, queue));
+    /// Starts the committing task, which writes up to `max_batch` creates per transaction; it
+    /// ends when the batcher is dropped.
+    pub fn spawn(writer: impl BatchWriter, max_batch: usize) -> Self {
+        let (jobs, queue) = mpsc::channel(max_batch * 4);
+        tokio::spawn(commit_loop(writer, queue, max_batch));
         Self { jobs }
     }
 
@@ -40,52 +49,122 @@ impl CreateBatcher {
         events: Vec<NewEvent>,
     ) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
-        let job = Job {
+        let create = Create {
             user: user.to_owned(),
             snippet: snippet.clone(),
             events,
-            done,
         };
         let closed = || StoreError::Unavailable(sqlx::Error::PoolClosed);
-        self.jobs.send(job).await.map_err(|_| closed())?;
+        self.jobs
+            .send(Job { create, done })
+            .await
+            .map_err(|_| closed())?;
         committed.await.map_err(|_| closed())?
     }
 }
 
-async fn commit_loop(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match commit(&writer, &batch).await {
+async fn commit_loop(writer: impl BatchWriter, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while queue.recv_many(&mut jobs, max_batch).await > 0 {
+        let (creates, waiters): (Vec<Create>, Vec<_>) =
+            jobs.drain(..).map(|job| (job.create, job.done)).unzip();
+        match writer.write_batch(&creates).await {
             Ok(()) => {
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Ok(()));
+                for done in waiters {
+                    let _ = done.send(Ok(()));
                 }
             }
-            // One bad row must not fail its neighbours: retry each alone for its own answer.
-            Err(_) if batch.len() > 1 => {
-                for job in batch.drain(..) {
-                    let result = commit(&writer, std::slice::from_ref(&job)).await;
-                    let _ = job.done.send(result);
+            // The database refused a row: it must not fail its neighbours, so each is retried
+            // alone for its own answer.
+            Err(StoreError::Unavailable(sqlx::Error::Database(_))) if creates.len() > 1 => {
+                for (create, done) in creates.iter().zip(waiters) {
+                    let _ = done.send(writer.write_batch(std::slice::from_ref(create)).await);
                 }
             }
+            Err(e) if waiters.len() == 1 => {
+                let _ = waiters.into_iter().next().map(|done| done.send(Err(e)));
+            }
+            // The database is out of reach: retrying row by row would only multiply the wait.
             Err(e) => {
-                for job in batch.drain(..) {
-                    let _ = job
-                        .done
-                        .send(Err(StoreError::Unavailable(sqlx::Error::Protocol(
-                            e.to_string(),
-                        ))));
+                let reason = e.to_string();
+                for done in waiters {
+                    let error = sqlx::Error::Protocol(reason.clone());
+                    let _ = done.send(Err(StoreError::Unavailable(error)));
                 }
             }
         }
     }
 }
 
-async fn commit(writer: &SqlitePool, jobs: &[Job]) -> Result<(), StoreError> {
-    let mut tx = writer.begin().await?;
-    for job in jobs {
-        insert_created(&mut tx, &job.user, &job.snippet, &job.events).await?;
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::*;
+
+    fn create(id: &str) -> Create {
+        let now = crate::model::now();
+        Create {
+            user: "u".to_owned(),
+            snippet: Snippet {
+                id: id.to_owned(),
+                title: format!("title {id}"),
+                code: "fn f() {}".to_owned(),
+                language: "rust".to_owned(),
+                tags: Vec::new(),
+                metadata: Default::default(),
+                description: None,
+                created_at: now,
+                updated_at: now,
+            },
+            events: Vec::new(),
+        }
     }
-    tx.commit().await?;
-    Ok(())
+
+    #[tokio::test]
+    async fn a_refused_row_fails_alone_and_its_batch_neighbours_are_stored() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .unwrap();
+        let (jobs, queue) = mpsc::channel(8);
+        let mut answers = Vec::new();
+        // The second repeats the first's id, so the database refuses the batch as a whole.
+        for id in ["a", "a", "c"] {
+            let (done, answer) = oneshot::channel();
+            jobs.send(Job {
+                create: create(id),
+                done,
+            })
+            .await
+            .unwrap();
+            answers.push(answer);
+        }
+        drop(jobs);
+        commit_loop(pool.clone(), queue, 8).await;
+
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await.unwrap());
+        }
+        assert!(results[0].is_ok(), "{results:?}");
+        assert!(
+            matches!(
+                results[1],
+                Err(StoreError::Unavailable(sqlx::Error::Database(_)))
+            ),
+            "{results:?}"
+        );
+        assert!(results[2].is_ok(), "{results:?}");
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM snippets")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 2);
+    }
 }

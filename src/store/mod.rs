@@ -3,6 +3,7 @@
 
 mod group_commit;
 mod postgres;
+mod postgres_insert;
 mod row;
 mod sqlite;
 mod text_search;

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
+use super::group_commit::CreateBatcher;
+use super::postgres_insert::{self, insert_events};
 use super::row::{bind_content, into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS};
 use super::{to_micros, OutboxStats, Store, StoreError};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
@@ -23,6 +25,8 @@ const FEW_MATCHES: i64 = 200;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Creates, committed in groups.
+    creates: CreateBatcher,
 }
 
 impl PostgresStore {
@@ -51,7 +55,10 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(e.into()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            creates: CreateBatcher::spawn(pool.clone(), postgres_insert::MAX_BATCH),
+            pool,
+        })
     }
 
     async fn fetch_for_update(
@@ -84,26 +91,6 @@ impl PostgresStore {
     }
 }
 
-async fn insert_events(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[NewEvent],
-) -> Result<(), StoreError> {
-    for event in events {
-        sqlx::query(
-            "INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(&event.id)
-        .bind(event.target.as_str())
-        .bind(json_text(&event.payload))
-        .bind(&event.request_id)
-        .bind(to_micros(event.created_at))
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn create_snippet(
@@ -112,28 +99,8 @@ impl Store for PostgresStore {
         s: &Snippet,
         plan: &EventPlan,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        bind_content(
-            sqlx::query(
-                "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
-             description, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)",
-            )
-            .bind(&s.id)
-            .bind(user),
-            s,
-        )
-        .bind(to_micros(s.created_at))
-        .bind(to_micros(s.updated_at))
-        .execute(&mut *tx)
-        .await?;
-        insert_events(
-            &mut tx,
-            &plan.for_snippet(user, s, Change::Created, s.created_at),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let events = plan.for_snippet(user, s, Change::Created, s.created_at);
+        self.creates.create(user, s, events).await
     }
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
-use super::group_commit::CreateBatcher;
+use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::row::{
     bind_content, into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS, SNIPPET_COLUMNS,
 };
@@ -25,6 +25,9 @@ const QUALIFIED_COLUMNS: &str = "snippets.id, snippets.title, snippets.code, sni
 /// Reader connections. Each holds its own page cache and thread, and reads are CPU-bound, so
 /// more readers than a small pod's cores only cost memory.
 const READERS: u32 = 2;
+
+/// Most creates in one transaction.
+const MAX_BATCH: usize = 256;
 
 /// The file used when `DATABASE_URL` is unset.
 pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
@@ -68,7 +71,7 @@ impl SqliteStore {
             .acquire_timeout(timeout)
             .connect_with(options.read_only(true))
             .await?;
-        let creates = CreateBatcher::spawn(writer.clone());
+        let creates = CreateBatcher::spawn(writer.clone(), MAX_BATCH);
         Ok(Self {
             writer,
             readers,
@@ -120,8 +123,20 @@ impl SqliteStore {
     }
 }
 
+#[async_trait]
+impl BatchWriter for SqlitePool {
+    async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for c in creates {
+            insert_created(&mut tx, &c.user, &c.snippet, &c.events).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// Inserts a new snippet and its events inside the caller's transaction.
-pub(super) async fn insert_created(
+async fn insert_created(
     tx: &mut Transaction<'_, Sqlite>,
     user: &str,
     s: &Snippet,

@@ -17,6 +17,7 @@ on_each_backend!(
     read_after_update_never_serves_the_old_copy,
     every_limit_is_enforced_and_names_the_field,
     snippets_survive_a_restart,
+    concurrent_creates_are_each_stored_once,
 );
 
 async fn created_snippet_is_stored_and_read_back(backend: Backend) {
@@ -424,4 +425,38 @@ async fn snippets_survive_a_restart(backend: Backend) {
         (status, read["title"].as_str()),
         (StatusCode::OK, Some("durable"))
     );
+}
+
+/// Creates that arrive together are committed together; each must still be stored once,
+/// readable and searchable, and answered with its own id.
+async fn concurrent_creates_are_each_stored_once(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let creates = (0..60).map(|i| {
+        let body = json!({
+            "title": format!("batch {i}"), "code": format!("fn batched_{i}() {{}}"),
+            "language": "rust", "tags": ["batch", format!("n{i}")],
+            "metadata": {"i": i}, "description": (i % 2 == 0).then_some("even"),
+        });
+        let (app, alice) = (&app, &alice);
+        async move { (i, app.create(alice, &body).await) }
+    });
+    let created = futures_util::future::join_all(creates).await;
+    let ids: std::collections::HashSet<&String> = created.iter().map(|(_, id)| id).collect();
+    assert_eq!(ids.len(), 60, "every create has its own id");
+
+    for (i, id) in &created {
+        let (status, read) =
+            status_json(app.get(&format!("/api/v1/snippets/{id}"), &alice).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(read["title"], format!("batch {i}"));
+        assert_eq!(read["metadata"], json!({"i": i}));
+        assert_eq!(read["tags"], json!(["batch", format!("n{i}")]));
+    }
+    let (_, page) = status_json(app.get("/api/v1/snippets?limit=100", &alice).await).await;
+    assert_eq!(page["total"], 60);
+    let (_, found) = status_json(app.get("/api/v1/snippets?q=batched_7", &alice).await).await;
+    assert_eq!(found["total"], 1, "{found}");
+    let (_, even) = status_json(app.get("/api/v1/snippets?q=even", &alice).await).await;
+    assert_eq!(even["total"], 30, "{even}");
 }
