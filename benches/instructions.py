@@ -28,33 +28,31 @@ LEADERS = 12
 COST_LINE = re.compile(r"^\s*[\d,]+\s+\(\s*(?P<share>[\d.]+)%\)\s+(?P<where>.+?)(\s+\[[^]]*\])?$")
 
 
-def count(cmd, env, port, wrk_env, args, workdir):
-    """Starts `cmd` under callgrind and returns (instructions per request, leading functions)."""
+def count(cmd, env, port, ready_url, wrk_env, seconds, workdir, any_status=False):
+    """Starts `cmd` under callgrind, serving on `port` and ready once `ready_url` answers 200 (or
+    anything, with any_status), and returns (instructions per request, requests, leaders)."""
     out_file = Path(workdir) / "callgrind.out"
     proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
                              *map(str, cmd)], env=env, cwd=workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        run.wait_ready(f"http://127.0.0.1:{port}/api/v1/snippets/{wrk_env['BENCH_IDS']}"
-                       if port == run.CEILING else f"http://127.0.0.1:{run.HEALTH}/health/ready",
-                       within=120, any_status=True)
+        run.wait_ready(ready_url, within=120, any_status=any_status)
         url = f"http://127.0.0.1:{port}"
-        warm = argparse.Namespace(threads=1, connections=4, duration=3)
-        run.wrk("get_snippet.lua", url, warm, wrk_env)
-        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        measured = run.wrk("get_snippet.lua", url, warm, wrk_env, duration=args.seconds)
-        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        load = argparse.Namespace(threads=1, connections=4, duration=3)
+        run.wrk("get_snippet.lua", url, load, wrk_env)
+        control = lambda flag: subprocess.run(["callgrind_control", flag, str(proc.pid)],
+                                              check=True, stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL)
+        control("-z")  # the warm-up is not counted
+        measured = run.wrk("get_snippet.lua", url, load, wrk_env, duration=seconds)
+        control("-d")  # writes the counts since -z to callgrind.out.1
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    dumps = sorted(Path(workdir).glob("callgrind.out*"), key=lambda p: p.stat().st_mtime)
-    dump = next(p for p in reversed(dumps) if p.name != "callgrind.out" or len(dumps) == 1)
-    report = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", str(dump)],
-                            capture_output=True, text=True, check=True).stdout
-    for p in dumps:
-        p.unlink()
+    report = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100",
+                             f"{out_file}.1"], capture_output=True, text=True, check=True).stdout
+    for dump in Path(workdir).glob("callgrind.out*"):
+        dump.unlink()
     return parse(report, measured["requests"])
 
 
@@ -98,7 +96,9 @@ def main():
     try:
         results = [("ceiling (bare axum + JWT)",
                     count([run.RELEASE / "examples" / "ceiling", run.CEILING], env, run.CEILING,
-                          wrk_env, args, workdir))]
+                          # No token: any answer (401) means it is listening.
+                          f"http://127.0.0.1:{run.CEILING}/api/v1/snippets/{wrk_env['BENCH_IDS']}",
+                          wrk_env, args.seconds, workdir, any_status=True))]
         if args.backend == "postgres":
             extra, cleanup_db = run.postgres_env()
             env.update(extra)
@@ -113,8 +113,9 @@ def main():
             service.terminate()
             service.wait(timeout=30)
         results.append((f"GET /api/v1/snippets/{{id}} warm ({args.backend})",
-                        count([run.RELEASE / "pieces-connector"], env, run.API, wrk_env, args,
-                              workdir)))
+                        count([run.RELEASE / "pieces-connector"], env, run.API,
+                              f"http://127.0.0.1:{run.HEALTH}/health/ready", wrk_env,
+                              args.seconds, workdir)))
         base = results[0][1][0]
         for name, (per_request, requests, leaders) in results:
             print(f"\n{name}: {per_request:,.0f} instructions/request "
