@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
 use crate::model::Snippet;
-use crate::outbox::NewEvent;
+use crate::outbox::{Change, EventPlan, NewEvent};
 
 /// A snippet to insert, with the events that ride in its transaction.
 pub struct Create {
@@ -41,18 +41,18 @@ impl CreateBatcher {
         Self { jobs }
     }
 
-    /// Stores a snippet and its events; returns once they are committed.
+    /// Stores a new snippet and the events `plan` owes for it; returns once they are committed.
     pub async fn create(
         &self,
         user: &str,
         snippet: &Snippet,
-        events: Vec<NewEvent>,
+        plan: &EventPlan,
     ) -> Result<(), StoreError> {
         let (done, committed) = oneshot::channel();
         let create = Create {
             user: user.to_owned(),
             snippet: snippet.clone(),
-            events,
+            events: plan.for_snippet(user, snippet, Change::Created, snippet.created_at),
         };
         let closed = || StoreError::Unavailable(sqlx::Error::PoolClosed);
         self.jobs
@@ -81,18 +81,21 @@ async fn commit_loop(writer: impl BatchWriter, mut queue: mpsc::Receiver<Job>, m
                     let _ = done.send(writer.write_batch(std::slice::from_ref(create)).await);
                 }
             }
-            Err(e) if waiters.len() == 1 => {
-                let _ = waiters.into_iter().next().map(|done| done.send(Err(e)));
-            }
             // The database is out of reach: retrying row by row would only multiply the wait.
-            Err(e) => {
-                let reason = e.to_string();
-                for done in waiters {
-                    let error = sqlx::Error::Protocol(reason.clone());
-                    let _ = done.send(Err(StoreError::Unavailable(error)));
-                }
-            }
+            Err(e) => fail_all(waiters, e),
         }
+    }
+}
+
+/// Answers every waiter with `error`: the last gets it as it is, the others a copy of its text.
+fn fail_all(mut waiters: Vec<oneshot::Sender<Result<(), StoreError>>>, error: StoreError) {
+    let last = waiters.pop();
+    for done in waiters {
+        let copy = sqlx::Error::Protocol(error.to_string());
+        let _ = done.send(Err(StoreError::Unavailable(copy)));
+    }
+    if let Some(done) = last {
+        let _ = done.send(Err(error));
     }
 }
 

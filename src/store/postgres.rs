@@ -99,8 +99,7 @@ impl Store for PostgresStore {
         s: &Snippet,
         plan: &EventPlan,
     ) -> Result<(), StoreError> {
-        let events = plan.for_snippet(user, s, Change::Created, s.created_at);
-        self.creates.create(user, s, events).await
+        self.creates.create(user, s, plan).await
     }
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {

@@ -16,14 +16,6 @@ pub const MAX_BATCH: usize = 64;
 #[async_trait]
 impl BatchWriter for PgPool {
     async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
-        let text = |field: fn(&Create) -> &str| creates.iter().map(field).collect::<Vec<_>>();
-        let json = |field: fn(&Create) -> String| creates.iter().map(field).collect::<Vec<_>>();
-        let micros = |field: fn(&Create) -> i64| creates.iter().map(field).collect::<Vec<_>>();
-        let descriptions: Vec<Option<&str>> = creates
-            .iter()
-            .map(|c| c.snippet.description.as_deref())
-            .collect();
-
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
@@ -35,22 +27,27 @@ impl BatchWriter for PgPool {
              AS new(id, user_id, title, code, language, tags, metadata, description, \
              created_at, updated_at)",
         )
-        .bind(text(|c| &c.snippet.id))
-        .bind(text(|c| &c.user))
-        .bind(text(|c| &c.snippet.title))
-        .bind(text(|c| &c.snippet.code))
-        .bind(text(|c| &c.snippet.language))
-        .bind(json(|c| json_text(&c.snippet.tags)))
-        .bind(json(|c| json_text(&c.snippet.metadata)))
-        .bind(descriptions)
-        .bind(micros(|c| to_micros(c.snippet.created_at)))
-        .bind(micros(|c| to_micros(c.snippet.updated_at)))
+        .bind(column(creates, |c| &c.snippet.id))
+        .bind(column(creates, |c| &c.user))
+        .bind(column(creates, |c| &c.snippet.title))
+        .bind(column(creates, |c| &c.snippet.code))
+        .bind(column(creates, |c| &c.snippet.language))
+        .bind(column(creates, |c| json_text(&c.snippet.tags)))
+        .bind(column(creates, |c| json_text(&c.snippet.metadata)))
+        .bind(column(creates, |c| c.snippet.description.as_deref()))
+        .bind(column(creates, |c| to_micros(c.snippet.created_at)))
+        .bind(column(creates, |c| to_micros(c.snippet.updated_at)))
         .execute(&mut *tx)
         .await?;
         insert_events(&mut tx, creates.iter().flat_map(|c| &c.events)).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// One column of a batch, as the array its `UNNEST` parameter takes.
+fn column<'c, T>(creates: &'c [Create], field: impl Fn(&'c Create) -> T) -> Vec<T> {
+    creates.iter().map(field).collect()
 }
 
 /// Records events inside the caller's transaction, all in one statement.
