@@ -1,24 +1,25 @@
 //! pieces-connector: code snippets, live workflow context and context-aware AI assistance.
+//!
+//! The core (`model`, `service`) knows nothing of its front doors; `http` is the REST front
+//! door; `store`, `cache` and `upstream` are the backends the core is built on; `server`
+//! assembles them.
 
-pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod config;
-pub mod error;
-pub mod extract;
+pub mod http;
 pub mod metrics;
-pub mod middleware;
 pub mod model;
 pub mod outbox;
 pub mod request_id;
 pub mod server;
+pub mod service;
 pub mod shutdown;
-pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod upstream;
 
-pub use api::build_router;
+pub use http::build_router;
 pub use server::{Listeners, Service, StartupError};
 
 use auth::JwtKeys;

@@ -4,26 +4,28 @@
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use governor::{Quota, RateLimiter};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, health};
-use crate::auth::JwtKeys;
+use crate::auth::{Authenticator, JwtKeys};
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::Settings;
+use crate::http::middleware::CountingListener;
+use crate::http::routes::probes_router;
+use crate::http::state::{AppState, Shared};
 use crate::metrics::Metrics;
-use crate::middleware::CountingListener;
-use crate::outbox::{EventPlan, OutboxWorker, WorkerConfig};
-use crate::state::{AppState, Shared};
+use crate::model::EventPlan;
+use crate::outbox::{OutboxWorker, WorkerConfig};
+use crate::service::{
+    AssistService, ContextDeps, ContextService, HealthService, OutboxSignal, Services, SnippetDeps,
+    SnippetService,
+};
 use crate::store::{self, StoreError};
 use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
@@ -71,6 +73,9 @@ impl Listeners {
     }
 }
 
+/// How often users idle past their rate-limit window are forgotten.
+const FORGET_IDLE_USERS_EVERY: Duration = Duration::from_secs(60);
+
 /// A built service, ready to serve.
 pub struct Service {
     state: AppState,
@@ -78,10 +83,11 @@ pub struct Service {
 }
 
 impl Service {
-    /// Connects the store (running migrations) and the cache, and builds the upstream clients.
+    /// Connects the store (running migrations) and the cache, builds the upstream clients,
+    /// and assembles the use cases on them.
     pub async fn build(settings: Settings, jwt: JwtKeys) -> Result<Self, StartupError> {
         let metrics = Arc::new(Metrics::new()?);
-        let store = store::connect(
+        let stores = store::connect(
             settings.database_url.as_deref(),
             settings.database_max_connections,
             Duration::from_millis(settings.database_timeout_ms),
@@ -97,47 +103,79 @@ impl Service {
                 .and_then(|u| HttpUpstream::new(name, u, client.clone(), metrics.clone()))
         };
         let cognitive = upstream("cognitive", &settings.cognitive_services_url).map(|http| {
-            let breaker = CircuitBreaker::new(
-                settings.circuit_breaker_threshold,
-                Duration::from_secs(settings.circuit_breaker_cooldown_secs),
-            );
-            Arc::new(CognitiveClient::new(http, breaker))
+            let cooldown = Duration::from_secs(settings.circuit_breaker_cooldown_secs);
+            let threshold = settings.circuit_breaker_threshold;
+            Arc::new(CognitiveClient::new(http, || {
+                CircuitBreaker::new(threshold, cooldown)
+            }))
         });
         let data_platform =
             upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
         let gateway = upstream("gateway", &settings.gateway_url).map(GatewayClient::new);
-        let events = EventPlan {
+        let plan = EventPlan {
             sync: data_platform.is_some(),
             enrich: cognitive.is_some(),
             notify: gateway.is_some(),
         };
-        let per_minute =
-            NonZeroU32::new(settings.ai_assist_rate_per_minute).unwrap_or(NonZeroU32::MIN);
-        let outbox_wake = Arc::new(Notify::new());
+        let signal = Arc::new(OutboxSignal::new(
+            metrics.sync_backlog.with_label_values(&["pending"]),
+        ));
+        let limits = settings.limits();
+        let snippets = Arc::new(SnippetService::new(SnippetDeps {
+            store: stores.snippets.clone(),
+            outbox: stores.outbox.clone(),
+            cache: cache.clone(),
+            metrics: metrics.clone(),
+            plan,
+            limits: limits.clone(),
+            cache_ttl: Duration::from_secs(settings.snippet_cache_ttl_secs),
+            signal: signal.clone(),
+        }));
+        let context = Arc::new(ContextService::new(ContextDeps {
+            cache: cache.clone(),
+            outbox: stores.outbox.clone(),
+            plan,
+            limits: limits.clone(),
+            ttl: Duration::from_secs(settings.workflow_context_ttl_secs),
+            signal: signal.clone(),
+        }));
+        let assist = Arc::new(AssistService::new(
+            snippets.clone(),
+            context.clone(),
+            cognitive.clone(),
+            settings.ai_assist_rate_per_minute,
+            limits,
+            metrics.clone(),
+        ));
         let worker = OutboxWorker {
-            store: store.clone(),
+            queue: stores.outbox.clone(),
+            snippets: snippets.clone(),
             cache: cache.clone(),
             metrics: metrics.clone(),
             data_platform,
             gateway,
-            cognitive: cognitive.clone(),
-            wake: outbox_wake.clone(),
+            cognitive,
+            signal,
             config: WorkerConfig {
                 poll_interval: Duration::from_millis(settings.outbox_poll_interval_ms),
                 max_age: Duration::from_secs(settings.outbox_max_age_secs),
             },
+            last_count: Default::default(),
         };
         let state = AppState::new(Shared {
-            store,
-            cache,
-            jwt,
+            services: Services {
+                snippets,
+                context,
+                assist,
+            },
+            health: HealthService {
+                store: stores.snippets,
+                cache,
+                redis_critical: settings.redis_critical,
+            },
+            auth: Arc::new(Authenticator::new(jwt)),
             metrics,
-            limits: settings.limits(),
             settings,
-            cognitive,
-            events,
-            outbox_wake,
-            assist_limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             shutting_down: AtomicBool::new(false),
         });
         Ok(Self { state, worker })
@@ -157,19 +195,18 @@ impl Service {
         let Self { state, worker } = self;
         let stop = CancellationToken::new();
         let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
-        let api = api::build_router(state.clone());
+        tokio::spawn(forget_idle_users(state.clone(), stop.clone()));
+        let api = crate::http::build_router(state.clone());
         let metrics_router = metrics_router(&state);
-        let health_router =
-            crate::middleware::with_request_logging(health::router(), tracing::Level::DEBUG)
-                .with_state(state.clone());
+        let health_router = probes_router().with_state(state.clone());
         let api_listener =
             CountingListener::new(listeners.api, state.metrics.active_connections.clone());
         tracing::info!(
             api = %api_listener_addr(&api_listener),
             metrics = %listeners.metrics.local_addr()?,
             health = %listeners.health.local_addr()?,
-            store = state.store.backend(),
-            cache = state.cache.backend(),
+            store = state.health.backends().0,
+            cache = state.health.backends().1,
             "pieces-connector listening"
         );
         let signal = stop.clone();
@@ -211,6 +248,17 @@ impl Service {
         let _ = tokio::time::timeout(OUTBOX_DRAIN + Duration::from_secs(1), worker_task).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Keeps the per-user rate limit's memory to the users active in its window.
+async fn forget_idle_users(state: AppState, stop: CancellationToken) {
+    let mut every = tokio::time::interval(FORGET_IDLE_USERS_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = every.tick() => state.services.assist.forget_idle_users(),
+        }
     }
 }
 

@@ -1,3 +1,6 @@
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -5,12 +8,17 @@ use bytes::Bytes;
 use moka::future::Cache as Moka;
 use moka::Expiry;
 
-use super::{Cache, CacheError};
+use super::{Cache, CacheError, FillTicket, Lookup};
+
+/// Generation counters shared by keys that hash alike: an invalidation of one key only makes
+/// fills of its neighbours retry later, at a small fixed cost in memory.
+const GENERATIONS: usize = 256;
 
 /// An in-process cache bounded by bytes, with a TTL per entry. Right for a single node only:
 /// replicas would each hold their own copy.
 pub struct MemoryCache {
     entries: Moka<String, Entry>,
+    generations: Box<[AtomicU64]>,
 }
 
 #[derive(Clone)]
@@ -46,7 +54,16 @@ impl MemoryCache {
             })
             .expire_after(PerEntryTtl)
             .build();
-        Self { entries }
+        Self {
+            entries,
+            generations: (0..GENERATIONS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn generation(&self, key: &str) -> &AtomicU64 {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        &self.generations[hasher.finish() as usize % GENERATIONS]
     }
 }
 
@@ -68,11 +85,78 @@ impl Cache for MemoryCache {
         Ok(())
     }
 
+    async fn lookup(&self, key: &str) -> Result<Lookup, CacheError> {
+        // The generation is read before the entry, so a fill can only be stale-checked
+        // against a generation at least as old as what it read.
+        let ticket = FillTicket(self.generation(key).load(Ordering::SeqCst));
+        Ok(match self.entries.get(key).await {
+            Some(entry) => Lookup::Hit(entry.value),
+            None => Lookup::Miss(ticket),
+        })
+    }
+
+    async fn fill(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        ticket: FillTicket,
+    ) -> Result<bool, CacheError> {
+        let generation = self.generation(key);
+        if generation.load(Ordering::SeqCst) != ticket.0 {
+            return Ok(false);
+        }
+        self.entries
+            .insert(key.to_owned(), Entry { value, ttl })
+            .await;
+        // An invalidation that ran between the check and the insert bumped the generation
+        // before removing the key: seen here, the value just stored is taken out again.
+        if generation.load(Ordering::SeqCst) != ticket.0 {
+            self.entries.invalidate(key).await;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
+        self.generation(key).fetch_add(1, Ordering::SeqCst);
+        self.entries.invalidate(key).await;
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), CacheError> {
         Ok(())
     }
 
     fn backend(&self) -> &'static str {
         "memory"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn a_fill_begun_before_an_invalidation_stores_nothing() {
+        let cache = MemoryCache::new(1 << 20);
+        let Lookup::Miss(ticket) = cache.lookup("k").await.unwrap() else {
+            panic!("empty cache hit");
+        };
+        cache.invalidate("k").await.unwrap();
+        let stored = cache.fill("k", Bytes::from("old"), TTL, ticket).await;
+        assert!(!stored.unwrap(), "the stale value is refused");
+        assert!(cache.get("k").await.unwrap().is_none());
+
+        let Lookup::Miss(ticket) = cache.lookup("k").await.unwrap() else {
+            panic!("still empty");
+        };
+        assert!(cache
+            .fill("k", Bytes::from("new"), TTL, ticket)
+            .await
+            .unwrap());
+        assert!(matches!(cache.lookup("k").await.unwrap(), Lookup::Hit(v) if v == "new"));
     }
 }

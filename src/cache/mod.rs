@@ -21,11 +21,39 @@ pub enum CacheError {
     Timeout,
 }
 
+/// What a look-up found: the value, or a ticket to fill the key with.
+#[derive(Debug)]
+pub enum Lookup {
+    Hit(Bytes),
+    Miss(FillTicket),
+}
+
+/// The key's generation when a look-up missed. A fill with it stores nothing if the key was
+/// invalidated since, so a value read from the store before a write can never land in the
+/// cache after that write's invalidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillTicket(pub(crate) u64);
+
 #[async_trait]
 pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError>;
+    /// Stores unconditionally (values that are only ever written whole, never filled from
+    /// the store).
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Reads a key that is filled from the store on a miss.
+    async fn lookup(&self, key: &str) -> Result<Lookup, CacheError>;
+    /// Stores a value read after `lookup` missed, unless the key was invalidated since;
+    /// true when stored.
+    async fn fill(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        ticket: FillTicket,
+    ) -> Result<bool, CacheError>;
+    /// Drops a key after its source changed, so that no fill begun before can store it.
+    async fn invalidate(&self, key: &str) -> Result<(), CacheError>;
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), CacheError>;
     /// "redis" or "memory".

@@ -8,7 +8,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use tokio::sync::OnceCell;
 
-use super::{Cache, CacheError};
+use super::{Cache, CacheError, FillTicket, Lookup};
 
 /// Redis through one multiplexed connection that reconnects by itself. Every call is bounded
 /// by `timeout`, so a Redis outage costs a request at most that long.
@@ -25,6 +25,23 @@ pub struct RedisCache {
 
 /// How long to answer "unavailable" at once after a failed first connect.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// How long a key's generation outlives its last invalidation: far longer than any fill
+/// (a store read) takes, so a fill never finds the generation gone and mistakes it for none.
+const GENERATION_TTL_SECS: u64 = 3600;
+
+/// Stores the value only if the key's generation is still the one the look-up saw.
+const FILL_SCRIPT: &str = r"
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0";
+
+/// The key that counts invalidations of `key`.
+fn generation_key(key: &str) -> String {
+    format!("{key}:gen")
+}
 
 impl RedisCache {
     /// Connects without waiting for Redis to be up: a Redis that starts later is picked up.
@@ -119,6 +136,57 @@ impl Cache for RedisCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.connection().await?;
         self.bounded(conn.del::<_, ()>(key)).await
+    }
+
+    async fn lookup(&self, key: &str) -> Result<Lookup, CacheError> {
+        let mut conn = self.connection().await?;
+        let (value, generation): (Option<Vec<u8>>, Option<u64>) = self
+            .bounded(
+                redis::pipe()
+                    .get(key)
+                    .get(generation_key(key))
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(match value {
+            Some(value) => Lookup::Hit(Bytes::from(value)),
+            None => Lookup::Miss(FillTicket(generation.unwrap_or(0))),
+        })
+    }
+
+    async fn fill(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        ticket: FillTicket,
+    ) -> Result<bool, CacheError> {
+        let mut conn = self.connection().await?;
+        let script = redis::Script::new(FILL_SCRIPT);
+        let mut call = script.key(key);
+        call.key(generation_key(key))
+            .arg(ticket.0)
+            .arg(value.as_ref())
+            .arg(ttl.as_secs().max(1));
+        let stored: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        Ok(stored == 1)
+    }
+
+    async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.connection().await?;
+        let generation = generation_key(key);
+        self.bounded(
+            redis::pipe()
+                .atomic()
+                .incr(&generation, 1)
+                .ignore()
+                .expire(&generation, GENERATION_TTL_SECS as i64)
+                .ignore()
+                .del(key)
+                .ignore()
+                .query_async::<()>(&mut conn),
+        )
+        .await
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

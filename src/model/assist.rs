@@ -2,8 +2,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{check_object, check_text, JsonObject, Limits};
-use crate::error::ApiError;
+use super::rules::{check_object, check_text, Checked, ValidationError};
+use super::{JsonObject, Limits};
 
 const QUERY_MAX_CHARS: usize = 8_000;
 const MAX_TOKENS_LIMIT: u32 = 8_192;
@@ -33,7 +33,7 @@ pub struct Question {
 }
 
 impl AssistRequest {
-    pub fn validate(self, limits: &Limits) -> Result<Question, ApiError> {
+    pub fn validate(self, limits: &Limits) -> Checked<Question> {
         check_text("query", &self.query, QUERY_MAX_CHARS)?;
         let context = self.context.unwrap_or_default();
         check_object("context", &context, limits.object_bytes)?;
@@ -41,7 +41,7 @@ impl AssistRequest {
         check_text("model", &model, 100)?;
         let max_tokens = self.max_tokens.unwrap_or(1000);
         if !(1..=MAX_TOKENS_LIMIT).contains(&max_tokens) {
-            return Err(ApiError::invalid(
+            return Err(ValidationError::new(
                 "max_tokens",
                 format!("max_tokens must be between 1 and {MAX_TOKENS_LIMIT}"),
             ));

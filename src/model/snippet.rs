@@ -3,8 +3,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{check_no_nul, check_no_nul_in_object, check_object, check_text, JsonObject, Limits};
-use crate::error::ApiError;
+use super::rules::{
+    check_no_nul, check_no_nul_in_object, check_object, check_text, Checked, ValidationError,
+};
+use super::{JsonObject, Limits};
 
 /// Longest description accepted; the platform never set one, so this only keeps rows sane.
 const DESCRIPTION_MAX_CHARS: usize = 10_000;
@@ -89,7 +91,7 @@ pub struct SnippetPage {
 
 impl NewSnippet {
     /// Validates and turns the body into the snippet to store.
-    pub fn into_snippet(self, limits: &Limits, now: DateTime<Utc>) -> Result<Snippet, ApiError> {
+    pub fn into_snippet(self, limits: &Limits, now: DateTime<Utc>) -> Checked<Snippet> {
         let tags = self.tags.unwrap_or_default();
         let metadata = self.metadata.unwrap_or_default();
         check_title(&self.title, limits)?;
@@ -114,7 +116,7 @@ impl NewSnippet {
 
 impl SnippetPatch {
     /// Validates every field present; an empty patch is refused.
-    pub fn validate(mut self, limits: &Limits) -> Result<Self, ApiError> {
+    pub fn validate(mut self, limits: &Limits) -> Checked<Self> {
         if self.title.is_none()
             && self.code.is_none()
             && self.language.is_none()
@@ -122,7 +124,7 @@ impl SnippetPatch {
             && self.metadata.is_none()
             && self.description.is_none()
         {
-            return Err(ApiError::invalid(
+            return Err(ValidationError::new(
                 "body",
                 "the body names no field to update",
             ));
@@ -190,17 +192,17 @@ pub struct ListFilter {
 }
 
 impl ListParams {
-    pub fn validate(self) -> Result<ListFilter, ApiError> {
+    pub fn validate(self) -> Checked<ListFilter> {
         let limit = self.limit.unwrap_or(10);
         if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid(
+            return Err(ValidationError::new(
                 "limit",
                 "limit must be between 1 and 100",
             ));
         }
         let offset = self.offset.unwrap_or(0);
         if !(0..=10_000_000).contains(&offset) {
-            return Err(ApiError::invalid(
+            return Err(ValidationError::new(
                 "offset",
                 "offset must be between 0 and 10000000",
             ));
@@ -220,13 +222,13 @@ impl ListParams {
     }
 }
 
-fn check_title(title: &str, limits: &Limits) -> Result<(), ApiError> {
+fn check_title(title: &str, limits: &Limits) -> Checked {
     check_text("title", title, limits.title_chars)
 }
 
-fn check_code(code: &str, limits: &Limits) -> Result<(), ApiError> {
+fn check_code(code: &str, limits: &Limits) -> Checked {
     if code.is_empty() || code.len() > limits.code_bytes {
-        return Err(ApiError::invalid(
+        return Err(ValidationError::new(
             "code",
             format!("code must be 1 to {} bytes", limits.code_bytes),
         ));
@@ -234,14 +236,14 @@ fn check_code(code: &str, limits: &Limits) -> Result<(), ApiError> {
     check_no_nul("code", code)
 }
 
-fn check_metadata(metadata: &JsonObject, limits: &Limits) -> Result<(), ApiError> {
+fn check_metadata(metadata: &JsonObject, limits: &Limits) -> Checked {
     check_object("metadata", metadata, limits.object_bytes)?;
     check_no_nul_in_object("metadata", metadata)
 }
 
-fn check_description(description: Option<&str>) -> Result<(), ApiError> {
+fn check_description(description: Option<&str>) -> Checked {
     match description {
-        Some(d) if d.chars().count() > DESCRIPTION_MAX_CHARS => Err(ApiError::invalid(
+        Some(d) if d.chars().count() > DESCRIPTION_MAX_CHARS => Err(ValidationError::new(
             "description",
             format!("description must be at most {DESCRIPTION_MAX_CHARS} characters"),
         )),
@@ -251,7 +253,7 @@ fn check_description(description: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// Trims tags, drops repeats (keeping first-seen order) and enforces the limits.
-fn clean_tags(tags: Vec<String>, limits: &Limits) -> Result<Vec<String>, ApiError> {
+fn clean_tags(tags: Vec<String>, limits: &Limits) -> Checked<Vec<String>> {
     let mut clean: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
         check_text("tags", &tag, limits.tag_chars)?;
@@ -261,7 +263,7 @@ fn clean_tags(tags: Vec<String>, limits: &Limits) -> Result<Vec<String>, ApiErro
         }
     }
     if clean.len() > limits.tags {
-        return Err(ApiError::invalid(
+        return Err(ValidationError::new(
             "tags",
             format!("at most {} tags are allowed", limits.tags),
         ));

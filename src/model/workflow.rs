@@ -2,8 +2,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{check_object, check_text, JsonObject, Limits};
-use crate::error::ApiError;
+use super::rules::{check_object, check_text, Checked, ValidationError};
+use super::{JsonObject, Limits};
 
 /// Body of `POST /api/v1/workflow-context`. A `user_id` in the body is ignored: the token
 /// decides whose context it is.
@@ -35,14 +35,14 @@ impl ContextInput {
         user_id: &str,
         limits: &Limits,
         now: DateTime<Utc>,
-    ) -> Result<WorkflowContext, ApiError> {
+    ) -> Checked<WorkflowContext> {
         check_text("session_id", &self.session_id, 128)?;
         check_text("context_type", &self.context_type, 64)?;
         check_object("context_data", &self.context_data, limits.object_bytes)?;
         let timestamp = match self.timestamp.as_deref() {
             None | Some("") => now,
             Some(text) => parse_timestamp(text).ok_or_else(|| {
-                ApiError::invalid("timestamp", "timestamp must be an RFC 3339 date-time")
+                ValidationError::new("timestamp", "timestamp must be an RFC 3339 date-time")
             })?,
         };
         Ok(WorkflowContext {

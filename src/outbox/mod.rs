@@ -1,153 +1,275 @@
-//! Events owed to other services, recorded durably with the change that caused them and
-//! delivered at least once by a background worker.
+//! Delivers outbox events: claims due rows, posts them with their `Idempotency-Key`, deletes
+//! them on success and retries with exponential backoff on failure. Events older than the
+//! configured age are marked dead (kept and counted), never dropped.
 
-mod worker;
+use std::sync::Arc;
+use std::time::Duration;
 
-pub use worker::{OutboxWorker, WorkerConfig};
+use bytes::Bytes;
+use chrono::Utc;
+use rand::Rng;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
-use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
-use uuid::Uuid;
+use crate::cache::Cache;
+use crate::metrics::Metrics;
+use crate::model::{PendingEvent, Target};
+use crate::service::{OutboxSignal, SnippetService};
+use crate::store::{OutboxQueue, OutboxStats, StoreError};
+use crate::upstream::{CognitiveClient, DataPlatformClient, GatewayClient, UpstreamError};
 
-use crate::model::{Snippet, WorkflowContext};
-use crate::store::StoreError;
+/// Events claimed per round.
+const BATCH: i64 = 32;
+/// Deliveries in flight at once.
+const IN_FLIGHT: usize = 64;
+/// How long a claimed event is reserved for its deliverer.
+const LEASE: Duration = Duration::from_secs(120);
+/// Longest wait between two tries of one event.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often the backlog gauge is recounted from the table. Counting is a scan, so between
+/// counts the gauge follows the deliveries this worker settles.
+const BACKLOG_RECOUNT: Duration = Duration::from_secs(5);
 
-/// Where an event goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// `POST {DATA_PLATFORM_URL}/snippets`
-    DataPlatform,
-    /// `POST {GATEWAY_URL}/internal/context-update`
-    Gateway,
-    /// `POST {COGNITIVE_SERVICES_URL}/analyze`, merged into the snippet's metadata.
-    Enrichment,
-    /// A cache key that could not be dropped after a write (cache down): dropped once it is
-    /// back, so a stale copy is never served.
-    CacheInvalidation,
+pub struct WorkerConfig {
+    pub poll_interval: Duration,
+    pub max_age: Duration,
 }
 
-impl Target {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DataPlatform => "data_platform",
-            Self::Gateway => "gateway",
-            Self::Enrichment => "enrichment",
-            Self::CacheInvalidation => "cache_invalidation",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "data_platform" => Ok(Self::DataPlatform),
-            "gateway" => Ok(Self::Gateway),
-            "enrichment" => Ok(Self::Enrichment),
-            "cache_invalidation" => Ok(Self::CacheInvalidation),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown outbox target {other:?}"
-            ))),
-        }
-    }
+pub struct OutboxWorker {
+    pub queue: Arc<dyn OutboxQueue>,
+    /// Enrichment merges its analysis through the snippet use cases.
+    pub snippets: Arc<SnippetService>,
+    /// For cache drops that failed when their change was made.
+    pub cache: Arc<dyn Cache>,
+    pub metrics: Arc<Metrics>,
+    pub data_platform: Option<DataPlatformClient>,
+    pub gateway: Option<GatewayClient>,
+    pub cognitive: Option<Arc<CognitiveClient>>,
+    /// Woken when a use case records events, so delivery need not wait for the next poll;
+    /// it also keeps the backlog gauge.
+    pub signal: Arc<OutboxSignal>,
+    pub config: WorkerConfig,
+    /// When the backlog was last counted.
+    pub last_count: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
-/// An event to record. Its id is also the `Idempotency-Key` its receiver sees.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub id: String,
-    pub target: Target,
-    pub payload: Value,
-    pub request_id: String,
-    pub created_at: DateTime<Utc>,
+#[derive(Deserialize)]
+struct EnrichmentTask {
+    user_id: String,
+    snippet_id: String,
 }
 
-/// An event claimed for delivery.
-#[derive(Debug, Clone)]
-pub struct PendingEvent {
-    pub id: String,
-    pub target: Target,
-    pub payload: String,
-    pub request_id: String,
-    /// Tries so far, this one included.
-    pub attempts: i32,
-    pub created_at: DateTime<Utc>,
-}
-
-/// What a snippet change did, as the data platform names it.
-#[derive(Debug, Clone, Copy)]
-pub enum Change {
-    Created,
-    Updated { code_changed: bool },
-    Deleted,
-}
-
-/// Which events changes produce, decided by which upstreams are configured.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EventPlan {
-    pub sync: bool,
-    pub enrich: bool,
-    pub notify: bool,
-}
-
-impl EventPlan {
-    /// Whether snippet changes record any event (so the worker is worth waking).
-    pub fn snippet_events(&self) -> bool {
-        self.sync || self.enrich
-    }
-
-    /// Events for a snippet change, to be stored in the same transaction.
-    pub fn for_snippet(
-        &self,
-        user: &str,
-        snippet: &Snippet,
-        change: Change,
-        now: DateTime<Utc>,
-    ) -> Vec<NewEvent> {
-        let mut events = Vec::with_capacity(2);
-        if self.sync {
-            let event = match change {
-                Change::Created => "created",
-                Change::Updated { .. } => "updated",
-                Change::Deleted => "deleted",
+impl OutboxWorker {
+    /// Runs until `shutdown` is cancelled, then waits up to `drain` for deliveries in flight.
+    /// Each delivery runs on its own task, so one slow receiver never holds up the others.
+    pub async fn run(self, shutdown: CancellationToken, drain: Duration) {
+        let worker = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        loop {
+            let claimed = match worker.dispatch(&slots).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox round failed; will retry");
+                    0
+                }
             };
-            let payload = json!({
-                "user_id": user,
-                "snippet": snippet,
-                "timestamp": now,
-                "event": event,
+            worker.recount_backlog_when_due().await;
+            if claimed > 0 && slots.available_permits() > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                () = worker.signal.woken() => {}
+                _ = tokio::time::sleep(worker.config.poll_interval) => {}
+            }
+        }
+        // Deliveries cut short would wait out their lease; give them a moment to settle.
+        let all = u32::try_from(IN_FLIGHT).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
+    }
+
+    /// Claims as many due events as there are free delivery slots and starts delivering them.
+    async fn dispatch(self: &Arc<Self>, slots: &Arc<Semaphore>) -> Result<usize, StoreError> {
+        let free = slots.available_permits().min(BATCH as usize);
+        if free == 0 {
+            return Ok(0);
+        }
+        let events = self.queue.claim_due(free as i64, LEASE).await?;
+        let claimed = events.len();
+        for event in events {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let worker = Arc::clone(self);
+            tokio::spawn(async move {
+                worker.settle(event).await;
+                drop(slot);
             });
-            events.push(new_event(Target::DataPlatform, payload, now));
         }
-        let analyse = matches!(
-            change,
-            Change::Created | Change::Updated { code_changed: true }
-        );
-        if self.enrich && analyse {
-            let payload = json!({ "user_id": user, "snippet_id": snippet.id });
-            events.push(new_event(Target::Enrichment, payload, now));
-        }
-        events
+        Ok(claimed)
     }
 
-    /// The gateway notification for a context update.
-    pub fn for_context(&self, context: &WorkflowContext, now: DateTime<Utc>) -> Vec<NewEvent> {
-        if !self.notify {
-            return Vec::new();
+    /// One unit of work: claims the events due now and settles each (delivered, or
+    /// rescheduled). Returns how many were claimed; tests step the worker with it.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let events = self.queue.claim_due(BATCH, LEASE).await?;
+        let claimed = events.len();
+        futures_util::future::join_all(events.into_iter().map(|e| self.settle(e))).await;
+        self.recount_backlog_when_due().await;
+        Ok(claimed)
+    }
+
+    /// Recounts the backlog if the last count is older than `BACKLOG_RECOUNT`.
+    async fn recount_backlog_when_due(&self) {
+        let due = self
+            .last_count
+            .lock()
+            .map(|last| last.is_none_or(|t| t.elapsed() >= BACKLOG_RECOUNT))
+            .unwrap_or(true);
+        if !due {
+            return;
         }
-        let payload = serde_json::to_value(context).unwrap_or(Value::Null);
-        vec![new_event(Target::Gateway, payload, now)]
+        if let Ok(OutboxStats { pending, dead }) = self.queue.stats().await {
+            self.signal.counted(pending);
+            self.metrics
+                .sync_backlog
+                .with_label_values(&["dead"])
+                .set(dead);
+            if let Ok(mut last) = self.last_count.lock() {
+                *last = Some(std::time::Instant::now());
+            }
+        }
+    }
+
+    async fn settle(&self, event: PendingEvent) {
+        let target = event.target.as_str();
+        let result = match self.deliver(&event).await {
+            Ok(()) => {
+                self.count(target, "delivered");
+                let done = self.queue.complete(&event.id).await;
+                if done.is_ok() {
+                    self.signal.settled();
+                }
+                done
+            }
+            Err(err) => {
+                let age = (Utc::now() - event.created_at).to_std().unwrap_or_default();
+                let dead = age >= self.config.max_age;
+                let next = Utc::now() + backoff(event.attempts);
+                if dead {
+                    self.count(target, "dead");
+                    tracing::error!(event = %event.id, target, attempts = event.attempts, error = %err,
+                        "giving up on outbox event; it stays in the outbox marked dead");
+                } else {
+                    self.count(target, "failed");
+                    tracing::warn!(event = %event.id, target, attempts = event.attempts, error = %err,
+                        "outbox delivery failed; will retry");
+                }
+                let done = self
+                    .queue
+                    .reschedule(&event.id, next, &err.to_string(), dead)
+                    .await;
+                if dead && done.is_ok() {
+                    self.signal.settled();
+                    self.metrics.sync_backlog.with_label_values(&["dead"]).inc();
+                }
+                done
+            }
+        };
+        if let Err(e) = result {
+            // The lease runs out and the event is tried again: at least once, never lost.
+            tracing::warn!(event = %event.id, error = %e, "cannot record outbox delivery result");
+        }
+    }
+
+    async fn deliver(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
+        let body = Bytes::from(event.payload.clone());
+        let request_id = if event.request_id.is_empty() {
+            &event.id
+        } else {
+            &event.request_id
+        };
+        match event.target {
+            Target::DataPlatform => match &self.data_platform {
+                Some(client) => client.sync(body, request_id, &event.id).await,
+                None => Err(UpstreamError::NotConfigured("data platform")),
+            },
+            Target::Gateway => match &self.gateway {
+                Some(client) => client.context_updated(body, request_id, &event.id).await,
+                None => Err(UpstreamError::NotConfigured("gateway")),
+            },
+            Target::Enrichment => self.enrich(event, request_id).await,
+            Target::CacheInvalidation => self.invalidate(event).await,
+        }
+    }
+
+    /// Analyses the snippet as it is now (it may have changed or gone since the event).
+    async fn enrich(&self, event: &PendingEvent, request_id: &str) -> Result<(), UpstreamError> {
+        let Some(cognitive) = &self.cognitive else {
+            return Err(UpstreamError::NotConfigured("cognitive service"));
+        };
+        let Ok(task) = serde_json::from_str::<EnrichmentTask>(&event.payload) else {
+            tracing::error!(event = %event.id, "unreadable enrichment event; dropping it");
+            return Ok(());
+        };
+        let store_down = |_| UpstreamError::Unreachable("store");
+        let snippet = self
+            .snippets
+            .stored(&task.user_id, &task.snippet_id)
+            .await
+            .map_err(store_down)?;
+        let Some(snippet) = snippet else {
+            return Ok(());
+        };
+        let analysis = cognitive
+            .analyze(&snippet.code, &snippet.language, request_id, &event.id)
+            .await?;
+        self.snippets
+            .apply_analysis(&task.user_id, &task.snippet_id, &analysis)
+            .await
+            .map_err(store_down)?;
+        Ok(())
+    }
+
+    async fn invalidate(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
+        let key = serde_json::from_str::<serde_json::Value>(&event.payload)
+            .ok()
+            .and_then(|v| v.get("key").and_then(|k| k.as_str()).map(str::to_owned));
+        let Some(key) = key else {
+            return Ok(());
+        };
+        self.cache
+            .delete(&key)
+            .await
+            .map_err(|_| UpstreamError::Unreachable("cache"))
+    }
+
+    fn count(&self, target: &str, outcome: &str) {
+        self.metrics
+            .sync_deliveries
+            .with_label_values(&[target, outcome])
+            .inc();
     }
 }
 
-/// Drops `key` from the cache once the cache answers again.
-pub fn cache_invalidation(key: &str, now: DateTime<Utc>) -> NewEvent {
-    new_event(Target::CacheInvalidation, json!({ "key": key }), now)
+/// 1 s, 2 s, 4 s ... up to five minutes, with up to 20% jitter so replicas do not retry in step.
+fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 16) as u32 - 1;
+    let base = Duration::from_secs(1u64 << exp).min(MAX_BACKOFF);
+    let jitter = rand::rng().random_range(0..=base.as_millis() as u64 / 5);
+    base + Duration::from_millis(jitter)
 }
 
-fn new_event(target: Target, payload: Value, now: DateTime<Utc>) -> NewEvent {
-    NewEvent {
-        id: Uuid::now_v7().to_string(),
-        target,
-        payload,
-        request_id: crate::request_id::current(),
-        created_at: now,
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_secs(2));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        assert!(backoff(40) <= Duration::from_secs(360));
     }
 }

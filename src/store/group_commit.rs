@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
-use crate::model::Snippet;
-use crate::outbox::{Change, EventPlan, NewEvent};
+use crate::model::{Change, EventPlan, NewEvent, Snippet};
 
 /// A snippet to insert, with the events that ride in its transaction.
 pub struct Create {
@@ -54,7 +53,7 @@ impl CreateBatcher {
             snippet: snippet.clone(),
             events: plan.for_snippet(user, snippet, Change::Created, snippet.created_at),
         };
-        let closed = || StoreError::Unavailable(sqlx::Error::PoolClosed);
+        let closed = || StoreError::Unavailable("the store is shutting down".to_owned());
         self.jobs
             .send(Job { create, done })
             .await
@@ -76,7 +75,7 @@ async fn commit_loop(writer: impl BatchWriter, mut queue: mpsc::Receiver<Job>, m
             }
             // The database refused a row: it must not fail its neighbours, so each is retried
             // alone for its own answer.
-            Err(StoreError::Unavailable(sqlx::Error::Database(_))) if creates.len() > 1 => {
+            Err(e) if e.is_refusal() && creates.len() > 1 => {
                 for (create, done) in creates.iter().zip(waiters) {
                     let _ = done.send(writer.write_batch(std::slice::from_ref(create)).await);
                 }
@@ -87,15 +86,10 @@ async fn commit_loop(writer: impl BatchWriter, mut queue: mpsc::Receiver<Job>, m
     }
 }
 
-/// Answers every waiter with `error`: the last gets it as it is, the others a copy of its text.
-fn fail_all(mut waiters: Vec<oneshot::Sender<Result<(), StoreError>>>, error: StoreError) {
-    let last = waiters.pop();
+/// Answers every waiter with `error`.
+fn fail_all(waiters: Vec<oneshot::Sender<Result<(), StoreError>>>, error: StoreError) {
     for done in waiters {
-        let copy = sqlx::Error::Protocol(error.to_string());
-        let _ = done.send(Err(StoreError::Unavailable(copy)));
-    }
-    if let Some(done) = last {
-        let _ = done.send(Err(error));
+        let _ = done.send(Err(error.clone()));
     }
 }
 
@@ -157,10 +151,7 @@ mod tests {
         }
         assert!(results[0].is_ok(), "{results:?}");
         assert!(
-            matches!(
-                results[1],
-                Err(StoreError::Unavailable(sqlx::Error::Database(_)))
-            ),
+            matches!(results[1], Err(StoreError::Conflict(_))),
             "{results:?}"
         );
         assert!(results[2].is_ok(), "{results:?}");

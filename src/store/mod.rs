@@ -1,13 +1,17 @@
-//! The durable store: snippets and the outbox of events owed to other services. One trait,
-//! one implementation per database, chosen once at start-up.
+//! The durable store: snippets, and the outbox of events owed to other services. One trait
+//! each, one implementation per database, chosen once at start-up.
 
+mod error;
 mod group_commit;
+mod outbox_queue;
 mod postgres;
 mod postgres_insert;
 mod row;
 mod sqlite;
 mod text_search;
 
+pub use error::StoreError;
+pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -17,28 +21,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::model::EventPlan;
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
-use crate::outbox::{EventPlan, NewEvent, PendingEvent};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database unavailable: {0}")]
-    Unavailable(#[from] sqlx::Error),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-}
-
-/// Outbox counts, for metrics.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct OutboxStats {
-    /// Events still to deliver.
-    pub pending: i64,
-    /// Events given up on after `OUTBOX_MAX_AGE_SECS`; kept for an operator to inspect.
-    pub dead: i64,
-}
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait SnippetStore: Send + Sync {
     /// Stores a new snippet and its events in one transaction.
     async fn create_snippet(
         &self,
@@ -92,28 +79,6 @@ pub trait Store: Send + Sync {
         analysis: &JsonObject,
     ) -> Result<bool, StoreError>;
 
-    /// Records events that have no row change to ride with (context updates).
-    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError>;
-
-    /// Claims up to `limit` due events for `lease`; an event whose deliverer dies is due again
-    /// once the lease runs out.
-    async fn claim_due(&self, limit: i64, lease: Duration)
-        -> Result<Vec<PendingEvent>, StoreError>;
-
-    /// Removes a delivered event.
-    async fn complete(&self, id: &str) -> Result<(), StoreError>;
-
-    /// Schedules another try, or gives up when `dead`.
-    async fn reschedule(
-        &self,
-        id: &str,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-        dead: bool,
-    ) -> Result<(), StoreError>;
-
-    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
-
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -121,20 +86,34 @@ pub trait Store: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
+/// The durable store, as its two users see it.
+#[derive(Clone)]
+pub struct Stores {
+    pub snippets: Arc<dyn SnippetStore>,
+    pub outbox: Arc<dyn OutboxQueue>,
+}
+
 /// Opens the store `DATABASE_URL` names (the embedded SQLite file when unset) and migrates it.
 pub async fn connect(
     url: Option<&str>,
     max_connections: u32,
     timeout: Duration,
-) -> Result<Arc<dyn Store>, StoreError> {
+) -> Result<Stores, StoreError> {
     match url {
-        Some(url) if url.starts_with("postgres") => Ok(Arc::new(
-            PostgresStore::connect(url, max_connections, timeout).await?,
-        )),
-        Some(url) => Ok(Arc::new(SqliteStore::connect(url, timeout).await?)),
-        None => Ok(Arc::new(
-            SqliteStore::connect(sqlite::DEFAULT_URL, timeout).await?,
-        )),
+        Some(url) if url.starts_with("postgres") => {
+            let store = PostgresStore::connect(url, max_connections, timeout).await?;
+            Ok(Stores {
+                outbox: Arc::new(store.pool().clone()),
+                snippets: Arc::new(store),
+            })
+        }
+        url => {
+            let store = SqliteStore::connect(url.unwrap_or(sqlite::DEFAULT_URL), timeout).await?;
+            Ok(Stores {
+                outbox: Arc::new(store.writer().clone()),
+                snippets: Arc::new(store),
+            })
+        }
     }
 }
 

@@ -11,10 +11,10 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
 use super::group_commit::CreateBatcher;
 use super::postgres_insert::{self, insert_events};
-use super::row::{bind_content, into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS};
-use super::{to_micros, OutboxStats, Store, StoreError};
+use super::row::{bind_content, into_snippets, json_text, SnippetRow};
+use super::{to_micros, SnippetStore, StoreError};
+use crate::model::{Change, EventPlan};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
-use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
 
 /// JSON columns come back as text so both backends share one row type.
 const COLUMNS: &str = "id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
@@ -51,14 +51,16 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         // sqlx takes an advisory lock around migrations, so replicas starting together are safe.
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self {
             creates: CreateBatcher::spawn(pool.clone(), postgres_insert::MAX_BATCH),
             pool,
         })
+    }
+
+    /// The pool, which the outbox queue shares.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     async fn fetch_for_update(
@@ -92,7 +94,7 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl SnippetStore for PostgresStore {
     async fn create_snippet(
         &self,
         user: &str,
@@ -240,69 +242,6 @@ impl Store for PostgresStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn claim_due(
-        &self,
-        limit: i64,
-        lease: Duration,
-    ) -> Result<Vec<PendingEvent>, StoreError> {
-        let now = Utc::now();
-        let sql = format!(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE id IN \
-             (SELECT id FROM outbox WHERE NOT dead AND next_attempt_at <= $2 \
-              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING {EVENT_COLUMNS}"
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(to_micros(now + lease))
-            .bind(to_micros(now))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(EventRow::into_event).collect()
-    }
-
-    async fn complete(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn reschedule(
-        &self,
-        id: &str,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-        dead: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, last_error = $2, dead = $3 WHERE id = $4",
-        )
-        .bind(to_micros(next_attempt))
-        .bind(error)
-        .bind(dead)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
-        let (pending, dead): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*) FILTER (WHERE NOT dead), COUNT(*) FILTER (WHERE dead) FROM outbox",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(OutboxStats { pending, dead })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use super::group_commit::{BatchWriter, Create};
 use super::row::json_text;
 use super::{to_micros, StoreError};
-use crate::outbox::NewEvent;
+use crate::model::NewEvent;
 
 /// Most creates in one transaction. Each create's text is held twice while its batch is
 /// encoded, so the batch is kept to what 64 requests already hold.

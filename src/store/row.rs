@@ -1,7 +1,6 @@
 //! Rows as both databases return them (JSON columns as text), and their conversion.
 
-use crate::model::Snippet;
-use crate::outbox::{PendingEvent, Target};
+use crate::model::{PendingEvent, Snippet, Target};
 
 use super::{from_micros, StoreError};
 
@@ -45,9 +44,6 @@ pub fn into_snippets(rows: Vec<SnippetRow>) -> Result<Vec<Snippet>, StoreError> 
     rows.into_iter().map(SnippetRow::into_snippet).collect()
 }
 
-/// The columns every outbox claim returns, in this order.
-pub const EVENT_COLUMNS: &str = "id, target, payload, request_id, attempts, created_at";
-
 #[derive(sqlx::FromRow)]
 pub struct EventRow {
     id: String,
@@ -61,7 +57,9 @@ pub struct EventRow {
 impl EventRow {
     pub fn into_event(self) -> Result<PendingEvent, StoreError> {
         Ok(PendingEvent {
-            target: Target::parse(&self.target)?,
+            target: Target::parse(&self.target).ok_or_else(|| {
+                StoreError::Corrupt(format!("unknown outbox target {:?}", self.target))
+            })?,
             created_at: from_micros(self.created_at)?,
             id: self.id,
             payload: self.payload,

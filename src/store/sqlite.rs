@@ -11,12 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
-use super::row::{
-    bind_content, into_snippets, json_text, EventRow, SnippetRow, EVENT_COLUMNS, SNIPPET_COLUMNS,
-};
-use super::{text_search, to_micros, OutboxStats, Store, StoreError};
+use super::row::{bind_content, into_snippets, json_text, SnippetRow, SNIPPET_COLUMNS};
+use super::{text_search, to_micros, SnippetStore, StoreError};
+use crate::model::{Change, EventPlan, NewEvent};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
-use crate::outbox::{Change, EventPlan, NewEvent, PendingEvent};
 
 /// The snippet columns, named unambiguously beside the FTS table's.
 const QUALIFIED_COLUMNS: &str = "snippets.id, snippets.title, snippets.code, snippets.language, \
@@ -51,9 +49,7 @@ impl SqliteStore {
         if let Some(dir) = Path::new(options.get_filename()).parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Unavailable(sqlx::Error::Configuration(
-                        format!("cannot create {}: {e}", dir.display()).into(),
-                    ))
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
                 })?;
             }
         }
@@ -62,10 +58,7 @@ impl SqliteStore {
             .acquire_timeout(timeout)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&writer)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.into()))?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(timeout)
@@ -77,6 +70,11 @@ impl SqliteStore {
             readers,
             creates,
         })
+    }
+
+    /// The writer connection, which the outbox queue shares.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     async fn fetch_in(
@@ -158,7 +156,8 @@ async fn insert_created(
     insert_events(tx, events).await
 }
 
-async fn insert_events(
+/// Records events inside the caller's transaction.
+pub(super) async fn insert_events(
     tx: &mut Transaction<'_, Sqlite>,
     events: &[NewEvent],
 ) -> Result<(), StoreError> {
@@ -180,7 +179,7 @@ async fn insert_events(
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl SnippetStore for SqliteStore {
     async fn create_snippet(
         &self,
         user: &str,
@@ -358,68 +357,6 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn claim_due(
-        &self,
-        limit: i64,
-        lease: Duration,
-    ) -> Result<Vec<PendingEvent>, StoreError> {
-        let now = Utc::now();
-        let lease_until = now + lease;
-        let sql = format!(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN \
-             (SELECT id FROM outbox WHERE dead = 0 AND next_attempt_at <= ? \
-              ORDER BY next_attempt_at LIMIT ?) RETURNING {EVENT_COLUMNS}"
-        );
-        let rows: Vec<EventRow> = sqlx::query_as(&sql)
-            .bind(to_micros(lease_until))
-            .bind(to_micros(now))
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
-        rows.into_iter().map(EventRow::into_event).collect()
-    }
-
-    async fn complete(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn reschedule(
-        &self,
-        id: &str,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-        dead: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ?, dead = ? WHERE id = ?")
-            .bind(to_micros(next_attempt))
-            .bind(error)
-            .bind(dead)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
-        let (pending, dead): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(dead = 0), 0), COALESCE(SUM(dead = 1), 0) FROM outbox",
-        )
-        .fetch_one(&self.readers)
-        .await?;
-        Ok(OutboxStats { pending, dead })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

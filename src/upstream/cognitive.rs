@@ -1,5 +1,7 @@
-//! The cognitive service: `/chat` answers questions, `/analyze` enriches snippets. Both go
-//! through one circuit breaker, so a dead service costs callers nothing but a fast 503.
+//! The cognitive service: `/chat` answers questions, `/analyze` enriches snippets. Each call
+//! kind has its own circuit breaker: a failing `/analyze` (background work, retried by the
+//! outbox) must not pause every user's questions, and a dead service costs callers nothing
+//! but a fast 503.
 
 use std::time::Instant;
 
@@ -12,12 +14,20 @@ use crate::model::{AssistAnswer, JsonObject};
 
 pub struct CognitiveClient {
     http: HttpUpstream,
-    breaker: CircuitBreaker,
+    /// Guards `/chat`.
+    answering: CircuitBreaker,
+    /// Guards `/analyze`.
+    enrichment: CircuitBreaker,
 }
 
 impl CognitiveClient {
-    pub fn new(http: HttpUpstream, breaker: CircuitBreaker) -> Self {
-        Self { http, breaker }
+    /// `new_breaker` makes one breaker per call kind.
+    pub fn new(http: HttpUpstream, new_breaker: impl Fn() -> CircuitBreaker) -> Self {
+        Self {
+            http,
+            answering: new_breaker(),
+            enrichment: new_breaker(),
+        }
     }
 
     /// `POST /chat` with the body the platform's service expects.
@@ -26,7 +36,9 @@ impl CognitiveClient {
         body: &Value,
         request_id: &str,
     ) -> Result<AssistAnswer, UpstreamError> {
-        let mut answer: AssistAnswer = self.call("chat", body, request_id, None).await?;
+        let mut answer: AssistAnswer = self
+            .call(&self.answering, "chat", body, request_id, None)
+            .await?;
         answer.confidence = if answer.confidence.is_finite() {
             answer.confidence.clamp(0.0, 1.0)
         } else {
@@ -44,18 +56,25 @@ impl CognitiveClient {
         idempotency_key: &str,
     ) -> Result<JsonObject, UpstreamError> {
         let body = json!({ "code": code, "language": language, "analysis_type": "comprehensive" });
-        self.call("analyze", &body, request_id, Some(idempotency_key))
-            .await
+        self.call(
+            &self.enrichment,
+            "analyze",
+            &body,
+            request_id,
+            Some(idempotency_key),
+        )
+        .await
     }
 
     async fn call<T: DeserializeOwned>(
         &self,
+        breaker: &CircuitBreaker,
         path: &str,
         body: &Value,
         request_id: &str,
         idempotency_key: Option<&str>,
     ) -> Result<T, UpstreamError> {
-        if !self.breaker.allow() {
+        if !breaker.allow() {
             self.http.record("circuit_open", Instant::now().elapsed());
             return Err(UpstreamError::CircuitOpen(self.http.service()));
         }
@@ -70,9 +89,9 @@ impl CognitiveClient {
             .post_parsed(path, bytes, request_id, idempotency_key, parse)
             .await;
         match &result {
-            Err(UpstreamError::Status(_, code)) if *code < 500 => self.breaker.record_success(),
-            Err(_) => self.breaker.record_failure(),
-            Ok(_) => self.breaker.record_success(),
+            Err(UpstreamError::Status(_, code)) if *code < 500 => breaker.record_success(),
+            Err(_) => breaker.record_failure(),
+            Ok(_) => breaker.record_success(),
         }
         result
     }

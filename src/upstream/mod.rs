@@ -19,7 +19,6 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use url::Url;
 
 use crate::config::Settings;
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -49,19 +48,6 @@ impl UpstreamError {
             Self::Status(_, code) if *code >= 500 => "http_5xx",
             Self::Status(..) => "http_4xx",
             Self::Malformed(_) => "malformed",
-        }
-    }
-}
-
-impl From<UpstreamError> for ApiError {
-    fn from(err: UpstreamError) -> Self {
-        let detail = err.to_string();
-        match err {
-            UpstreamError::NotConfigured(_) | UpstreamError::CircuitOpen(_) => {
-                ApiError::UpstreamUnavailable(detail)
-            }
-            UpstreamError::Timeout(_) => ApiError::UpstreamTimeout(detail),
-            _ => ApiError::BadGateway(detail),
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// A JSON body: 415 without a JSON content type, 413 over the size limit, 400 when it is not
 /// JSON, 422 when a field is missing or of the wrong type.

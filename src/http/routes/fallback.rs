@@ -1,6 +1,6 @@
 //! Answers for requests no route takes, in the JSON error shape.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("route")

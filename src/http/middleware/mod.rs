@@ -23,8 +23,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::http::state::AppState;
 use crate::request_id;
-use crate::state::AppState;
 
 /// A span per request, named by route template and request id, at `level`. Completed
 /// requests are logged at DEBUG (at tens of thousands a second an access log would cost more

@@ -1,13 +1,18 @@
 //! The one error type of the HTTP API and its JSON body:
-//! `{"detail": "...", "error": "<stable_code>", "request_id": "..."}`.
+//! `{"detail": "...", "error": "<stable_code>", "request_id": "..."}`. The core's errors are
+//! mapped here, and only here, to statuses.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::AuthError;
+use crate::model::ValidationError;
 use crate::request_id;
+use crate::service::ServiceError;
 use crate::store::StoreError;
+use crate::upstream::UpstreamError;
 
 /// The error body every failure answers with.
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,6 +59,8 @@ pub enum ApiError {
     BadGateway(String),
     #[error("the snippet store is unavailable; try again shortly")]
     StoreUnavailable(#[source] StoreError),
+    #[error("the change conflicts with what is stored")]
+    Conflict(#[source] StoreError),
     #[error("the cache is unavailable; try again shortly")]
     CacheUnavailable,
     #[error("the request took too long")]
@@ -75,6 +82,7 @@ impl ApiError {
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -95,6 +103,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized { code, .. } => code,
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -134,8 +143,63 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// An outage is a 503 the client may retry; a conflict a 409; corrupt data or a refused
+    /// statement is a fault no retry mends: a 500, with the cause logged.
     fn from(err: StoreError) -> Self {
-        Self::StoreUnavailable(err)
+        match err {
+            StoreError::Unavailable(_) => Self::StoreUnavailable(err),
+            StoreError::Conflict(_) => Self::Conflict(err),
+            StoreError::Refused(_) | StoreError::Corrupt(_) => {
+                Self::Internal(format!("store fault: {err}"))
+            }
+        }
+    }
+}
+
+impl From<UpstreamError> for ApiError {
+    fn from(err: UpstreamError) -> Self {
+        let detail = err.to_string();
+        match err {
+            UpstreamError::NotConfigured(_) | UpstreamError::CircuitOpen(_) => {
+                Self::UpstreamUnavailable(detail)
+            }
+            UpstreamError::Timeout(_) => Self::UpstreamTimeout(detail),
+            _ => Self::BadGateway(detail),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        Self::Invalid {
+            field: err.field,
+            detail: err.detail,
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        Self::Unauthorized {
+            code: err.code,
+            detail: err.detail,
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Invalid(e) => e.into(),
+            ServiceError::NotFound(what) => Self::NotFound(what),
+            ServiceError::RateLimited { retry_after_secs } => {
+                Self::RateLimited { retry_after_secs }
+            }
+            ServiceError::NotConfigured(what) => Self::UpstreamUnavailable(what.to_owned()),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::CacheUnavailable(_) => Self::CacheUnavailable,
+            ServiceError::Upstream(e) => e.into(),
+        }
     }
 }
 
@@ -149,8 +213,8 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %cause, "internal error");
                 "internal error; the request id identifies it in the logs".to_owned()
             }
-            Self::StoreUnavailable(cause) => {
-                tracing::warn!(error = %cause, "store unavailable");
+            Self::StoreUnavailable(cause) | Self::Conflict(cause) => {
+                tracing::warn!(error = %cause, "store refused the change");
                 self.to_string()
             }
             Self::PayloadTooLarge(0) => "request body is too large".to_owned(),

@@ -1,17 +1,13 @@
-//! Bearer JWT authentication: HS256 only, `exp` required, the user from `user_id` or `sub`.
+//! Platform JWTs: HS256 only, `exp` required, the user from `user_id` or `sub`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::AuthError;
 
 /// Longest user id accepted from a token.
 const USER_ID_MAX_CHARS: usize = 256;
@@ -68,7 +64,7 @@ impl JwtKeys {
     }
 
     /// Checks a token and returns its user id.
-    pub fn verify(&self, token: &str) -> Result<String, ApiError> {
+    pub fn verify(&self, token: &str) -> Result<String, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| rejected_token(e.kind()))?;
         let user = match data.claims.user_id {
@@ -111,14 +107,14 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-fn unauthorized(code: &'static str, detail: &str) -> ApiError {
-    ApiError::Unauthorized {
+fn unauthorized(code: &'static str, detail: &str) -> AuthError {
+    AuthError {
         code,
         detail: detail.to_owned(),
     }
 }
 
-fn rejected_token(kind: &JwtErrorKind) -> ApiError {
+fn rejected_token(kind: &JwtErrorKind) -> AuthError {
     match kind {
         JwtErrorKind::ExpiredSignature => unauthorized("token_expired", "the token has expired"),
         JwtErrorKind::InvalidSignature => {
@@ -127,7 +123,7 @@ fn rejected_token(kind: &JwtErrorKind) -> ApiError {
         JwtErrorKind::InvalidAlgorithm | JwtErrorKind::InvalidAlgorithmName => {
             unauthorized("token_bad_algorithm", "the token must be signed with HS256")
         }
-        JwtErrorKind::MissingRequiredClaim(claim) => ApiError::Unauthorized {
+        JwtErrorKind::MissingRequiredClaim(claim) => AuthError {
             code: "token_missing_claim",
             detail: format!("the token lacks the required `{claim}` claim"),
         },
@@ -141,35 +137,5 @@ fn rejected_token(kind: &JwtErrorKind) -> ApiError {
             unauthorized("token_not_yet_valid", "the token is not valid yet")
         }
         _ => unauthorized("token_malformed", "the token is malformed"),
-    }
-}
-
-/// The authenticated user of a request.
-#[derive(Debug, Clone)]
-pub struct AuthUser(pub String);
-
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            unauthorized(
-                "token_missing",
-                "an Authorization: Bearer token is required",
-            )
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .ok_or_else(|| {
-                unauthorized(
-                    "token_missing",
-                    "the Authorization header must be `Bearer <token>`",
-                )
-            })?;
-        state.jwt.verify(token).map(AuthUser)
     }
 }

@@ -1,25 +1,20 @@
 //! Probes: liveness never touches a dependency; readiness checks the store and the cache,
 //! each under a short timeout, and fails as soon as shutdown begins.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::config::{LIVE_PATH, READY_PATH};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
-/// Longest a readiness check waits for one dependency.
-const CHECK_TIMEOUT: Duration = Duration::from_millis(500);
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(LIVE_PATH, get(live))
-        .route(READY_PATH, get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
 }
 
 /// The process is up.
@@ -39,26 +34,15 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         checks.insert("shutdown".into(), json!("in progress"));
         ready = false;
     }
-    let (store, cache) = tokio::join!(
-        tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()),
-        tokio::time::timeout(CHECK_TIMEOUT, state.cache.ping()),
-    );
-    let store_ok = matches!(store, Ok(Ok(())));
-    checks.insert(state.store.backend().into(), verdict(store_ok));
-    ready &= store_ok;
-    if state.cache.backend() == "redis" {
-        let cache_ok = matches!(cache, Ok(Ok(())));
-        checks.insert("redis".into(), verdict(cache_ok));
-        ready &= cache_ok || !state.settings.redis_critical;
+    let readiness = state.health.check().await;
+    for (name, ok) in readiness.checks {
+        checks.insert(name.into(), json!(if ok { "ok" } else { "failing" }));
     }
+    ready &= readiness.ready;
     let (status, word) = if ready {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
     };
     (status, Json(json!({ "status": word, "checks": checks }))).into_response()
-}
-
-fn verdict(ok: bool) -> Value {
-    json!(if ok { "ok" } else { "failing" })
 }

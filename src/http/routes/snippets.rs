@@ -1,30 +1,25 @@
-//! `/api/v1/snippets`: the store is the truth, the cache a copy that update and delete drop.
+//! `/api/v1/snippets`: each handler extracts, calls one use case and shapes the answer.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use bytes::Bytes;
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
-use crate::cache::{jittered, snippet_key};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, SnippetId};
+use crate::http::auth::AuthUser;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiQuery, SnippetId};
+use crate::http::state::AppState;
 use crate::model::{ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
-use crate::state::AppState;
+use crate::service::SnippetJson;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/snippets", get(list_snippets).post(create_snippet))
-        .route(
-            "/api/v1/snippets/{id}",
-            get(get_snippet)
-                .patch(update_snippet)
-                .delete(delete_snippet),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_snippets, create_snippet))
+        .routes(routes!(get_snippet, update_snippet, delete_snippet))
 }
 
 /// Answer of a create.
@@ -49,15 +44,7 @@ pub async fn create_snippet(
     AuthUser(user): AuthUser,
     ApiJson(body): ApiJson<NewSnippet>,
 ) -> Result<Response, ApiError> {
-    let snippet = body.into_snippet(&state.limits, crate::model::now())?;
-    state
-        .store
-        .create_snippet(&user, &snippet, &state.events)
-        .await?;
-    if state.events.snippet_events() {
-        state.outbox_wake.notify_one();
-    }
-    tracing::info!(snippet = %snippet.id, "snippet stored");
+    let snippet = state.services.snippets.create(&user, body).await?;
     let location = format!("/api/v1/snippets/{}", snippet.id);
     let body = Stored {
         snippet_id: snippet.id.clone(),
@@ -82,14 +69,7 @@ pub async fn list_snippets(
     AuthUser(user): AuthUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<SnippetPage>, ApiError> {
-    let filter = params.validate()?;
-    let (snippets, total) = state.store.list_snippets(&user, &filter).await?;
-    Ok(Json(SnippetPage {
-        snippets,
-        total,
-        limit: filter.limit,
-        offset: filter.offset,
-    }))
+    Ok(Json(state.services.snippets.list(&user, params).await?))
 }
 
 /// One snippet of the caller's; another user's id answers 404 like a missing one.
@@ -102,32 +82,14 @@ pub async fn get_snippet(
     AuthUser(user): AuthUser,
     SnippetId(id): SnippetId,
 ) -> Result<Response, ApiError> {
-    let key = snippet_key(&user, &id);
-    match state.cache.get(&key).await {
-        Ok(Some(bytes)) => {
-            state.metrics.cache("hit");
-            return Ok(json_bytes(bytes));
-        }
-        Ok(None) => state.metrics.cache("miss"),
-        Err(e) => {
-            state.metrics.cache("error");
-            tracing::debug!(error = %e, "cache read failed; reading the store");
-        }
-    }
-    let snippet = state
-        .store
-        .get_snippet(&user, &id)
-        .await?
-        .ok_or(ApiError::NotFound("snippet"))?;
-    let bytes =
-        Bytes::from(serde_json::to_vec(&snippet).map_err(|e| ApiError::Internal(e.to_string()))?);
-    let ttl = jittered(std::time::Duration::from_secs(
-        state.settings.snippet_cache_ttl_secs,
-    ));
-    if let Err(e) = state.cache.set(&key, bytes.clone(), ttl).await {
-        tracing::debug!(error = %e, "cache write failed");
-    }
-    Ok(json_bytes(bytes))
+    let SnippetJson(bytes) = state.services.snippets.get(&user, &id).await?;
+    // Served as stored, without parsing it again.
+    let mut response = bytes.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
 /// Changes the fields present in the body.
@@ -143,17 +105,9 @@ pub async fn update_snippet(
     SnippetId(id): SnippetId,
     ApiJson(patch): ApiJson<SnippetPatch>,
 ) -> Result<Json<Snippet>, ApiError> {
-    let patch = patch.validate(&state.limits)?;
-    let snippet = state
-        .store
-        .update_snippet(&user, &id, &patch, crate::model::now(), &state.events)
-        .await?
-        .ok_or(ApiError::NotFound("snippet"))?;
-    if state.events.snippet_events() {
-        state.outbox_wake.notify_one();
-    }
-    super::forget_cached(&state, snippet_key(&user, &id)).await;
-    Ok(Json(snippet))
+    Ok(Json(
+        state.services.snippets.update(&user, &id, patch).await?,
+    ))
 }
 
 /// Deletes a snippet.
@@ -166,26 +120,6 @@ pub async fn delete_snippet(
     AuthUser(user): AuthUser,
     SnippetId(id): SnippetId,
 ) -> Result<StatusCode, ApiError> {
-    if !state
-        .store
-        .delete_snippet(&user, &id, crate::model::now(), &state.events)
-        .await?
-    {
-        return Err(ApiError::NotFound("snippet"));
-    }
-    if state.events.snippet_events() {
-        state.outbox_wake.notify_one();
-    }
-    super::forget_cached(&state, snippet_key(&user, &id)).await;
+    state.services.snippets.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Serves JSON bytes as they are, without parsing them again.
-fn json_bytes(bytes: Bytes) -> Response {
-    let mut response = bytes.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }

@@ -4,42 +4,27 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use governor::DefaultKeyedRateLimiter;
-use tokio::sync::Notify;
+use axum::extract::FromRef;
 
-use crate::auth::JwtKeys;
-use crate::cache::Cache;
+use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::model::Limits;
-use crate::outbox::EventPlan;
-use crate::store::Store;
-use crate::upstream::CognitiveClient;
+use crate::service::{HealthService, Services};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
-    /// The durable store of snippets and outbox events.
-    pub store: Arc<dyn Store>,
-    /// The cache: Redis or in-process.
-    pub cache: Arc<dyn Cache>,
-    /// Token verification keys and rules.
-    pub jwt: JwtKeys,
+    /// The use cases every route calls.
+    pub services: Services,
+    /// Readiness of the store and cache.
+    pub health: HealthService,
+    /// Turns bearer tokens into users.
+    pub auth: Arc<Authenticator>,
     /// Every metric handle.
     pub metrics: Arc<Metrics>,
     /// Validated configuration.
     pub settings: Settings,
-    /// Size limits on request bodies' fields.
-    pub limits: Limits,
-    /// The cognitive service, when configured.
-    pub cognitive: Option<Arc<CognitiveClient>>,
-    /// Which outbox events changes produce.
-    pub events: EventPlan,
-    /// Wakes the outbox worker after an event is recorded.
-    pub outbox_wake: Arc<Notify>,
-    /// Per-user limit on AI assistance calls.
-    pub assist_limiter: DefaultKeyedRateLimiter<String>,
     /// Set when shutdown begins; readiness answers 503 from then on.
     pub shutting_down: AtomicBool,
 }
@@ -63,5 +48,11 @@ impl Deref for AppState {
 
     fn deref(&self) -> &Shared {
         &self.0
+    }
+}
+
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
     }
 }

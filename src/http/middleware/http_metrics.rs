@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::http::{Method, StatusCode};
 
-use crate::error::ErrorKind;
+use crate::http::error::ErrorKind;
 use crate::metrics::Metrics;
 
 /// What is known of a request before it is served.

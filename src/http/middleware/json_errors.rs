@@ -8,7 +8,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::Response;
 use axum::response::IntoResponse;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Replaces the body of an error response that is not already JSON.
 pub fn fill_bare_errors(response: Response<Body>) -> Response<Body> {

@@ -1,0 +1,47 @@
+//! The API port's routes, one module per resource, and the one list they and the API
+//! description are both built from.
+
+mod assist;
+mod fallback;
+pub mod health;
+mod openapi;
+mod snippets;
+mod workflow;
+
+pub use openapi::ApiDoc;
+
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::middleware;
+use super::state::AppState;
+
+/// The API port's router: `/api/v1`, `/openapi.json` and the probes, with every layer. Each
+/// route is registered with its description, so none can exist undocumented.
+pub fn build_router(state: AppState) -> Router {
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(snippets::router())
+        .merge(workflow::router())
+        .merge(assist::router())
+        .routes(routes!(openapi::openapi_json))
+        .split_for_parts();
+    let (probes, probes_doc) = health::router().split_for_parts();
+    let mut doc = doc;
+    doc.merge(probes_doc);
+    let doc = openapi::finish(doc, &state.settings.limits());
+    let api = middleware::with_request_logging(api.layer(Extension(doc)), tracing::Level::INFO)
+        .merge(middleware::with_request_logging(
+            probes,
+            tracing::Level::DEBUG,
+        ))
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed);
+    middleware::with_common_layers(api, &state).with_state(state)
+}
+
+/// The probe listener's router.
+pub fn probes_router() -> Router<AppState> {
+    middleware::with_request_logging(health::router().split_for_parts().0, tracing::Level::DEBUG)
+}

@@ -1,0 +1,150 @@
+//! The events a change causes: what is owed to other services, recorded durably with the
+//! change itself and delivered at least once by the outbox worker.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{Snippet, WorkflowContext};
+
+/// Where an event goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// `POST {DATA_PLATFORM_URL}/snippets`
+    DataPlatform,
+    /// `POST {GATEWAY_URL}/internal/context-update`
+    Gateway,
+    /// `POST {COGNITIVE_SERVICES_URL}/analyze`, merged into the snippet's metadata.
+    Enrichment,
+    /// A cache key that could not be dropped after a write (cache down): dropped once it is
+    /// back, so a stale copy is never served.
+    CacheInvalidation,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DataPlatform => "data_platform",
+            Self::Gateway => "gateway",
+            Self::Enrichment => "enrichment",
+            Self::CacheInvalidation => "cache_invalidation",
+        }
+    }
+
+    /// The target a stored name stands for; None for a name this version does not know.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "data_platform" => Some(Self::DataPlatform),
+            "gateway" => Some(Self::Gateway),
+            "enrichment" => Some(Self::Enrichment),
+            "cache_invalidation" => Some(Self::CacheInvalidation),
+            _ => None,
+        }
+    }
+}
+
+/// An event to record. Its id is also the `Idempotency-Key` its receiver sees.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub target: Target,
+    pub payload: Value,
+    pub request_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub id: String,
+    pub target: Target,
+    pub payload: String,
+    pub request_id: String,
+    /// Tries so far, this one included.
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a snippet change did, as the data platform names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    Created,
+    Updated { code_changed: bool },
+    Deleted,
+}
+
+impl Change {
+    /// Whether the change calls for a new analysis of the code.
+    fn calls_for_analysis(self) -> bool {
+        matches!(self, Self::Created | Self::Updated { code_changed: true })
+    }
+}
+
+/// Which events changes produce, decided by which upstreams are configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventPlan {
+    pub sync: bool,
+    pub enrich: bool,
+    pub notify: bool,
+}
+
+impl EventPlan {
+    /// How many events `for_snippet` records for `change`.
+    pub fn snippet_event_count(&self, change: Change) -> usize {
+        usize::from(self.sync) + usize::from(self.enrich && change.calls_for_analysis())
+    }
+
+    /// Events for a snippet change, to be stored in the same transaction.
+    pub fn for_snippet(
+        &self,
+        user: &str,
+        snippet: &Snippet,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Vec<NewEvent> {
+        let mut events = Vec::with_capacity(2);
+        if self.sync {
+            let event = match change {
+                Change::Created => "created",
+                Change::Updated { .. } => "updated",
+                Change::Deleted => "deleted",
+            };
+            let payload = json!({
+                "user_id": user,
+                "snippet": snippet,
+                "timestamp": now,
+                "event": event,
+            });
+            events.push(new_event(Target::DataPlatform, payload, now));
+        }
+        if self.enrich && change.calls_for_analysis() {
+            let payload = json!({ "user_id": user, "snippet_id": snippet.id });
+            events.push(new_event(Target::Enrichment, payload, now));
+        }
+        events
+    }
+
+    /// The gateway notification for a context update.
+    pub fn for_context(&self, context: &WorkflowContext, now: DateTime<Utc>) -> Vec<NewEvent> {
+        if !self.notify {
+            return Vec::new();
+        }
+        let payload = serde_json::to_value(context).unwrap_or(Value::Null);
+        vec![new_event(Target::Gateway, payload, now)]
+    }
+}
+
+/// Drops `key` from the cache once the cache answers again.
+pub fn cache_invalidation(key: &str, now: DateTime<Utc>) -> NewEvent {
+    new_event(Target::CacheInvalidation, json!({ "key": key }), now)
+}
+
+fn new_event(target: Target, payload: Value, now: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        id: Uuid::now_v7().to_string(),
+        target,
+        payload,
+        request_id: crate::request_id::current(),
+        created_at: now,
+    }
+}

@@ -1,0 +1,28 @@
+//! The use cases, the one place that orchestrates a change: validation, store, cache, events
+//! and the wake-up of the worker that delivers them. Every front door (REST, and the others
+//! to come) calls these and only translates.
+
+mod assist;
+mod context;
+mod error;
+mod health;
+mod outbox_signal;
+mod rate_limit;
+mod snippets;
+
+pub use assist::AssistService;
+pub use context::{ContextDeps, ContextService};
+pub use error::{ServiceError, ServiceResult};
+pub use health::{HealthService, Readiness};
+pub use outbox_signal::OutboxSignal;
+pub use snippets::{SnippetDeps, SnippetJson, SnippetService};
+
+use std::sync::Arc;
+
+/// Every use case, cheap to share.
+#[derive(Clone)]
+pub struct Services {
+    pub snippets: Arc<SnippetService>,
+    pub context: Arc<ContextService>,
+    pub assist: Arc<AssistService>,
+}
