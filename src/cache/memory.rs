@@ -132,31 +132,3 @@ impl Cache for MemoryCache {
         "memory"
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TTL: Duration = Duration::from_secs(60);
-
-    #[tokio::test]
-    async fn a_fill_begun_before_an_invalidation_stores_nothing() {
-        let cache = MemoryCache::new(1 << 20);
-        let Lookup::Miss(ticket) = cache.lookup("k").await.unwrap() else {
-            panic!("empty cache hit");
-        };
-        cache.invalidate("k").await.unwrap();
-        let stored = cache.fill("k", Bytes::from("old"), TTL, ticket).await;
-        assert!(!stored.unwrap(), "the stale value is refused");
-        assert!(cache.get("k").await.unwrap().is_none());
-
-        let Lookup::Miss(ticket) = cache.lookup("k").await.unwrap() else {
-            panic!("still empty");
-        };
-        assert!(cache
-            .fill("k", Bytes::from("new"), TTL, ticket)
-            .await
-            .unwrap());
-        assert!(matches!(cache.lookup("k").await.unwrap(), Lookup::Hit(v) if v == "new"));
-    }
-}

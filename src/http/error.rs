@@ -249,3 +249,27 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_outage_conflict_or_fault() {
+        let status = |e: StoreError| ApiError::from(ServiceError::Store(e)).status();
+        let cause = || "cause".to_owned();
+        assert_eq!(
+            status(StoreError::Unavailable(cause())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status(StoreError::Conflict(cause())), StatusCode::CONFLICT);
+        assert_eq!(
+            status(StoreError::Refused(cause())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(StoreError::Corrupt(cause())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

@@ -283,3 +283,44 @@ async fn every_assist_rule_is_enforced_before_any_call() {
     let response = app.post(ASSIST, &alice, &longest).await;
     assert_eq!(response.status(), StatusCode::OK, "limits are inclusive");
 }
+
+#[tokio::test]
+async fn failing_enrichment_does_not_open_the_answering_circuit() {
+    let cognitive = MockServer::start().await;
+    chat_answers(&cognitive, ok()).await;
+    cognitive.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/analyze"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&cognitive)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat"))
+        .respond_with(ok())
+        .mount(&cognitive)
+        .await;
+    let app = app_with(cognitive.uri(), |s| {
+        s.circuit_breaker_threshold = 2;
+        s.circuit_breaker_cooldown_secs = 60;
+        s.ai_assist_rate_per_minute = 10_000;
+    })
+    .await;
+    let alice = user();
+    // Three creates, three failed analyses: past the threshold of the enrichment breaker.
+    for n in 0..3 {
+        app.create(&alice, &snippet(&format!("analyse me {n}")))
+            .await;
+    }
+    let failed = eventually(Duration::from_secs(5), || async {
+        let labels = ["target=\"enrichment\"", "outcome=\"failed\""];
+        app.metric("pieces_sync_deliveries_total", &labels).await >= 3.0
+    })
+    .await;
+    assert!(failed, "the analyses failed and were counted");
+    let (status, answer) = status_json(ask(&app, &alice).await).await;
+    assert_eq!(
+        (status, answer),
+        (StatusCode::OK, reply()),
+        "questions are still answered"
+    );
+}

@@ -28,6 +28,7 @@ mod support;
 
 mod assist;
 mod auth;
+mod cache;
 mod errors;
 mod lifecycle;
 mod manifests;
@@ -35,4 +36,6 @@ mod outages;
 mod outbox;
 mod replicas;
 mod snippets;
+mod store_faults;
+mod worker;
 mod workflow;

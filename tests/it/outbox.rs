@@ -20,6 +20,9 @@ on_each_backend!(
 );
 
 const SNIPPETS: &str = "/api/v1/snippets";
+/// How long the stub takes to analyse: a create that waited for it would take at least this
+/// long, which no loaded machine explains.
+const ANALYSIS_DELAY: Duration = Duration::from_secs(4);
 
 /// (event, snippet id) of each change the data platform must hear of.
 type Changes = BTreeSet<(String, String)>;
@@ -182,10 +185,7 @@ async fn expect_all_delivered(platform: &MockServer, app: &TestApp, changes: &Ch
 async fn a_data_platform_that_is_down_gets_every_change_once_it_is_back(backend: Backend) {
     let addr = reserve_address();
     let app = app_syncing_to(&backend, format!("http://{addr}")).await;
-    let started = Instant::now();
     let changes = make_changes(&app, &user()).await;
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(3), "six changes took {took:?}");
     let backlog = eventually(Duration::from_secs(5), || async {
         let failed = ["target=\"data_platform\"", "outcome=\"failed\""];
         pending(&app).await == 6.0
@@ -220,7 +220,7 @@ async fn enrichment_merges_the_analysis_into_metadata_without_slowing_the_create
     let slow = ResponseTemplate::new(200).set_body_json(&analysis);
     Mock::given(method("POST"))
         .and(path("/analyze"))
-        .respond_with(slow.set_delay(Duration::from_secs(3)))
+        .respond_with(slow.set_delay(ANALYSIS_DELAY))
         .mount(&cognitive)
         .await;
     let mut settings = settings_for(&backend);
@@ -232,16 +232,19 @@ async fn enrichment_merges_the_analysis_into_metadata_without_slowing_the_create
     let started = Instant::now();
     let response = app.post(SNIPPETS, &alice, &body).await;
     let took = started.elapsed();
+    assert!(
+        took < ANALYSIS_DELAY,
+        "the create waited for the analysis ({took:?})"
+    );
     let request_id = response.headers()["x-request-id"].clone();
     let (status, created) = status_json(response).await;
     assert_eq!(status, StatusCode::CREATED);
-    assert!(took < Duration::from_secs(1), "create took {took:?}");
     assert_eq!(created["snippet"]["metadata"], json!({"source": "cli"}));
 
     let path = format!("{SNIPPETS}/{}", created["snippet_id"].as_str().unwrap());
     app.get(&path, &alice).await; // cached before the analysis lands
     let enriched = json!({"source": "cli", "complexity": "low", "summary": "prints a greeting"});
-    let merged = eventually(Duration::from_secs(8), || async {
+    let merged = eventually(ANALYSIS_DELAY + Duration::from_secs(8), || async {
         status_json(app.get(&path, &alice).await).await.1["metadata"] == enriched
     })
     .await;
@@ -267,10 +270,7 @@ async fn a_dead_cognitive_service_never_fails_a_create() {
     settings.cognitive_services_url = Some(format!("http://{}", reserve_address()));
     let app = TestApp::start_with(&backend, settings).await;
     let alice = user();
-    let started = Instant::now();
     let id = app.create(&alice, &snippet("unanalysed")).await;
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(1), "create took {took:?}");
     let failed = eventually(Duration::from_secs(3), || async {
         let labels = ["target=\"enrichment\"", "outcome=\"failed\""];
         app.metric("pieces_sync_deliveries_total", &labels).await >= 1.0
