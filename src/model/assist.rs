@@ -5,8 +5,7 @@ use utoipa::ToSchema;
 use super::rules::{check_object, check_text, Checked, ValidationError};
 use super::{JsonObject, Limits};
 
-const QUERY_MAX_CHARS: usize = 8_000;
-const MAX_TOKENS_LIMIT: u32 = 8_192;
+use super::bounds::{MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, QUESTION_MAX_CHARS};
 
 /// Body of `POST /api/v1/ai-assist`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -19,8 +18,27 @@ pub struct AssistRequest {
     #[serde(default)]
     pub model: Option<String>,
     /// 1 to 8192, defaults to 1000.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_tokens: Option<u32>,
+}
+
+/// A whole number, also when a client's JSON writes it as `1000.0`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    match whole.and_then(|n| u32::try_from(n).ok()) {
+        Some(n) => Ok(Some(n)),
+        None => Err(serde::de::Error::custom(format!(
+            "expected a whole number from 1 to {MAX_TOKENS_LIMIT}, got {number}"
+        ))),
+    }
 }
 
 /// A validated assistance request.
@@ -34,11 +52,11 @@ pub struct Question {
 
 impl AssistRequest {
     pub fn validate(self, limits: &Limits) -> Checked<Question> {
-        check_text("query", &self.query, QUERY_MAX_CHARS)?;
+        check_text("query", &self.query, QUESTION_MAX_CHARS)?;
         let context = self.context.unwrap_or_default();
         check_object("context", &context, limits.object_bytes)?;
         let model = self.model.unwrap_or_else(|| "gpt-4".to_owned());
-        check_text("model", &model, 100)?;
+        check_text("model", &model, MODEL_MAX_CHARS)?;
         let max_tokens = self.max_tokens.unwrap_or(1000);
         if !(1..=MAX_TOKENS_LIMIT).contains(&max_tokens) {
             return Err(ValidationError::new(

@@ -42,6 +42,28 @@ impl Default for Limits {
     }
 }
 
+/// Bounds that configuration does not change.
+pub mod bounds {
+    /// A snippet's description.
+    pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
+    /// A full-text query (`q`).
+    pub const SEARCH_MAX_CHARS: usize = 500;
+    /// A page of a listing.
+    pub const PAGE_MAX: i64 = 100;
+    /// How far into a listing a page may start.
+    pub const OFFSET_MAX: i64 = 10_000_000;
+    /// A question to the AI.
+    pub const QUESTION_MAX_CHARS: usize = 8_000;
+    /// A model name.
+    pub const MODEL_MAX_CHARS: usize = 100;
+    /// Tokens an answer may use.
+    pub const MAX_TOKENS_LIMIT: u32 = 8_192;
+    /// A workflow context's session id.
+    pub const SESSION_ID_MAX_CHARS: usize = 128;
+    /// A workflow context's type.
+    pub const CONTEXT_TYPE_MAX_CHARS: usize = 64;
+}
+
 /// The current time at the precision both stores keep (microseconds), so what a create
 /// answers equals what a later read returns.
 pub fn now() -> DateTime<Utc> {

@@ -23,11 +23,10 @@ impl ValidationError {
 
 pub type Checked<T = ()> = Result<T, ValidationError>;
 
-/// Whether `value` holds something other than white space. Blank is what both the service
-/// and the published schema call blank: only these four characters, so the schema's pattern
-/// (`PATTERN_NOT_BLANK`) and this check agree on every input.
+/// Whether `value` holds nothing but white space (Unicode's White_Space, as `str::trim`
+/// reads it; the published schema's pattern lists the same characters).
 pub fn is_blank(value: &str) -> bool {
-    value.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+    value.trim().is_empty()
 }
 
 /// Checks that `value` holds between 1 and `max` characters and is not only blank.

@@ -3,15 +3,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::bounds::{DESCRIPTION_MAX_CHARS, OFFSET_MAX, PAGE_MAX, SEARCH_MAX_CHARS};
 use super::rules::{
     check_no_nul, check_no_nul_in_object, check_object, check_text, Checked, ValidationError,
 };
 use super::{JsonObject, Limits};
-
-/// Longest description accepted; the platform never set one, so this only keeps rows sane.
-const DESCRIPTION_MAX_CHARS: usize = 10_000;
-/// Longest full-text query accepted.
-const QUERY_MAX_CHARS: usize = 500;
 
 /// A stored code snippet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -44,19 +40,30 @@ pub struct NewSnippet {
     pub description: Option<String>,
 }
 
-/// Body of `PATCH /api/v1/snippets/{id}`: only the fields present change.
-/// `description: null` clears the description.
+/// Body of `PATCH /api/v1/snippets/{id}`: only the fields present change, and at least one
+/// must be. `description: null` clears the description; no other field may be null.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SnippetPatch {
+    #[serde(default, deserialize_with = "not_null")]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub code: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub language: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<JsonObject>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
+}
+
+/// A field that, when present, must hold a value: `null` is refused rather than read as
+/// "leave it as it is".
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).
@@ -194,23 +201,28 @@ pub struct ListFilter {
 impl ListParams {
     pub fn validate(self) -> Checked<ListFilter> {
         let limit = self.limit.unwrap_or(10);
-        if !(1..=100).contains(&limit) {
+        if !(1..=PAGE_MAX).contains(&limit) {
             return Err(ValidationError::new(
                 "limit",
-                "limit must be between 1 and 100",
+                format!("limit must be between 1 and {PAGE_MAX}"),
             ));
         }
         let offset = self.offset.unwrap_or(0);
-        if !(0..=10_000_000).contains(&offset) {
+        if !(0..=OFFSET_MAX).contains(&offset) {
             return Err(ValidationError::new(
                 "offset",
-                "offset must be between 0 and 10000000",
+                format!("offset must be between 0 and {OFFSET_MAX}"),
             ));
+        }
+        for (field, value) in [("language", &self.language), ("tag", &self.tag)] {
+            if let Some(value) = value {
+                check_no_nul(field, value)?;
+            }
         }
         let non_empty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
         let query = non_empty(self.q);
         if let Some(q) = &query {
-            check_text("q", q, QUERY_MAX_CHARS)?;
+            check_text("q", q, SEARCH_MAX_CHARS)?;
         }
         Ok(ListFilter {
             limit,
@@ -254,6 +266,13 @@ fn check_description(description: Option<&str>) -> Checked {
 
 /// Trims tags, drops repeats (keeping first-seen order) and enforces the limits.
 fn clean_tags(tags: Vec<String>, limits: &Limits) -> Checked<Vec<String>> {
+    // Counted as sent, before repeats are dropped: the published schema's maxItems says so.
+    if tags.len() > limits.tags {
+        return Err(ValidationError::new(
+            "tags",
+            format!("at most {} tags are allowed", limits.tags),
+        ));
+    }
     let mut clean: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
         check_text("tags", &tag, limits.tag_chars)?;

@@ -2,6 +2,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::bounds::{CONTEXT_TYPE_MAX_CHARS, SESSION_ID_MAX_CHARS};
 use super::rules::{check_object, check_text, Checked, ValidationError};
 use super::{JsonObject, Limits};
 
@@ -36,8 +37,8 @@ impl ContextInput {
         limits: &Limits,
         now: DateTime<Utc>,
     ) -> Checked<WorkflowContext> {
-        check_text("session_id", &self.session_id, 128)?;
-        check_text("context_type", &self.context_type, 64)?;
+        check_text("session_id", &self.session_id, SESSION_ID_MAX_CHARS)?;
+        check_text("context_type", &self.context_type, CONTEXT_TYPE_MAX_CHARS)?;
         check_object("context_data", &self.context_data, limits.object_bytes)?;
         let timestamp = match self.timestamp.as_deref() {
             None | Some("") => now,

@@ -1,169 +1,135 @@
-//! Every failure answers in the JSON error shape, and bad input changes nothing.
+//! Every failure answers in the JSON error shape, and bad input changes nothing. These drive
+//! the router in process: no server is needed to see an error's shape.
 
-use reqwest::{Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{expect_error, snippet, status_json, user, Backend, TestApp};
+use crate::support::in_process::InProcess;
+use crate::support::{snippet, user};
+
+const SNIPPETS: &str = "/api/v1/snippets";
 
 #[tokio::test]
 async fn malformed_json_is_a_400() {
-    let app = TestApp::start(&Backend::sqlite()).await;
+    let app = InProcess::start().await;
     for body in ["{", "{\"title\": }", "not json", "", "{} trailing"] {
-        let response = app
-            .request(Method::POST, "/api/v1/snippets", &user())
+        let reply = app
+            .request(Method::POST, SNIPPETS, &user())
             .header("content-type", "application/json")
             .body(body)
             .send()
-            .await
-            .unwrap();
-        expect_error(response, StatusCode::BAD_REQUEST, "malformed_json").await;
+            .await;
+        reply.expect_error(StatusCode::BAD_REQUEST, "malformed_json");
     }
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_json_typed_is_a_415() {
-    let app = TestApp::start(&Backend::sqlite()).await;
+    let app = InProcess::start().await;
     for content_type in [
         None,
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
     ] {
-        let mut request = app
-            .request(Method::POST, "/api/v1/snippets", &user())
+        let mut call = app
+            .request(Method::POST, SNIPPETS, &user())
             .body(snippet("x").to_string());
         if let Some(ct) = content_type {
-            request = request.header("content-type", ct);
+            call = call.header("content-type", ct);
         }
-        expect_error(
-            request.send().await.unwrap(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        )
-        .await;
+        let reply = call.send().await;
+        reply.expect_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     }
     let charset = app
-        .request(Method::POST, "/api/v1/snippets", &user())
+        .request(Method::POST, SNIPPETS, &user())
         .header("content-type", "application/json; charset=utf-8")
         .body(snippet("x").to_string())
         .send()
-        .await
-        .unwrap();
-    assert_eq!(charset.status(), StatusCode::CREATED);
+        .await;
+    assert_eq!(charset.status, StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn missing_and_mistyped_fields_are_named() {
-    let app = TestApp::start(&Backend::sqlite()).await;
-    let error = expect_error(
-        app.post(
-            "/api/v1/snippets",
-            &user(),
-            &json!({"code": "x", "language": "rust"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let app = InProcess::start().await;
+    let missing = json!({"code": "x", "language": "rust"});
+    let reply = app.post(SNIPPETS, &user(), &missing).await;
+    let error = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(error["field"], "title");
-    let error = expect_error(
-        app.post(
-            "/api/v1/snippets",
-            &user(),
-            &json!({"title": "t", "code": ["x"], "language": "rust"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let mistyped = json!({"title": "t", "code": ["x"], "language": "rust"});
+    let reply = app.post(SNIPPETS, &user(), &mistyped).await;
+    let error = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(error["field"], "code");
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_a_413_and_stores_nothing() {
-    let app = TestApp::start(&Backend::sqlite()).await;
+    let app = InProcess::start().await;
     let alice = user();
     let huge = json!({"title": "t", "language": "rust", "code": "x".repeat(5 * 1024 * 1024)});
-    expect_error(
-        app.post("/api/v1/snippets", &alice, &huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
-    let (_, page) = status_json(app.get("/api/v1/snippets", &alice).await).await;
+    let reply = app.post(SNIPPETS, &alice, &huge).await;
+    reply.expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let page = app.get(SNIPPETS, &alice).await.json();
     assert_eq!(page["total"], 0);
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
-    let app = TestApp::start(&Backend::sqlite()).await;
-    expect_error(
-        app.get("/api/v1/nothing-here", &user()).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    expect_error(
-        app.get("/", &user()).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    let put = app
-        .request(Method::PUT, "/api/v1/snippets", &user())
-        .send()
-        .await
-        .unwrap();
-    expect_error(put, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let app = InProcess::start().await;
+    let reply = app.get("/api/v1/nothing-here", &user()).await;
+    reply.expect_error(StatusCode::NOT_FOUND, "not_found");
+    let reply = app.get("/nothing", &user()).await;
+    reply.expect_error(StatusCode::NOT_FOUND, "not_found");
+    let put = app.request(Method::PUT, SNIPPETS, &user()).send().await;
+    put.expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 }
 
 #[tokio::test]
 async fn an_id_that_is_not_a_uuid_is_simply_not_found() {
-    let app = TestApp::start(&Backend::sqlite()).await;
+    let app = InProcess::start().await;
     for id in ["abc", "1", "..%2F..%2Fetc", "%FF%FE", "x:y"] {
-        expect_error(
-            app.get(&format!("/api/v1/snippets/{id}"), &user()).await,
-            StatusCode::NOT_FOUND,
-            "not_found",
-        )
-        .await;
+        let reply = app.get(&format!("{SNIPPETS}/{id}"), &user()).await;
+        reply.expect_error(StatusCode::NOT_FOUND, "not_found");
     }
 }
 
 #[tokio::test]
 async fn a_client_request_id_is_echoed_and_one_is_made_otherwise() {
-    let app = TestApp::start(&Backend::sqlite()).await;
-    let response = app
+    let app = InProcess::start().await;
+    let reply = app
         .request(Method::GET, "/api/v1/snippets/nope", &user())
         .header("x-request-id", "trace-me-123")
         .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "trace-me-123");
-    let body = expect_error(response, StatusCode::NOT_FOUND, "not_found").await;
+        .await;
+    assert_eq!(reply.header("x-request-id"), Some("trace-me-123"));
+    let body = reply.expect_error(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(body["request_id"], "trace-me-123");
-    let response = app.get("/api/v1/snippets", &user()).await;
-    assert!(!response.headers()["x-request-id"].is_empty());
+    let reply = app.get(SNIPPETS, &user()).await;
+    assert!(reply
+        .header("x-request-id")
+        .is_some_and(|id| !id.is_empty()));
 }
 
 #[tokio::test]
 async fn responses_carry_security_and_cors_headers() {
-    let app = TestApp::start(&Backend::sqlite()).await;
-    let response = app
-        .request(Method::GET, "/api/v1/snippets", &user())
+    let app = InProcess::start().await;
+    let reply = app
+        .request(Method::GET, SNIPPETS, &user())
         .header("origin", "https://aiwfe.com")
         .send()
-        .await
-        .unwrap();
-    let headers = response.headers();
-    assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["x-frame-options"], "DENY");
-    assert_eq!(headers["access-control-allow-origin"], "https://aiwfe.com");
-    assert_eq!(headers["access-control-allow-credentials"], "true");
+        .await;
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://aiwfe.com")
+    );
+    assert_eq!(
+        reply.header("access-control-allow-credentials"),
+        Some("true")
+    );
     let preflight = app
-        .http
-        .request(Method::OPTIONS, format!("{}/api/v1/snippets", app.api))
+        .anonymous(Method::OPTIONS, SNIPPETS)
         .header("origin", "http://localhost:3000")
         .header("access-control-request-method", "POST")
         .header(
@@ -171,43 +137,30 @@ async fn responses_carry_security_and_cors_headers() {
             "authorization,content-type",
         )
         .send()
-        .await
-        .unwrap();
-    assert!(preflight.status().is_success());
-    let allowed = preflight.headers()["access-control-allow-headers"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+        .await;
+    assert!(preflight.status.is_success());
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap_or_default();
     assert!(allowed.contains("authorization"), "{allowed}");
     let stranger = app
-        .request(Method::GET, "/api/v1/snippets", &user())
+        .request(Method::GET, SNIPPETS, &user())
         .header("origin", "https://evil.example")
         .send()
-        .await
-        .unwrap();
-    assert!(stranger
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+        .await;
+    assert!(stranger.header("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn metrics_are_labelled_by_route_template() {
-    let app = TestApp::start(&Backend::sqlite()).await;
+    let app = InProcess::start().await;
     let alice = user();
-    let id = app.create(&alice, &snippet("m")).await;
-    app.get(&format!("/api/v1/snippets/{id}"), &alice).await;
-    app.get(&format!("/api/v1/snippets/{id}"), &alice).await;
+    let created = app.post(SNIPPETS, &alice, &snippet("m")).await.json();
+    let id = created["snippet_id"].as_str().expect("an id").to_owned();
+    app.get(&format!("{SNIPPETS}/{id}"), &alice).await;
+    app.get(&format!("{SNIPPETS}/{id}"), &alice).await;
     app.get("/api/v1/snippets/not-a-uuid", &alice).await;
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.metrics))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.service.state().metrics.render();
     assert!(!text.contains(&id), "raw ids never become labels");
     assert!(
         text.contains(
@@ -224,17 +177,11 @@ async fn metrics_are_labelled_by_route_template() {
 
 #[tokio::test]
 async fn openapi_describes_every_route() {
-    let app = TestApp::start(&Backend::sqlite()).await;
-    let (status, doc) = status_json(
-        app.http
-            .get(format!("{}/openapi.json", app.api))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    let paths = doc["paths"].as_object().unwrap();
+    let app = InProcess::start().await;
+    let reply = app.anonymous(Method::GET, "/openapi.json").send().await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let doc = reply.json();
+    let paths = doc["paths"].as_object().expect("paths");
     for (path, methods) in [
         ("/api/v1/snippets", vec!["get", "post"]),
         ("/api/v1/snippets/{id}", vec!["get", "patch", "delete"]),
@@ -261,4 +208,71 @@ async fn openapi_describes_every_route() {
             "schema {schema} missing"
         );
     }
+}
+
+#[tokio::test]
+async fn the_description_carries_the_limits_the_service_enforces() {
+    let app = InProcess::start().await;
+    let doc = app
+        .anonymous(Method::GET, "/openapi.json")
+        .send()
+        .await
+        .json();
+    let schemas = &doc["components"]["schemas"];
+    let title = &schemas["NewSnippet"]["properties"]["title"];
+    assert_eq!(
+        (title["minLength"].as_u64(), title["maxLength"].as_u64()),
+        (Some(1), Some(200))
+    );
+    assert_eq!(schemas["NewSnippet"]["properties"]["tags"]["maxItems"], 32);
+    assert_eq!(
+        schemas["AssistRequest"]["properties"]["max_tokens"]["maximum"],
+        8192
+    );
+    assert!(
+        schemas["SnippetPatch"]["anyOf"].is_array(),
+        "a patch names a field"
+    );
+    let listing = &doc["paths"]["/api/v1/snippets"]["get"]["parameters"];
+    let limit = listing
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "limit"))
+        .expect("limit");
+    assert_eq!(limit["schema"]["maximum"], 100);
+    let id = &doc["paths"]["/api/v1/snippets/{id}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(id["format"], "uuid");
+    let create = &doc["paths"]["/api/v1/snippets"]["post"]["responses"];
+    for status in ["400", "401", "413", "415", "422", "500", "503", "504"] {
+        assert!(
+            create[status].is_object(),
+            "POST /api/v1/snippets documents {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_patch_may_not_set_a_required_field_to_null() {
+    let app = InProcess::start().await;
+    let alice = user();
+    let created = app.post(SNIPPETS, &alice, &snippet("keep me")).await.json();
+    let path = format!("{SNIPPETS}/{}", created["snippet_id"].as_str().expect("id"));
+    for body in [
+        json!({"title": null}),
+        json!({"tags": null}),
+        json!({"zz": 1}),
+    ] {
+        let reply = app
+            .request(Method::PATCH, &path, &alice)
+            .json(&body)
+            .send()
+            .await;
+        reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
+    let cleared = app
+        .request(Method::PATCH, &path, &alice)
+        .json(&json!({"description": null}))
+        .send()
+        .await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    assert_eq!(cleared.json()["title"], "keep me");
 }

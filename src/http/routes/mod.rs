@@ -5,6 +5,7 @@ mod assist;
 mod fallback;
 pub mod health;
 mod openapi;
+mod openapi_rules;
 mod snippets;
 mod workflow;
 

@@ -43,13 +43,45 @@ pub struct OpenApiJson(pub Bytes);
 /// Serializes the document with this server's limits in place of the defaults.
 pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits) -> OpenApiJson {
     let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
-    apply_limits(&mut doc, limits);
+    super::openapi_rules::apply(&mut doc, limits);
+    add_common_statuses(&mut doc);
     OpenApiJson(Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()))
 }
 
-/// Writes the configured limits into the schemas that carry them.
-fn apply_limits(doc: &mut Value, limits: &Limits) {
-    let _ = (doc, limits);
+/// Every status an `/api/v1` operation can answer whatever its handler does: a fault (500)
+/// and the request timeout (504).
+fn add_common_statuses(doc: &mut Value) {
+    let Some(Value::Object(paths)) = doc.get_mut("paths") else {
+        return;
+    };
+    let error = serde_json::json!({
+        "description": "",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    });
+    for (path, operations) in paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let Value::Object(operations) = operations else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+                continue;
+            };
+            for (status, description) in [
+                (
+                    "500",
+                    "An internal fault; the request id identifies it in the logs",
+                ),
+                ("504", "The request took longer than REQUEST_TIMEOUT_SECS"),
+            ] {
+                let mut answer = error.clone();
+                answer["description"] = Value::from(description);
+                responses.entry(status).or_insert(answer);
+            }
+        }
+    }
 }
 
 /// This document.

@@ -1,6 +1,7 @@
 //! A real service on port 0, driven over HTTP, on a chosen backend.
 
 pub mod backends;
+pub mod in_process;
 pub mod servers;
 
 pub use backends::Backend;
