@@ -20,8 +20,8 @@ use crate::api::{self, health};
 use crate::auth::JwtKeys;
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::Settings;
+use crate::http::serve::{self, ConnectionLimits};
 use crate::metrics::Metrics;
-use crate::middleware::CountingListener;
 use crate::outbox::{EventPlan, OutboxWorker, WorkerConfig};
 use crate::state::{AppState, Shared};
 use crate::store::{self, StoreError};
@@ -162,10 +162,8 @@ impl Service {
         let health_router =
             crate::middleware::with_request_logging(health::router(), tracing::Level::DEBUG)
                 .with_state(state.clone());
-        let api_listener =
-            CountingListener::new(listeners.api, state.metrics.active_connections.clone());
         tracing::info!(
-            api = %api_listener_addr(&api_listener),
+            api = %listeners.api.local_addr()?,
             metrics = %listeners.metrics.local_addr()?,
             health = %listeners.health.local_addr()?,
             store = state.store.backend(),
@@ -191,9 +189,13 @@ impl Service {
         );
         let servers = async {
             tokio::try_join!(
-                axum::serve(api_listener, api)
-                    .with_graceful_shutdown(until(stop.clone()))
-                    .into_future(),
+                serve::serve(
+                    listeners.api,
+                    api,
+                    connection_limits(&state.settings),
+                    state.metrics.active_connections.clone(),
+                    until(stop.clone()),
+                ),
                 axum::serve(listeners.metrics, metrics_router)
                     .with_graceful_shutdown(until(stop.clone()))
                     .into_future(),
@@ -214,10 +216,12 @@ impl Service {
     }
 }
 
-fn api_listener_addr(listener: &CountingListener) -> String {
-    axum::serve::Listener::local_addr(listener)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout(),
+        idle_timeout: settings.idle_timeout(),
+        max_connections: settings.max_connections,
+    }
 }
 
 fn metrics_router(state: &AppState) -> Router {

@@ -28,6 +28,7 @@ mod support;
 
 mod assist;
 mod auth;
+mod connections;
 mod errors;
 mod lifecycle;
 mod manifests;
