@@ -38,6 +38,9 @@ pub const ENV_VARS: &[&str] = &[
     "CORS_ALLOWED_ORIGINS",
     "REQUEST_TIMEOUT_SECS",
     "SHUTDOWN_TIMEOUT_SECS",
+    "HEADER_READ_TIMEOUT_SECS",
+    "IDLE_TIMEOUT_SECS",
+    "MAX_CONNECTIONS",
     "MAX_BODY_BYTES",
     "SNIPPET_CACHE_TTL_SECS",
     "WORKFLOW_CONTEXT_TTL_SECS",
@@ -96,6 +99,9 @@ pub struct Settings {
     pub cors_allowed_origins: String,
     pub request_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
+    pub header_read_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub max_connections: usize,
     pub max_body_bytes: usize,
     pub snippet_cache_ttl_secs: u64,
     pub workflow_context_ttl_secs: u64,
@@ -142,6 +148,9 @@ impl Default for Settings {
             cors_allowed_origins: "https://aiwfe.com,http://aiwfe.com,http://localhost:3000".into(),
             request_timeout_secs: 30,
             shutdown_timeout_secs: 20,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 2_048,
             max_body_bytes: 4 * 1024 * 1024,
             snippet_cache_ttl_secs: 24 * 3600,
             workflow_context_ttl_secs: 3600,
@@ -246,6 +255,9 @@ impl Settings {
             ),
             ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
             ("MAX_BODY_BYTES", self.max_body_bytes as u64),
+            ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout_secs),
+            ("IDLE_TIMEOUT_SECS", self.idle_timeout_secs),
+            ("MAX_CONNECTIONS", self.max_connections as u64),
         ] {
             if value == 0 {
                 return fail(var, "must be greater than 0");
@@ -296,6 +308,14 @@ impl Settings {
 
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
     }
 
     pub fn redis_timeout(&self) -> Duration {

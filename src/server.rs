@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Authenticator, JwtKeys};
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::Settings;
-use crate::http::middleware::CountingListener;
 use crate::http::routes::probes_router;
+use crate::http::serve::{self, ConnectionLimits};
 use crate::http::state::{AppState, Shared};
 use crate::metrics::Metrics;
 use crate::model::EventPlan;
@@ -199,10 +199,8 @@ impl Service {
         let api = crate::http::build_router(state.clone());
         let metrics_router = metrics_router(&state);
         let health_router = probes_router().with_state(state.clone());
-        let api_listener =
-            CountingListener::new(listeners.api, state.metrics.active_connections.clone());
         tracing::info!(
-            api = %api_listener_addr(&api_listener),
+            api = %listeners.api.local_addr()?,
             metrics = %listeners.metrics.local_addr()?,
             health = %listeners.health.local_addr()?,
             store = state.health.backends().0,
@@ -228,9 +226,13 @@ impl Service {
         );
         let servers = async {
             tokio::try_join!(
-                axum::serve(api_listener, api)
-                    .with_graceful_shutdown(until(stop.clone()))
-                    .into_future(),
+                serve::serve(
+                    listeners.api,
+                    api,
+                    connection_limits(&state.settings),
+                    state.metrics.active_connections.clone(),
+                    until(stop.clone()),
+                ),
                 axum::serve(listeners.metrics, metrics_router)
                     .with_graceful_shutdown(until(stop.clone()))
                     .into_future(),
@@ -262,10 +264,12 @@ async fn forget_idle_users(state: AppState, stop: CancellationToken) {
     }
 }
 
-fn api_listener_addr(listener: &CountingListener) -> String {
-    axum::serve::Listener::local_addr(listener)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: settings.header_read_timeout(),
+        idle_timeout: settings.idle_timeout(),
+        max_connections: settings.max_connections,
+    }
 }
 
 fn metrics_router(state: &AppState) -> Router {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod routes;
+pub mod serve;
 pub mod state;
 
 pub use routes::build_router;

@@ -29,6 +29,7 @@ mod support;
 mod assist;
 mod auth;
 mod cache;
+mod connections;
 mod errors;
 mod lifecycle;
 mod manifests;

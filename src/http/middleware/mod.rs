@@ -1,11 +1,8 @@
 //! Layers every request passes through, one file per concern.
 
-mod connections;
 mod http_metrics;
 mod json_errors;
 mod security_headers;
-
-pub use connections::CountingListener;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,182 @@
+//! Serves a router with its connections bounded: at most `max_connections` open, request heads
+//! within `header_read_timeout`, idle keep-alive connections closed after `idle_timeout`.
+//! `axum::serve` has none of these knobs, so this drives the hyper-util server it wraps:
+//! HTTP/1.1 and HTTP/2 (cleartext, by prior knowledge), upgrades, graceful shutdown.
+
+mod activity;
+mod io;
+#[cfg(test)]
+mod tests;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::middleware::AddExtension;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::service::Service as _;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use prometheus::IntGauge;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt as _;
+
+use activity::{Activity, TrackedBody};
+use io::{Slot, SlottedStream};
+
+/// A failing accept that is not about one client (out of file descriptors, say) is retried
+/// after this pause rather than at once, which would spin on the same error.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// HTTP/2 pings find clients that vanished while a stream was open (idle connections are
+/// closed by the idle timeout, pings or not).
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request head, counted from the connection's
+    /// accept for the first request and from the first byte of each later one.
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait for its next request once the last one is answered.
+    pub idle_timeout: Duration,
+    /// Open connections at most; past that the listener is not polled and newcomers wait in
+    /// the kernel's backlog.
+    pub max_connections: usize,
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting at once and
+/// returns when the open connections have finished their requests. `active` counts open
+/// connections; handlers can extract `ConnectInfo<SocketAddr>`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    active: IntGauge,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let builder = Arc::new(connection_builder());
+    let with_peer = router.into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let (stream, peer, permit) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = accept(&listener, &slots) => accepted?,
+        };
+        let Ok(router) = with_peer.clone().oneshot(peer).await;
+        let slot = Slot::take(permit, active.clone());
+        let connection = Connection {
+            builder: builder.clone(),
+            limits,
+            peer,
+            watcher: graceful.watcher(),
+        };
+        tokio::spawn(connection.serve(stream, slot, TowerToHyperService::new(router)));
+    }
+    // Closed now, so newcomers are refused while the open connections finish.
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Waits for a free slot, then for a client.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> std::io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let permit = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| std::io::Error::other("the connection slots were closed"))?;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                // Small JSON answers should leave at once, not wait for Nagle.
+                let _ = stream.set_nodelay(true);
+                return Ok((stream, peer, permit));
+            }
+            // One client gave up between its handshake and this accept: take the next.
+            Err(e) if is_about_one_client(&e) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; pausing before the next");
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+            }
+        }
+    }
+}
+
+fn is_about_one_client(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
+}
+
+fn connection_builder() -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    // `Activity` bounds request heads. hyper's own header timeout would do for the first
+    // request, but it also runs while a kept-alive connection waits for its next one, so it
+    // would close idle connections after the header timeout instead of the idle timeout.
+    builder.http1().header_read_timeout(None);
+    builder
+        .http2()
+        // WebSockets over HTTP/2 (RFC 8441), as axum::serve enables with HTTP/2.
+        .enable_connect_protocol()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_PING_INTERVAL)
+        .keep_alive_timeout(H2_PING_TIMEOUT);
+    builder
+}
+
+/// The router with the client's address in each request's extensions.
+type PeerRouter = TowerToHyperService<AddExtension<Router, ConnectInfo<SocketAddr>>>;
+
+/// What a connection's task needs besides its socket and its service.
+struct Connection {
+    builder: Arc<Builder<TokioExecutor>>,
+    limits: ConnectionLimits,
+    peer: SocketAddr,
+    watcher: Watcher,
+}
+
+impl Connection {
+    /// Serves one client until it leaves, upgrades, overstays a limit or is shut down.
+    async fn serve(self, stream: TcpStream, slot: Slot, router: PeerRouter) {
+        let activity = Activity::new();
+        let io = TokioIo::new(SlottedStream::new(stream, slot, activity.clone()));
+        let tracked = activity.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let in_flight = tracked.request_started(request.version());
+            let answer = router.call(request);
+            async move {
+                let response = answer.await?;
+                Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
+            }
+        });
+        let served = self
+            .watcher
+            .watch(self.builder.serve_connection_with_upgrades(io, service));
+        tokio::select! {
+            result = served => {
+                if let Err(e) = result {
+                    tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+                }
+            }
+            () = activity.overdue(&self.limits) => {
+                tracing::debug!(peer = %self.peer, "closing a connection that idled or sent its request head too slowly");
+            }
+        }
+    }
+}
