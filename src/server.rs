@@ -13,7 +13,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Authenticator, JwtKeys};
+use crate::auth::{Authenticator, JwtKeys, PersonalTokens};
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::config::Settings;
 use crate::http::routes::probes_router;
@@ -24,7 +24,7 @@ use crate::model::EventPlan;
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
     AssistService, ContextDeps, ContextService, HealthService, OutboxSignal, Services, SnippetDeps,
-    SnippetService,
+    SnippetService, TokenService,
 };
 use crate::store::{self, StoreError};
 use crate::upstream::{
@@ -80,6 +80,7 @@ const FORGET_IDLE_USERS_EVERY: Duration = Duration::from_secs(60);
 pub struct Service {
     state: AppState,
     worker: OutboxWorker,
+    personal: Arc<PersonalTokens>,
 }
 
 impl Service {
@@ -162,23 +163,30 @@ impl Service {
             },
             last_count: Default::default(),
         };
+        let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
+        let tokens = Arc::new(TokenService::new(stores.tokens.clone(), personal.clone()));
         let state = AppState::new(Shared {
             services: Services {
                 snippets,
                 context,
                 assist,
+                tokens,
             },
             health: HealthService {
                 store: stores.snippets,
                 cache,
                 redis_critical: settings.redis_critical,
             },
-            auth: Arc::new(Authenticator::new(jwt)),
+            auth: Arc::new(Authenticator::new(jwt, personal.clone())),
             metrics,
             settings,
             shutting_down: AtomicBool::new(false),
         });
-        Ok(Self { state, worker })
+        Ok(Self {
+            state,
+            worker,
+            personal,
+        })
     }
 
     pub fn state(&self) -> &AppState {
@@ -192,10 +200,15 @@ impl Service {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let Self { state, worker } = self;
+        let Self {
+            state,
+            worker,
+            personal,
+        } = self;
         let stop = CancellationToken::new();
         let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
         tokio::spawn(forget_idle_users(state.clone(), stop.clone()));
+        let flushing = tokio::spawn(flush_token_uses(personal, stop.clone()));
         let api = crate::http::build_router(state.clone());
         let metrics_router = metrics_router(&state);
         let health_router = probes_router().with_state(state.clone());
@@ -248,9 +261,26 @@ impl Service {
         health_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(1), health_task).await;
         let _ = tokio::time::timeout(OUTBOX_DRAIN + Duration::from_secs(1), worker_task).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), flushing).await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Writes personal tokens' last use every this often: `last_used_at` is at most this late,
+/// and a busy token costs one write a period, not one a request.
+const FLUSH_TOKEN_USES_EVERY: Duration = Duration::from_secs(30);
+
+/// Records personal tokens' uses in batches, and once more at shutdown.
+async fn flush_token_uses(personal: Arc<PersonalTokens>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(FLUSH_TOKEN_USES_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = every.tick() => personal.flush_uses().await,
+        }
+    }
+    personal.flush_uses().await;
 }
 
 /// Keeps the per-user rate limit's memory to the users active in its window.

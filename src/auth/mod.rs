@@ -1,8 +1,16 @@
-//! Who is calling: bearer tokens checked and turned into a user, for any front door.
+//! Who is calling: a platform JWT (every scope) or a personal access token (the scopes it
+//! was given), turned into a `Principal` for any front door.
 
 mod jwt;
+pub mod personal;
 
 pub use jwt::JwtKeys;
+pub use personal::PersonalTokens;
+
+use std::sync::Arc;
+
+use crate::model::{Scope, Scopes};
+use crate::store::StoreError;
 
 /// Why a credential was refused: a stable code and a sentence, never the token itself.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -21,18 +29,58 @@ impl AuthError {
     }
 }
 
-/// Turns a bearer credential into the user it speaks for.
+/// Authentication failed: the credential was refused, or it could not be checked.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    #[error(transparent)]
+    Refused(#[from] AuthError),
+    #[error(transparent)]
+    StoreDown(#[from] StoreError),
+}
+
+/// The caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: String,
+    pub scopes: Scopes,
+    /// The personal token's id, when the caller used one (None for a platform JWT).
+    pub token_id: Option<String>,
+}
+
+impl Principal {
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.allows(scope)
+    }
+}
+
+/// Turns a bearer credential into the caller it speaks for.
 pub struct Authenticator {
     jwt: JwtKeys,
+    personal: Arc<PersonalTokens>,
 }
 
 impl Authenticator {
-    pub fn new(jwt: JwtKeys) -> Self {
-        Self { jwt }
+    pub fn new(jwt: JwtKeys, personal: Arc<PersonalTokens>) -> Self {
+        Self { jwt, personal }
     }
 
-    /// The user a bearer token speaks for.
-    pub fn authenticate(&self, token: &str) -> Result<String, AuthError> {
-        self.jwt.verify(token)
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthFailure> {
+        if token.starts_with(personal::PREFIX) {
+            let found = self.personal.verify(token).await.map_err(|r| match r {
+                personal::Refusal::Refused(e) => AuthFailure::Refused(e),
+                personal::Refusal::StoreDown(e) => AuthFailure::StoreDown(e),
+            })?;
+            return Ok(Principal {
+                user: found.user_id.clone(),
+                scopes: found.scopes,
+                token_id: Some(found.id.clone()),
+            });
+        }
+        let user = self.jwt.verify(token)?;
+        Ok(Principal {
+            user,
+            scopes: Scopes::all(),
+            token_id: None,
+        })
     }
 }

@@ -1,6 +1,8 @@
-//! The caller of a request, from its `Authorization: Bearer` header. Generic over the state,
-//! so this module needs nothing of it but a way to reach the `Authenticator`.
+//! The caller of a request, from its `Authorization: Bearer` header, and the scope a route
+//! needs. Generic over the state, so this module needs nothing of it but a way to reach the
+//! `Authenticator`.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -8,13 +10,45 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use crate::auth::{AuthError, Authenticator};
+use crate::auth::{AuthError, Authenticator, Principal};
+use crate::model::Scope;
 
-/// The authenticated user of a request.
-#[derive(Debug, Clone)]
-pub struct AuthUser(pub String);
+/// A scope a route requires, as a type.
+pub trait RequiredScope: Send + Sync + 'static {
+    const SCOPE: Scope;
+}
 
-impl<S> FromRequestParts<S> for AuthUser
+macro_rules! scopes {
+    ($($name:ident => $scope:expr),* $(,)?) => {
+        $(
+            #[doc = concat!("Requires `", stringify!($name), "`.")]
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = $scope;
+            }
+        )*
+    };
+}
+
+scopes!(
+    SnippetsRead => Scope::SnippetsRead,
+    SnippetsWrite => Scope::SnippetsWrite,
+    ContextRead => Scope::ContextRead,
+    ContextWrite => Scope::ContextWrite,
+    Ai => Scope::Ai,
+);
+
+/// The user of a request whose credential holds scope `S`; 403 `insufficient_scope`
+/// otherwise.
+pub struct Authorized<S: RequiredScope>(pub String, pub PhantomData<S>);
+
+/// The caller, whatever its scopes (routes that check them later, such as streams).
+pub struct Caller(pub Principal);
+
+/// A caller with a platform JWT: personal tokens may not manage tokens.
+pub struct JwtUser(pub String);
+
+impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
     Arc<Authenticator>: FromRef<S>,
@@ -22,14 +56,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Caller(principal.clone()));
+        }
         let token = bearer_token(parts)?;
         let authenticator = Arc::<Authenticator>::from_ref(state);
-        Ok(AuthUser(authenticator.authenticate(token)?))
+        let principal = authenticator.authenticate(token).await?;
+        Ok(Caller(principal))
+    }
+}
+
+impl<S, R> FromRequestParts<S> for Authorized<R>
+where
+    S: Send + Sync,
+    R: RequiredScope,
+    Arc<Authenticator>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if !principal.allows(R::SCOPE) {
+            return Err(ApiError::InsufficientScope(R::SCOPE));
+        }
+        Ok(Authorized(principal.user, PhantomData))
+    }
+}
+
+impl<S> FromRequestParts<S> for JwtUser
+where
+    S: Send + Sync,
+    Arc<Authenticator>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if principal.token_id.is_some() {
+            return Err(ApiError::Forbidden {
+                code: "token_not_allowed",
+                detail: "personal access tokens cannot manage tokens; use a platform token".into(),
+            });
+        }
+        Ok(JwtUser(principal.user))
     }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer_token(parts: &Parts) -> Result<&str, AuthError> {
+pub fn bearer_token(parts: &Parts) -> Result<&str, AuthError> {
     let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
         AuthError::new(
             "token_missing",
@@ -42,6 +116,7 @@ fn bearer_token(parts: &Parts) -> Result<&str, AuthError> {
         .and_then(|h| h.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
         .ok_or_else(|| {
             AuthError::new(
                 "token_missing",

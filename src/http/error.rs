@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::AuthError;
-use crate::model::ValidationError;
+use crate::auth::{AuthError, AuthFailure};
+use crate::model::{Scope, ValidationError};
 use crate::request_id;
 use crate::service::ServiceError;
 use crate::store::StoreError;
@@ -25,6 +25,9 @@ pub struct ErrorBody {
     /// The offending field, for 422.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The scope the credential lacks, for 403 `insufficient_scope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
 }
 
 /// Marks a response as an error of a known kind, for the error metric.
@@ -39,6 +42,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: String },
+    #[error("the token lacks the `{0}` scope this needs")]
+    InsufficientScope(Scope),
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -81,6 +88,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope(_) | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -102,6 +110,8 @@ impl ApiError {
             Self::MalformedJson(_) => "malformed_json",
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized { code, .. } => code,
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::Forbidden { code, .. } => code,
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -187,6 +197,15 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<AuthFailure> for ApiError {
+    fn from(err: AuthFailure) -> Self {
+        match err {
+            AuthFailure::Refused(e) => e.into(),
+            AuthFailure::StoreDown(e) => e.into(),
+        }
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
@@ -224,11 +243,16 @@ impl IntoResponse for ApiError {
             Self::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
+        let scope = match &self {
+            Self::InsufficientScope(scope) => Some(scope.as_str()),
+            _ => None,
+        };
         let body = ErrorBody {
             detail,
             error: code,
             request_id: request_id::current(),
             field,
+            scope,
         };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -236,6 +260,12 @@ impl IntoResponse for ApiError {
             Self::Unauthorized { code, .. } => {
                 let challenge =
                     format!("Bearer error=\"invalid_token\", error_description=\"{code}\"");
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            Self::InsufficientScope(scope) => {
+                let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }

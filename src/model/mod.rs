@@ -5,12 +5,17 @@ mod assist;
 mod events;
 mod rules;
 mod snippet;
+mod token;
 mod workflow;
 
 pub use assist::{AssistAnswer, AssistRequest, Question};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};
 pub use snippet::{ListFilter, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
+pub use token::{
+    NewToken, Scope, Scopes, StoredToken, TokenInfo, TokenRequest, TOKEN_DEFAULT_DAYS,
+    TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS,
+};
 pub use workflow::{ContextInput, WorkflowContext};
 
 use chrono::{DateTime, SubsecRound, Utc};

@@ -9,6 +9,7 @@ mod health;
 mod outbox_signal;
 mod rate_limit;
 mod snippets;
+mod tokens;
 
 pub use assist::AssistService;
 pub use context::{ContextDeps, ContextService};
@@ -16,6 +17,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
 pub use outbox_signal::OutboxSignal;
 pub use snippets::{SnippetDeps, SnippetJson, SnippetService};
+pub use tokens::{CreatedToken, TokenService};
 
 use std::sync::Arc;
 
@@ -25,4 +27,5 @@ pub struct Services {
     pub snippets: Arc<SnippetService>,
     pub context: Arc<ContextService>,
     pub assist: Arc<AssistService>,
+    pub tokens: Arc<TokenService>,
 }

@@ -9,11 +9,13 @@ mod postgres_insert;
 mod row;
 mod sqlite;
 mod text_search;
+mod tokens;
 
 pub use error::StoreError;
 pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use tokens::TokenStore;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +93,7 @@ pub trait SnippetStore: Send + Sync {
 pub struct Stores {
     pub snippets: Arc<dyn SnippetStore>,
     pub outbox: Arc<dyn OutboxQueue>,
+    pub tokens: Arc<dyn TokenStore>,
 }
 
 /// Opens the store `DATABASE_URL` names (the embedded SQLite file when unset) and migrates it.
@@ -104,6 +107,7 @@ pub async fn connect(
             let store = PostgresStore::connect(url, max_connections, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.pool().clone()),
+                tokens: Arc::new(store.pool().clone()),
                 snippets: Arc::new(store),
             })
         }
@@ -111,6 +115,7 @@ pub async fn connect(
             let store = SqliteStore::connect(url.unwrap_or(sqlite::DEFAULT_URL), timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.writer().clone()),
+                tokens: Arc::new(store.writer().clone()),
                 snippets: Arc::new(store),
             })
         }

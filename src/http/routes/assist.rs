@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::auth::AuthUser;
+use crate::http::auth::{Ai, Authorized};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::state::AppState;
@@ -18,7 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Answers a development question with the user's context and snippets.
 #[utoipa::path(post, path = "/api/v1/ai-assist", tag = "assist", request_body = AssistRequest,
-    security(("bearer" = [])),
+    security(("bearer" = ["ai"])),
     responses((status = 200, body = AssistAnswer), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn assist(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<Ai>,
     ApiJson(body): ApiJson<AssistRequest>,
 ) -> Result<Json<AssistAnswer>, ApiError> {
     Ok(Json(state.services.assist.ask(&user, body).await?))

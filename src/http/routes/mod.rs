@@ -7,6 +7,7 @@ pub mod health;
 mod openapi;
 mod openapi_rules;
 mod snippets;
+mod tokens;
 mod workflow;
 
 pub use openapi::ApiDoc;
@@ -26,6 +27,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(snippets::router())
         .merge(workflow::router())
         .merge(assist::router())
+        .merge(tokens::router())
         .routes(routes!(openapi::openapi_json))
         .split_for_parts();
     let (probes, probes_doc) = health::router().split_for_parts();

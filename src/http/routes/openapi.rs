@@ -48,8 +48,8 @@ pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits) -> OpenApiJson {
     OpenApiJson(Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()))
 }
 
-/// Every status an `/api/v1` operation can answer whatever its handler does: a fault (500)
-/// and the request timeout (504).
+/// Every status an `/api/v1` operation can answer whatever its handler does: a missing
+/// scope (403), a fault (500) and the request timeout (504).
 fn add_common_statuses(doc: &mut Value) {
     let Some(Value::Object(paths)) = doc.get_mut("paths") else {
         return;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::auth::AuthUser;
+use crate::http::auth::{Authorized, SnippetsRead, SnippetsWrite};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery, SnippetId};
 use crate::http::state::AppState;
@@ -33,7 +33,7 @@ pub struct Stored {
 
 /// Stores a snippet; answers only once it is committed.
 #[utoipa::path(post, path = "/api/v1/snippets", tag = "snippets", request_body = NewSnippet,
-    security(("bearer" = [])),
+    security(("bearer" = ["snippets:write"])),
     responses(
         (status = 201, body = Stored, headers(("Location" = String))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -41,7 +41,7 @@ pub struct Stored {
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create_snippet(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<SnippetsWrite>,
     ApiJson(body): ApiJson<NewSnippet>,
 ) -> Result<Response, ApiError> {
     let snippet = state.services.snippets.create(&user, body).await?;
@@ -61,12 +61,12 @@ pub async fn create_snippet(
 
 /// Lists the caller's snippets, newest first.
 #[utoipa::path(get, path = "/api/v1/snippets", tag = "snippets", params(ListParams),
-    security(("bearer" = [])),
+    security(("bearer" = ["snippets:read"])),
     responses((status = 200, body = SnippetPage), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_snippets(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<SnippetsRead>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<SnippetPage>, ApiError> {
     Ok(Json(state.services.snippets.list(&user, params).await?))
@@ -74,12 +74,12 @@ pub async fn list_snippets(
 
 /// One snippet of the caller's; another user's id answers 404 like a missing one.
 #[utoipa::path(get, path = "/api/v1/snippets/{id}", tag = "snippets",
-    params(("id" = String, Path)), security(("bearer" = [])),
+    params(("id" = String, Path)), security(("bearer" = ["snippets:read"])),
     responses((status = 200, body = Snippet), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get_snippet(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<SnippetsRead>,
     SnippetId(id): SnippetId,
 ) -> Result<Response, ApiError> {
     let SnippetJson(bytes) = state.services.snippets.get(&user, &id).await?;
@@ -94,14 +94,14 @@ pub async fn get_snippet(
 
 /// Changes the fields present in the body.
 #[utoipa::path(patch, path = "/api/v1/snippets/{id}", tag = "snippets", request_body = SnippetPatch,
-    params(("id" = String, Path)), security(("bearer" = [])),
+    params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
     responses((status = 200, body = Snippet), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn update_snippet(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
     ApiJson(patch): ApiJson<SnippetPatch>,
 ) -> Result<Json<Snippet>, ApiError> {
@@ -112,12 +112,12 @@ pub async fn update_snippet(
 
 /// Deletes a snippet.
 #[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "snippets",
-    params(("id" = String, Path)), security(("bearer" = [])),
+    params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
     responses((status = 204), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete_snippet(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
 ) -> Result<StatusCode, ApiError> {
     state.services.snippets.delete(&user, &id).await?;

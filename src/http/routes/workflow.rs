@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::http::auth::AuthUser;
+use crate::http::auth::{Authorized, ContextRead, ContextWrite};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::state::AppState;
@@ -29,14 +29,14 @@ pub struct Synced {
 
 /// Stores the caller's current workflow context for the configured TTL (1 hour by default).
 #[utoipa::path(post, path = "/api/v1/workflow-context", tag = "workflow", request_body = ContextInput,
-    security(("bearer" = [])),
+    security(("bearer" = ["context:write"])),
     responses((status = 200, body = Synced), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn set_context(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<ContextWrite>,
     ApiJson(body): ApiJson<ContextInput>,
 ) -> Result<Json<Synced>, ApiError> {
     let context = state.services.context.set(&user, body).await?;
@@ -47,12 +47,12 @@ pub async fn set_context(
 }
 
 /// The caller's current workflow context, or 404 once it has expired.
-#[utoipa::path(get, path = "/api/v1/workflow-context", tag = "workflow", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/workflow-context", tag = "workflow", security(("bearer" = ["context:read"])),
     responses((status = 200, body = WorkflowContext), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get_context(
     State(state): State<AppState>,
-    AuthUser(user): AuthUser,
+    Authorized(user, _): Authorized<ContextRead>,
 ) -> Result<Response, ApiError> {
     let bytes = state.services.context.get(&user).await?;
     let mut response = bytes.into_response();

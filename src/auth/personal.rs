@@ -1,0 +1,152 @@
+//! Personal access tokens: `pcn_` and 256 random bits, stored only as a SHA-256 hash. A
+//! verified token is remembered for a few seconds, so a request does not cost a database
+//! round trip; revocation reaches every replica when that memory runs out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::AuthError;
+use crate::model::StoredToken;
+use crate::store::{StoreError, TokenStore};
+
+/// What every personal token starts with, so it is told from a JWT (and found by secret
+/// scanners) at a glance.
+pub const PREFIX: &str = "pcn_";
+
+/// How long a verified token is trusted without asking the store again. Revocation on
+/// another replica takes effect within this.
+pub const VERIFIED_FOR: Duration = Duration::from_secs(4);
+
+/// Tokens remembered at once; past this the least used are asked for again.
+const REMEMBERED: u64 = 100_000;
+
+/// A new secret: the prefix and 32 random bytes.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The hash a secret is stored and looked up by. The secret carries 256 random bits, so a
+/// fast hash is enough: nothing is to be gained by guessing.
+pub fn hash(secret: &str) -> String {
+    format!("{:x}", Sha256::digest(secret.as_bytes()))
+}
+
+/// What was found for a hash: a token, or nothing (remembered too, so a flood of made-up
+/// tokens does not become a flood of queries).
+#[derive(Clone)]
+enum Found {
+    Token(Arc<StoredToken>),
+    Unknown,
+}
+
+pub struct PersonalTokens {
+    store: Arc<dyn TokenStore>,
+    verified: moka::sync::Cache<String, Found>,
+    /// Uses not yet written: token id to the latest use.
+    used: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+/// Why a personal token was not accepted.
+pub enum Refusal {
+    Refused(AuthError),
+    StoreDown(StoreError),
+}
+
+impl PersonalTokens {
+    pub fn new(store: Arc<dyn TokenStore>) -> Self {
+        Self {
+            store,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(REMEMBERED)
+                .time_to_live(VERIFIED_FOR)
+                .build(),
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The token `secret` stands for, if it is known, live and unexpired.
+    pub async fn verify(&self, secret: &str) -> Result<Arc<StoredToken>, Refusal> {
+        let key = hash(secret);
+        let found = match self.verified.get(&key) {
+            Some(found) => found,
+            None => {
+                let found = match self.store.token_by_hash(&key).await {
+                    Ok(Some(token)) => Found::Token(Arc::new(token)),
+                    Ok(None) => Found::Unknown,
+                    Err(e) => return Err(Refusal::StoreDown(e)),
+                };
+                self.verified.insert(key, found.clone());
+                found
+            }
+        };
+        let Found::Token(token) = found else {
+            return Err(refused("token_invalid", "the token is not known"));
+        };
+        let now = Utc::now();
+        if token.revoked_at.is_some() {
+            return Err(refused("token_revoked", "the token has been revoked"));
+        }
+        if token.expires_at <= now {
+            return Err(refused("token_expired", "the token has expired"));
+        }
+        if let Ok(mut used) = self.used.lock() {
+            used.insert(token.id.clone(), now);
+        }
+        Ok(token)
+    }
+
+    /// Forgets every verified token at once (after a revocation on this replica).
+    pub fn forget_verified(&self) {
+        self.verified.invalidate_all();
+    }
+
+    /// Writes the uses recorded since the last call, in one transaction. A failed write puts
+    /// them back to be tried with the next.
+    pub async fn flush_uses(&self) {
+        let batch: Vec<(String, DateTime<Utc>)> = match self.used.lock() {
+            Ok(mut used) => used.drain().collect(),
+            Err(_) => return,
+        };
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.touch_tokens(&batch).await {
+            tracing::warn!(error = %e, "cannot record token uses; will retry");
+            if let Ok(mut used) = self.used.lock() {
+                for (id, at) in batch {
+                    let latest = used.entry(id).or_insert(at);
+                    *latest = (*latest).max(at);
+                }
+            }
+        }
+    }
+}
+
+fn refused(code: &'static str, detail: &str) -> Refusal {
+    Refusal::Refused(AuthError::new(code, detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_carry_256_bits_and_are_stored_as_a_hash() {
+        let secret = new_secret();
+        assert!(secret.starts_with(PREFIX));
+        assert_eq!(secret.len(), PREFIX.len() + 43, "32 bytes in base64url");
+        assert_ne!(new_secret(), secret);
+        let stored = hash(&secret);
+        assert_eq!(stored.len(), 64);
+        assert!(!stored.contains(&secret[PREFIX.len()..]));
+    }
+}

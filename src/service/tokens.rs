@@ -1,0 +1,85 @@
+//! Personal access token use cases: make one (its secret shown this once), list, revoke.
+
+use std::sync::Arc;
+
+use chrono::Duration as Days;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ServiceError, ServiceResult};
+use crate::auth::personal::{self, PersonalTokens};
+use crate::model::{now, NewToken, Scope, StoredToken, TokenInfo, TokenRequest};
+use crate::store::TokenStore;
+
+/// A token just made: the only answer that ever holds its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: Vec<&'static str>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// `pcn_...`: shown once, stored only as a hash.
+    pub token: String,
+}
+
+pub struct TokenService {
+    store: Arc<dyn TokenStore>,
+    personal: Arc<PersonalTokens>,
+}
+
+impl TokenService {
+    pub fn new(store: Arc<dyn TokenStore>, personal: Arc<PersonalTokens>) -> Self {
+        Self { store, personal }
+    }
+
+    pub async fn create(&self, user: &str, body: NewToken) -> ServiceResult<CreatedToken> {
+        let request = body.validate()?;
+        self.mint(user, request).await
+    }
+
+    /// Makes a token from a validated request (the command line's way in too).
+    pub async fn mint(&self, user: &str, request: TokenRequest) -> ServiceResult<CreatedToken> {
+        let created_at = now();
+        let token = StoredToken {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: user.to_owned(),
+            name: request.name,
+            scopes: request.scopes,
+            created_at,
+            expires_at: created_at + Days::days(i64::from(request.days)),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let secret = personal::new_secret();
+        self.store
+            .insert_token(&token, &personal::hash(&secret))
+            .await?;
+        tracing::info!(token = %token.id, "personal access token created");
+        Ok(CreatedToken {
+            scopes: token.scopes.iter().map(Scope::as_str).collect(),
+            id: token.id,
+            name: token.name,
+            created_at: token.created_at,
+            expires_at: token.expires_at,
+            token: secret,
+        })
+    }
+
+    /// The user's live tokens, oldest first, never their secrets.
+    pub async fn list(&self, user: &str) -> ServiceResult<Vec<TokenInfo>> {
+        let tokens = self.store.list_tokens(user).await?;
+        Ok(tokens.iter().map(TokenInfo::from).collect())
+    }
+
+    /// Revokes one of the user's tokens: refused at once here, within seconds elsewhere.
+    pub async fn revoke(&self, user: &str, id: &str) -> ServiceResult<()> {
+        if !self.store.revoke_token(user, id, now()).await? {
+            return Err(ServiceError::NotFound("token"));
+        }
+        self.personal.forget_verified();
+        tracing::info!(token = %id, "personal access token revoked");
+        Ok(())
+    }
+}
