@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::model::Limits;
@@ -91,6 +91,7 @@ pub struct Settings {
     pub jwt_secret_key: Option<String>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
+    #[serde(deserialize_with = "trimmed")]
     pub api_key: Option<String>,
     pub pieces_api_key: Option<String>,
     pub gateway_url: Option<String>,
@@ -215,6 +216,14 @@ impl Settings {
                 );
             }
         }
+        if let Some(key) = &self.api_key {
+            if http::HeaderValue::from_str(key).is_err() {
+                return fail(
+                    "API_KEY",
+                    "holds a control character, so it cannot be sent as the X-API-Key header",
+                );
+            }
+        }
         for (var, value) in [
             ("GATEWAY_URL", &self.gateway_url),
             ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
@@ -323,6 +332,12 @@ impl Settings {
     }
 }
 
+/// Kubernetes secrets often end in a newline, which no HTTP header may carry.
+fn trimmed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(d)?;
+    Ok(value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+}
+
 /// Turns the config crate's error into one line naming the variable.
 fn describe(err: config::ConfigError) -> ConfigError {
     match err {
@@ -349,7 +364,28 @@ fn upper_key_in(msg: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::ENV_VARS;
+    use std::collections::HashMap;
+
+    use super::{Settings, ENV_VARS};
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, String> {
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>();
+        Settings::from_vars(vars).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_api_key_that_cannot_be_a_header_is_refused_naming_api_key() {
+        let error = load(&[("API_KEY", "platform\u{7}key")]).expect_err("refused");
+        assert!(error.contains("API_KEY"), "{error}");
+        assert!(
+            !error.contains("platform"),
+            "the key itself is not printed: {error}"
+        );
+        assert_eq!(error.lines().count(), 1, "{error}");
+    }
 
     #[test]
     fn every_variable_is_documented_in_env_example_and_readme() {

@@ -44,8 +44,8 @@ pub enum StartupError {
     Cache(#[from] crate::cache::CacheError),
     #[error("cannot set up metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error("cannot build the HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Http(#[from] upstream::ClientError),
     #[error("cannot listen: {0}")]
     Bind(#[from] io::Error),
 }
