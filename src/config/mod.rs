@@ -2,6 +2,8 @@
 //! variables whose names the platform fixes. Keys in the TOML file are the variable names in
 //! lower case (`api_port = 8200`).
 
+mod file;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -188,13 +190,13 @@ impl Settings {
     /// Loads from the given variables (tests pass their own instead of mutating the process).
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
         // Only our own names, and an empty value counts as unset, as in a shell `export X=`.
-        let ours: HashMap<String, String> = vars
+        let mut ours: HashMap<String, String> = vars
             .into_iter()
             .filter(|(k, v)| ENV_VARS.contains(&k.as_str()) && !v.trim().is_empty())
             .collect();
         let mut builder = config::Config::builder();
-        if let Some(file) = ours.get("CONFIG_FILE") {
-            builder = builder.add_source(config::File::new(file, config::FileFormat::Toml));
+        if let Some(path) = ours.remove("CONFIG_FILE") {
+            builder = builder.add_source(file::read(&path)?);
         }
         let env = config::Environment::default().source(Some(ours));
         let settings: Settings = builder
@@ -377,6 +379,18 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_key_in_the_config_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("pieces.toml");
+        std::fs::write(&file, "api_port = 8300\napi_prot = 8300\n").expect("written");
+        let error = load(&[("CONFIG_FILE", file.to_str().expect("UTF-8 path"))]);
+        assert_eq!(
+            error.expect_err("refused"),
+            "configuration error: CONFIG_FILE: unknown key `api_prot`"
+        );
+    }
+
+    #[test]
     fn an_api_key_that_cannot_be_a_header_is_refused_naming_api_key() {
         let error = load(&[("API_KEY", "platform\u{7}key")]).expect_err("refused");
         assert!(error.contains("API_KEY"), "{error}");
@@ -389,8 +403,8 @@ mod tests {
 
     #[test]
     fn every_variable_is_documented_in_env_example_and_readme() {
-        let example = include_str!("../.env.example");
-        let readme = include_str!("../README.md");
+        let example = include_str!("../../.env.example");
+        let readme = include_str!("../../README.md");
         for var in ENV_VARS {
             assert!(
                 example.contains(&format!("\n{var}=")),
