@@ -127,6 +127,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let limits = Limits::default();
         Self {
             api_port: 8200,
             metrics_port: 9200,
@@ -166,12 +167,12 @@ impl Default for Settings {
             outbox_poll_interval_ms: 1_000,
             outbox_max_age_secs: 7 * 24 * 3600,
             allow_sqlite_in_kubernetes: false,
-            max_title_chars: 200,
-            max_code_bytes: 1024 * 1024,
-            max_language_chars: 50,
-            max_tags: 32,
-            max_tag_chars: 50,
-            max_metadata_bytes: 64 * 1024,
+            max_title_chars: limits.title_chars,
+            max_code_bytes: limits.code_bytes,
+            max_language_chars: limits.language_chars,
+            max_tags: limits.tags,
+            max_tag_chars: limits.tag_chars,
+            max_metadata_bytes: limits.object_bytes,
         }
     }
 }
@@ -369,6 +370,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::{Settings, ENV_VARS};
+    use crate::model::Limits;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, String> {
         let vars = pairs
@@ -376,6 +378,28 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>();
         Settings::from_vars(vars).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_default_to_the_limits_the_model_defaults_to() {
+        let (from_settings, own) = (Settings::default().limits(), Limits::default());
+        assert_eq!(format!("{from_settings:?}"), format!("{own:?}"));
+    }
+
+    /// Configuration sits above the domain: the model's defaults are its own, and settings
+    /// start from them, so the model never needs to reach up for them.
+    #[test]
+    fn the_model_does_not_depend_on_configuration() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model");
+        for entry in std::fs::read_dir(&dir).expect("src/model") {
+            let path = entry.expect("directory entry").path();
+            let source = std::fs::read_to_string(&path).expect("readable source");
+            assert!(
+                !source.contains("crate::config"),
+                "{} uses crate::config",
+                path.display()
+            );
+        }
     }
 
     #[test]
