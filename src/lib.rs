@@ -57,11 +57,7 @@ pub fn in_kubernetes() -> bool {
 
 /// Refuses the embedded store where replicas would each get their own copy of the data.
 fn check_store_choice(settings: &Settings, in_kubernetes: bool) -> Result<(), StartupError> {
-    let embedded = settings
-        .database_url
-        .as_deref()
-        .is_none_or(|u| u.starts_with("sqlite:"));
-    if embedded && in_kubernetes {
+    if settings.database_url.is_embedded() && in_kubernetes {
         if !settings.allow_sqlite_in_kubernetes {
             return Err(config::ConfigError(
                 "DATABASE_URL: the embedded SQLite store is per pod and would split data between \
@@ -121,7 +117,7 @@ mod tests {
         settings.allow_sqlite_in_kubernetes = true;
         assert!(check_store_choice(&settings, true).is_ok());
         settings.allow_sqlite_in_kubernetes = false;
-        settings.database_url = Some("postgres://db/pieces".into());
+        settings.database_url = "postgres://db/pieces".parse().expect("a PostgreSQL URL");
         assert!(check_store_choice(&settings, true).is_ok());
     }
 

@@ -88,7 +88,7 @@ impl Service {
     pub async fn build(settings: Settings, jwt: JwtKeys) -> Result<Self, StartupError> {
         let metrics = Arc::new(Metrics::new()?);
         let stores = store::connect(
-            settings.database_url.as_deref(),
+            &settings.database_url,
             settings.database_max_connections,
             Duration::from_millis(settings.database_timeout_ms),
         )

@@ -5,13 +5,17 @@
 mod file;
 
 use std::collections::HashMap;
+use std::fmt::Display;
 use std::net::IpAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::model::Limits;
+use crate::store::DatabaseUrl;
 
 /// Every environment variable the service reads. The Kubernetes manifests are checked against
 /// this list, so a variable is added here or nowhere.
@@ -84,7 +88,8 @@ pub struct Settings {
     pub bind_address: IpAddr,
     pub log_level: String,
     pub log_format: LogFormat,
-    pub database_url: Option<String>,
+    #[serde(deserialize_with = "parsed")]
+    pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub database_timeout_ms: u64,
     pub redis_url: Option<String>,
@@ -135,7 +140,7 @@ impl Default for Settings {
             bind_address: IpAddr::from([0, 0, 0, 0]),
             log_level: "info".into(),
             log_format: LogFormat::Json,
-            database_url: None,
+            database_url: DatabaseUrl::default(),
             database_max_connections: 10,
             database_timeout_ms: 3_000,
             redis_url: None,
@@ -244,14 +249,6 @@ impl Settings {
                 return fail("REDIS_URL", "must start with redis:// or rediss://");
             }
         }
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
-                return fail(
-                    "DATABASE_URL",
-                    "must start with sqlite: or postgres:// (unset = ./data/pieces.db)",
-                );
-            }
-        }
         for (var, value) in [
             ("REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
             ("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs),
@@ -341,6 +338,16 @@ fn trimmed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
     Ok(value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
+/// A value parsed into its type as it is read, so no later code checks the string again.
+fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    String::deserialize(d)?.parse().map_err(D::Error::custom)
+}
+
 /// Turns the config crate's error into one line naming the variable.
 fn describe(err: config::ConfigError) -> ConfigError {
     match err {
@@ -371,6 +378,7 @@ mod tests {
 
     use super::{Settings, ENV_VARS};
     use crate::model::Limits;
+    use crate::store::DatabaseUrl;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Settings, String> {
         let vars = pairs
@@ -399,6 +407,29 @@ mod tests {
                 "{} uses crate::config",
                 path.display()
             );
+        }
+    }
+
+    #[test]
+    fn database_url_is_parsed_once_into_the_store_it_names() {
+        let url = |value: &str| load(&[("DATABASE_URL", value)]).map(|s| s.database_url);
+        let unset = load(&[]).expect("defaults").database_url;
+        assert!(matches!(&unset, DatabaseUrl::Sqlite(file) if file == "sqlite://data/pieces.db"));
+        assert!(unset.is_embedded());
+        let file = url("sqlite://other/pieces.db").expect("a SQLite file");
+        assert!(matches!(&file, DatabaseUrl::Sqlite(f) if f == "sqlite://other/pieces.db"));
+        for server in ["postgres://app@db/pieces", "postgresql://app@db/pieces"] {
+            let parsed = url(server).expect("a PostgreSQL URL");
+            assert!(matches!(parsed, DatabaseUrl::Postgres(_)), "{server}");
+            assert!(!parsed.is_embedded(), "{server}");
+        }
+        for refused in ["mysql://db/pieces", "postgresfoo://db/pieces", "pieces.db"] {
+            let error = url(refused).expect_err(refused);
+            assert!(
+                error.starts_with("configuration error: DATABASE_URL: "),
+                "{error}"
+            );
+            assert_eq!(error.lines().count(), 1, "{error}");
         }
     }
 

@@ -15,6 +15,7 @@ pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,22 +94,57 @@ pub struct Stores {
     pub outbox: Arc<dyn OutboxQueue>,
 }
 
-/// Opens the store `DATABASE_URL` names (the embedded SQLite file when unset) and migrates it.
+/// Where the durable store lives (`DATABASE_URL`), parsed once at start-up.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    /// A SQLite file inside the pod: the embedded store.
+    Sqlite(String),
+    /// A PostgreSQL server, which every replica shares.
+    Postgres(String),
+}
+
+/// The embedded file under `./data/`.
+impl Default for DatabaseUrl {
+    fn default() -> Self {
+        Self::Sqlite(sqlite::DEFAULT_URL.to_owned())
+    }
+}
+
+impl DatabaseUrl {
+    /// True for the SQLite file, of which each replica would keep its own copy.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = &'static str;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => Ok(Self::Sqlite(url.to_owned())),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres(url.to_owned())),
+            _ => Err("must start with sqlite: or postgres:// (unset = ./data/pieces.db)"),
+        }
+    }
+}
+
+/// Opens the store `url` names and migrates it.
 pub async fn connect(
-    url: Option<&str>,
+    url: &DatabaseUrl,
     max_connections: u32,
     timeout: Duration,
 ) -> Result<Stores, StoreError> {
     match url {
-        Some(url) if url.starts_with("postgres") => {
+        DatabaseUrl::Postgres(url) => {
             let store = PostgresStore::connect(url, max_connections, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.pool().clone()),
                 snippets: Arc::new(store),
             })
         }
-        url => {
-            let store = SqliteStore::connect(url.unwrap_or(sqlite::DEFAULT_URL), timeout).await?;
+        DatabaseUrl::Sqlite(url) => {
+            let store = SqliteStore::connect(url, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.writer().clone()),
                 snippets: Arc::new(store),
