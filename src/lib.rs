@@ -24,6 +24,7 @@ pub use server::{Listeners, Service, StartupError};
 
 use auth::JwtKeys;
 use config::Settings;
+use secrecy::ExposeSecret;
 
 /// Lifetime of the token printed in local mode.
 const LOCAL_TOKEN_TTL_SECS: u64 = 24 * 3600;
@@ -34,7 +35,8 @@ pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), Startu
     let issuer = settings.jwt_issuer.as_deref();
     let audience = settings.jwt_audience.as_deref();
     if let Some(secret) = &settings.jwt_secret_key {
-        return Ok((JwtKeys::new(secret.as_bytes(), issuer, audience), None));
+        let secret = secret.expose_secret().as_bytes();
+        return Ok((JwtKeys::new(secret, issuer, audience), None));
     }
     if in_kubernetes() {
         return Err(config::ConfigError(

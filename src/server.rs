@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -93,8 +94,10 @@ impl Service {
             Duration::from_millis(settings.database_timeout_ms),
         )
         .await?;
-        let cache: Arc<dyn Cache> = match settings.redis_url.as_deref() {
-            Some(url) => Arc::new(RedisCache::connect(url, settings.redis_timeout()).await?),
+        let cache: Arc<dyn Cache> = match &settings.redis_url {
+            Some(url) => {
+                Arc::new(RedisCache::connect(url.expose_secret(), settings.redis_timeout()).await?)
+            }
             None => Arc::new(MemoryCache::new(settings.cache_max_bytes)),
         };
         let client = upstream::build_client(&settings)?;

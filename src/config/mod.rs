@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use url::Url;
@@ -92,15 +93,15 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub database_timeout_ms: u64,
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretString>,
     pub redis_critical: bool,
     pub redis_timeout_ms: u64,
-    pub jwt_secret_key: Option<String>,
+    pub jwt_secret_key: Option<SecretString>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
     #[serde(deserialize_with = "trimmed")]
-    pub api_key: Option<String>,
-    pub pieces_api_key: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub pieces_api_key: Option<SecretString>,
     pub gateway_url: Option<String>,
     pub cognitive_services_url: Option<String>,
     pub data_platform_url: Option<String>,
@@ -217,7 +218,7 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
         if let Some(secret) = &self.jwt_secret_key {
-            if secret.len() < 32 {
+            if secret.expose_secret().len() < 32 {
                 return fail(
                     "JWT_SECRET_KEY",
                     "must be at least 32 bytes; generate one with `openssl rand -hex 32`",
@@ -225,7 +226,7 @@ impl Settings {
             }
         }
         if let Some(key) = &self.api_key {
-            if http::HeaderValue::from_str(key).is_err() {
+            if http::HeaderValue::from_str(key.expose_secret()).is_err() {
                 return fail(
                     "API_KEY",
                     "holds a control character, so it cannot be sent as the X-API-Key header",
@@ -245,6 +246,7 @@ impl Settings {
             }
         }
         if let Some(url) = &self.redis_url {
+            let url = url.expose_secret();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return fail("REDIS_URL", "must start with redis:// or rediss://");
             }
@@ -333,9 +335,12 @@ impl Settings {
 }
 
 /// Kubernetes secrets often end in a newline, which no HTTP header may carry.
-fn trimmed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn trimmed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
     let value = Option::<String>::deserialize(d)?;
-    Ok(value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+    Ok(value
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from))
 }
 
 /// A value parsed into its type as it is read, so no later code checks the string again.
@@ -430,6 +435,28 @@ mod tests {
                 "{error}"
             );
             assert_eq!(error.lines().count(), 1, "{error}");
+        }
+    }
+
+    #[test]
+    fn no_secret_is_printed_by_debug() {
+        let settings = load(&[
+            ("JWT_SECRET_KEY", "jwt-secret-that-is-long-enough-for-hs256"),
+            ("API_KEY", "platform-api-key"),
+            ("PIECES_API_KEY", "pieces-api-key"),
+            ("DATABASE_URL", "postgres://app:database-password@db/pieces"),
+            ("REDIS_URL", "redis://:redis-password@cache:6379/2"),
+        ])
+        .expect("valid settings");
+        let printed = format!("{settings:?}");
+        for secret in [
+            "jwt-secret",
+            "platform-api-key",
+            "pieces-api-key",
+            "database-password",
+            "redis-password",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
         }
     }
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::EventPlan;
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
@@ -99,8 +100,8 @@ pub struct Stores {
 pub enum DatabaseUrl {
     /// A SQLite file inside the pod: the embedded store.
     Sqlite(String),
-    /// A PostgreSQL server, which every replica shares.
-    Postgres(String),
+    /// A PostgreSQL server, which every replica shares; the URL may carry a password.
+    Postgres(SecretString),
 }
 
 /// The embedded file under `./data/`.
@@ -123,7 +124,7 @@ impl FromStr for DatabaseUrl {
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         match url.split_once(':').map(|(scheme, _)| scheme) {
             Some("sqlite") => Ok(Self::Sqlite(url.to_owned())),
-            Some("postgres" | "postgresql") => Ok(Self::Postgres(url.to_owned())),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres(url.into())),
             _ => Err("must start with sqlite: or postgres:// (unset = ./data/pieces.db)"),
         }
     }
@@ -137,7 +138,8 @@ pub async fn connect(
 ) -> Result<Stores, StoreError> {
     match url {
         DatabaseUrl::Postgres(url) => {
-            let store = PostgresStore::connect(url, max_connections, timeout).await?;
+            let store =
+                PostgresStore::connect(url.expose_secret(), max_connections, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.pool().clone()),
                 snippets: Arc::new(store),

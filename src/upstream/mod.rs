@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::config::Settings;
@@ -74,8 +75,8 @@ pub enum ClientError {
 /// Builds the one HTTP client all upstreams share.
 pub fn build_client(settings: &Settings) -> Result<reqwest::Client, ClientError> {
     let mut headers = HeaderMap::new();
-    if let Some(key) = settings.api_key.as_deref() {
-        let mut value = HeaderValue::from_str(key)?;
+    if let Some(key) = &settings.api_key {
+        let mut value = HeaderValue::from_str(key.expose_secret())?;
         value.set_sensitive(true);
         headers.insert("x-api-key", value);
     }
