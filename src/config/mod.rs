@@ -3,17 +3,15 @@
 //! lower case (`api_port = 8200`).
 
 mod file;
+mod parse;
+mod validate;
 
 use std::collections::HashMap;
-use std::fmt::Display;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
-use url::Url;
+use secrecy::SecretString;
+use serde::Deserialize;
 
 use crate::model::Limits;
 use crate::store::DatabaseUrl;
@@ -89,7 +87,7 @@ pub struct Settings {
     pub bind_address: IpAddr,
     pub log_level: String,
     pub log_format: LogFormat,
-    #[serde(deserialize_with = "parsed")]
+    #[serde(deserialize_with = "parse::parsed")]
     pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub database_timeout_ms: u64,
@@ -99,7 +97,7 @@ pub struct Settings {
     pub jwt_secret_key: Option<SecretString>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
-    #[serde(deserialize_with = "trimmed")]
+    #[serde(deserialize_with = "parse::trimmed")]
     pub api_key: Option<SecretString>,
     pub pieces_api_key: Option<SecretString>,
     pub gateway_url: Option<String>,
@@ -210,86 +208,9 @@ impl Settings {
             .add_source(env)
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(describe)?;
+            .map_err(parse::describe)?;
         settings.validate()?;
         Ok(settings)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
-        if let Some(secret) = &self.jwt_secret_key {
-            if secret.expose_secret().len() < 32 {
-                return fail(
-                    "JWT_SECRET_KEY",
-                    "must be at least 32 bytes; generate one with `openssl rand -hex 32`",
-                );
-            }
-        }
-        if let Some(key) = &self.api_key {
-            if http::HeaderValue::from_str(key.expose_secret()).is_err() {
-                return fail(
-                    "API_KEY",
-                    "holds a control character, so it cannot be sent as the X-API-Key header",
-                );
-            }
-        }
-        for (var, value) in [
-            ("GATEWAY_URL", &self.gateway_url),
-            ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
-            ("DATA_PLATFORM_URL", &self.data_platform_url),
-        ] {
-            if let Some(value) = value {
-                match Url::parse(value) {
-                    Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-                    _ => return fail(var, "must be an http:// or https:// URL"),
-                }
-            }
-        }
-        if let Some(url) = &self.redis_url {
-            let url = url.expose_secret();
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return fail("REDIS_URL", "must start with redis:// or rediss://");
-            }
-        }
-        for (var, value) in [
-            ("REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
-            ("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs),
-            ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
-            ("DATABASE_TIMEOUT_MS", self.database_timeout_ms),
-            (
-                "DATABASE_MAX_CONNECTIONS",
-                self.database_max_connections.into(),
-            ),
-            (
-                "AI_ASSIST_RATE_PER_MINUTE",
-                self.ai_assist_rate_per_minute.into(),
-            ),
-            ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
-            ("MAX_BODY_BYTES", self.max_body_bytes as u64),
-            ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout_secs),
-            ("IDLE_TIMEOUT_SECS", self.idle_timeout_secs),
-            ("MAX_CONNECTIONS", self.max_connections as u64),
-        ] {
-            if value == 0 {
-                return fail(var, "must be greater than 0");
-            }
-        }
-        if self
-            .log_level
-            .parse::<tracing_subscriber::EnvFilter>()
-            .is_err()
-        {
-            return fail(
-                "LOG_LEVEL",
-                "is not a valid level or filter (e.g. info, debug)",
-            );
-        }
-        for origin in self.cors_origins() {
-            if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
-                return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
-            }
-        }
-        Ok(())
     }
 
     /// CORS origins, split from the comma-separated setting.
@@ -334,168 +255,5 @@ impl Settings {
     }
 }
 
-/// Kubernetes secrets often end in a newline, which no HTTP header may carry.
-fn trimmed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
-    let value = Option::<String>::deserialize(d)?;
-    Ok(value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .map(SecretString::from))
-}
-
-/// A value parsed into its type as it is read, so no later code checks the string again.
-fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: Display,
-{
-    String::deserialize(d)?.parse().map_err(D::Error::custom)
-}
-
-/// Turns the config crate's error into one line naming the variable.
-fn describe(err: config::ConfigError) -> ConfigError {
-    match err {
-        config::ConfigError::Type {
-            key: Some(key),
-            unexpected,
-            expected,
-            ..
-        } => ConfigError(format!(
-            "{}: expected {expected}, got {unexpected}",
-            key.to_uppercase()
-        )),
-        other => ConfigError(upper_key_in(&other.to_string())),
-    }
-}
-
-/// Messages like "unknown variant `xml`, expected `json` or `text` for key `log_format`".
-fn upper_key_in(msg: &str) -> String {
-    match msg.rsplit_once("for key `") {
-        Some((what, key)) => format!("{}: {what}", key.trim_end_matches('`').to_uppercase()),
-        None => msg.to_owned(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::{Settings, ENV_VARS};
-    use crate::model::Limits;
-    use crate::store::DatabaseUrl;
-
-    fn load(pairs: &[(&str, &str)]) -> Result<Settings, String> {
-        let vars = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<HashMap<_, _>>();
-        Settings::from_vars(vars).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn settings_default_to_the_limits_the_model_defaults_to() {
-        let (from_settings, own) = (Settings::default().limits(), Limits::default());
-        assert_eq!(format!("{from_settings:?}"), format!("{own:?}"));
-    }
-
-    /// Configuration sits above the domain: the model's defaults are its own, and settings
-    /// start from them, so the model never needs to reach up for them.
-    #[test]
-    fn the_model_does_not_depend_on_configuration() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model");
-        for entry in std::fs::read_dir(&dir).expect("src/model") {
-            let path = entry.expect("directory entry").path();
-            let source = std::fs::read_to_string(&path).expect("readable source");
-            assert!(
-                !source.contains("crate::config"),
-                "{} uses crate::config",
-                path.display()
-            );
-        }
-    }
-
-    #[test]
-    fn database_url_is_parsed_once_into_the_store_it_names() {
-        let url = |value: &str| load(&[("DATABASE_URL", value)]).map(|s| s.database_url);
-        let unset = load(&[]).expect("defaults").database_url;
-        assert!(matches!(&unset, DatabaseUrl::Sqlite(file) if file == "sqlite://data/pieces.db"));
-        assert!(unset.is_embedded());
-        let file = url("sqlite://other/pieces.db").expect("a SQLite file");
-        assert!(matches!(&file, DatabaseUrl::Sqlite(f) if f == "sqlite://other/pieces.db"));
-        for server in ["postgres://app@db/pieces", "postgresql://app@db/pieces"] {
-            let parsed = url(server).expect("a PostgreSQL URL");
-            assert!(matches!(parsed, DatabaseUrl::Postgres(_)), "{server}");
-            assert!(!parsed.is_embedded(), "{server}");
-        }
-        for refused in ["mysql://db/pieces", "postgresfoo://db/pieces", "pieces.db"] {
-            let error = url(refused).expect_err(refused);
-            assert!(
-                error.starts_with("configuration error: DATABASE_URL: "),
-                "{error}"
-            );
-            assert_eq!(error.lines().count(), 1, "{error}");
-        }
-    }
-
-    #[test]
-    fn no_secret_is_printed_by_debug() {
-        let settings = load(&[
-            ("JWT_SECRET_KEY", "jwt-secret-that-is-long-enough-for-hs256"),
-            ("API_KEY", "platform-api-key"),
-            ("PIECES_API_KEY", "pieces-api-key"),
-            ("DATABASE_URL", "postgres://app:database-password@db/pieces"),
-            ("REDIS_URL", "redis://:redis-password@cache:6379/2"),
-        ])
-        .expect("valid settings");
-        let printed = format!("{settings:?}");
-        for secret in [
-            "jwt-secret",
-            "platform-api-key",
-            "pieces-api-key",
-            "database-password",
-            "redis-password",
-        ] {
-            assert!(!printed.contains(secret), "{secret} in {printed}");
-        }
-    }
-
-    #[test]
-    fn an_unknown_key_in_the_config_file_is_refused_naming_it() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let file = dir.path().join("pieces.toml");
-        std::fs::write(&file, "api_port = 8300\napi_prot = 8300\n").expect("written");
-        let error = load(&[("CONFIG_FILE", file.to_str().expect("UTF-8 path"))]);
-        assert_eq!(
-            error.expect_err("refused"),
-            "configuration error: CONFIG_FILE: unknown key `api_prot`"
-        );
-    }
-
-    #[test]
-    fn an_api_key_that_cannot_be_a_header_is_refused_naming_api_key() {
-        let error = load(&[("API_KEY", "platform\u{7}key")]).expect_err("refused");
-        assert!(error.contains("API_KEY"), "{error}");
-        assert!(
-            !error.contains("platform"),
-            "the key itself is not printed: {error}"
-        );
-        assert_eq!(error.lines().count(), 1, "{error}");
-    }
-
-    #[test]
-    fn every_variable_is_documented_in_env_example_and_readme() {
-        let example = include_str!("../../.env.example");
-        let readme = include_str!("../../README.md");
-        for var in ENV_VARS {
-            assert!(
-                example.contains(&format!("\n{var}=")),
-                "{var} missing from .env.example"
-            );
-            assert!(
-                readme.contains(&format!("`{var}`")),
-                "{var} missing from README"
-            );
-        }
-    }
-}
+mod tests;
