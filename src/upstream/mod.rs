@@ -226,4 +226,21 @@ mod tests {
             .await;
         assert!(sent.is_ok(), "the stub wants the trimmed key: {sent:?}");
     }
+
+    #[test]
+    fn every_outcome_is_a_series_the_metrics_export_from_the_start() {
+        use crate::metrics::labels::UPSTREAM_OUTCOMES;
+        let s = "gateway";
+        for error in [
+            UpstreamError::NotConfigured(s),
+            UpstreamError::CircuitOpen(s),
+            UpstreamError::Timeout(s),
+            UpstreamError::Unreachable(s),
+            UpstreamError::Status(s, 503),
+            UpstreamError::Status(s, 404),
+            UpstreamError::Malformed(s),
+        ] {
+            assert!(UPSTREAM_OUTCOMES.contains(&error.outcome()), "{error:?}");
+        }
+    }
 }
