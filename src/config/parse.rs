@@ -48,7 +48,11 @@ pub(super) fn describe(err: config::ConfigError) -> ConfigError {
 /// Messages like "unknown variant `xml`, expected `json` or `text` for key `log_format`".
 fn upper_key_in(msg: &str) -> String {
     match msg.rsplit_once("for key `") {
-        Some((what, key)) => format!("{}: {what}", key.trim_end_matches('`').to_uppercase()),
+        Some((what, key)) => format!(
+            "{}: {}",
+            key.trim_end_matches('`').to_uppercase(),
+            what.trim_end()
+        ),
         None => msg.to_owned(),
     }
 }
