@@ -24,6 +24,7 @@ pub use server::{Listeners, Service, StartupError};
 
 use auth::JwtKeys;
 use config::Settings;
+use secrecy::ExposeSecret;
 
 /// Lifetime of the token printed in local mode.
 const LOCAL_TOKEN_TTL_SECS: u64 = 24 * 3600;
@@ -34,7 +35,8 @@ pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), Startu
     let issuer = settings.jwt_issuer.as_deref();
     let audience = settings.jwt_audience.as_deref();
     if let Some(secret) = &settings.jwt_secret_key {
-        return Ok((JwtKeys::new(secret.as_bytes(), issuer, audience), None));
+        let secret = secret.expose_secret().as_bytes();
+        return Ok((JwtKeys::new(secret, issuer, audience), None));
     }
     if in_kubernetes() {
         return Err(config::ConfigError(
@@ -57,11 +59,7 @@ pub fn in_kubernetes() -> bool {
 
 /// Refuses the embedded store where replicas would each get their own copy of the data.
 fn check_store_choice(settings: &Settings, in_kubernetes: bool) -> Result<(), StartupError> {
-    let embedded = settings
-        .database_url
-        .as_deref()
-        .is_none_or(|u| u.starts_with("sqlite:"));
-    if embedded && in_kubernetes {
+    if settings.database_url.is_embedded() && in_kubernetes {
         if !settings.allow_sqlite_in_kubernetes {
             return Err(config::ConfigError(
                 "DATABASE_URL: the embedded SQLite store is per pod and would split data between \
@@ -121,7 +119,7 @@ mod tests {
         settings.allow_sqlite_in_kubernetes = true;
         assert!(check_store_choice(&settings, true).is_ok());
         settings.allow_sqlite_in_kubernetes = false;
-        settings.database_url = Some("postgres://db/pieces".into());
+        settings.database_url = "postgres://db/pieces".parse().expect("a PostgreSQL URL");
         assert!(check_store_choice(&settings, true).is_ok());
     }
 

@@ -1,9 +1,42 @@
-//! The service's own Prometheus registry and every metric handle, created once.
+//! The service's own Prometheus registry and every metric handle, created once, with every
+//! series the service knows of exported from the start.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
+
+/// Every label value the service produces, declared once. Each series is exported at 0 from
+/// start-up: one that appears only at its first event is invisible to `rate()` and alerts
+/// until then.
+pub mod labels {
+    /// `pieces_cache_requests_total{result}`
+    pub const CACHE_RESULTS: &[&str] = &["hit", "miss", "error"];
+    /// `service` of `pieces_upstream_requests_total`: the clients in `upstream`.
+    pub const UPSTREAM_SERVICES: &[&str] = &["cognitive", "data_platform", "gateway"];
+    /// `outcome` of `pieces_upstream_requests_total`: "ok" or `UpstreamError::outcome()`.
+    pub const UPSTREAM_OUTCOMES: &[&str] = &[
+        "ok",
+        "not_configured",
+        "circuit_open",
+        "timeout",
+        "unreachable",
+        "http_5xx",
+        "http_4xx",
+        "malformed",
+    ];
+    /// `pieces_sync_backlog{state}`
+    pub const SYNC_STATES: &[&str] = &["pending", "dead"];
+    /// `target` of `pieces_sync_deliveries_total`: the outbox's targets.
+    pub const SYNC_TARGETS: &[&str] = &[
+        "data_platform",
+        "gateway",
+        "enrichment",
+        "cache_invalidation",
+    ];
+    /// `outcome` of `pieces_sync_deliveries_total`
+    pub const SYNC_OUTCOMES: &[&str] = &["delivered", "failed", "dead"];
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -24,6 +57,8 @@ pub struct Metrics {
     pub sync_backlog: IntGaugeVec,
     /// Outbox delivery attempts by target and outcome.
     pub sync_deliveries: IntCounterVec,
+    /// Always 1; its label tells which build runs.
+    build_info: IntGaugeVec,
 }
 
 impl Metrics {
@@ -77,6 +112,10 @@ impl Metrics {
                 Opts::new("pieces_sync_deliveries_total", "Outbox delivery attempts"),
                 &["target", "outcome"],
             )?,
+            build_info: IntGaugeVec::new(
+                Opts::new("pieces_build_info", "The running build, by version"),
+                &["version"],
+            )?,
             registry,
         };
         let r = &metrics.registry;
@@ -89,11 +128,46 @@ impl Metrics {
         r.register(Box::new(metrics.upstream_duration.clone()))?;
         r.register(Box::new(metrics.sync_backlog.clone()))?;
         r.register(Box::new(metrics.sync_deliveries.clone()))?;
+        r.register(Box::new(metrics.build_info.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
+        metrics.preset();
         Ok(metrics)
+    }
+
+    /// Creates every known series at 0, and sets the build's.
+    fn preset(&self) {
+        use labels::*;
+        for result in CACHE_RESULTS {
+            self.cache_requests.with_label_values(&[result]);
+        }
+        for service in UPSTREAM_SERVICES {
+            for outcome in UPSTREAM_OUTCOMES {
+                self.upstream_requests
+                    .with_label_values(&[service, outcome]);
+            }
+        }
+        for state in SYNC_STATES {
+            self.sync_backlog.with_label_values(&[state]);
+        }
+        for target in SYNC_TARGETS {
+            for outcome in SYNC_OUTCOMES {
+                self.sync_deliveries.with_label_values(&[target, outcome]);
+            }
+        }
+        self.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+    }
+
+    /// Creates `pieces_errors_total` at 0 for each error code. The codes belong to the HTTP
+    /// layer, which calls this once at start-up; metrics do not depend on it.
+    pub fn preset_error_types(&self, codes: &[&str]) {
+        for code in codes {
+            self.errors.with_label_values(&[code]);
+        }
     }
 
     /// The text exposition of every metric.
@@ -108,5 +182,58 @@ impl Metrics {
 
     pub fn cache(&self, result: &str) {
         self.cache_requests.with_label_values(&[result]).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{labels, Metrics};
+    use crate::model::Target;
+
+    fn rendered_lines(metrics: &Metrics) -> Vec<String> {
+        metrics.render().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn every_known_series_is_exported_at_zero_before_its_first_event() {
+        let lines = rendered_lines(&Metrics::new().expect("metrics"));
+        let build_info = format!(
+            r#"pieces_build_info{{version="{}"}} 1"#,
+            env!("CARGO_PKG_VERSION")
+        );
+        for expected in [
+            r#"pieces_cache_requests_total{result="hit"} 0"#,
+            r#"pieces_cache_requests_total{result="error"} 0"#,
+            r#"pieces_sync_backlog{state="pending"} 0"#,
+            r#"pieces_sync_backlog{state="dead"} 0"#,
+            r#"pieces_sync_deliveries_total{outcome="dead",target="cache_invalidation"} 0"#,
+            r#"pieces_upstream_requests_total{outcome="ok",service="data_platform"} 0"#,
+            r#"pieces_upstream_requests_total{outcome="http_5xx",service="cognitive"} 0"#,
+            &build_info,
+        ] {
+            assert!(
+                lines.iter().any(|line| line == expected),
+                "{expected} missing"
+            );
+        }
+    }
+
+    #[test]
+    fn error_types_named_at_start_up_are_exported_at_zero() {
+        let metrics = Metrics::new().expect("metrics");
+        metrics.preset_error_types(&["not_found", "rate_limited"]);
+        let lines = rendered_lines(&metrics);
+        for code in ["not_found", "rate_limited"] {
+            let expected = format!(r#"pieces_errors_total{{error_type="{code}"}} 0"#);
+            assert!(lines.contains(&expected), "{expected} missing");
+        }
+    }
+
+    #[test]
+    fn the_sync_targets_exported_are_the_outboxs() {
+        for name in labels::SYNC_TARGETS {
+            let target = Target::parse(name).expect("an outbox target");
+            assert_eq!(target.as_str(), *name);
+        }
     }
 }

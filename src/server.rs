@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -44,8 +45,8 @@ pub enum StartupError {
     Cache(#[from] crate::cache::CacheError),
     #[error("cannot set up metrics: {0}")]
     Metrics(#[from] prometheus::Error),
-    #[error("cannot build the HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Http(#[from] upstream::ClientError),
     #[error("cannot listen: {0}")]
     Bind(#[from] io::Error),
 }
@@ -89,13 +90,15 @@ impl Service {
     pub async fn build(settings: Settings, jwt: JwtKeys) -> Result<Self, StartupError> {
         let metrics = Arc::new(Metrics::new()?);
         let stores = store::connect(
-            settings.database_url.as_deref(),
+            &settings.database_url,
             settings.database_max_connections,
             Duration::from_millis(settings.database_timeout_ms),
         )
         .await?;
-        let cache: Arc<dyn Cache> = match settings.redis_url.as_deref() {
-            Some(url) => Arc::new(RedisCache::connect(url, settings.redis_timeout()).await?),
+        let cache: Arc<dyn Cache> = match &settings.redis_url {
+            Some(url) => {
+                Arc::new(RedisCache::connect(url.expose_secret(), settings.redis_timeout()).await?)
+            }
             None => Arc::new(MemoryCache::new(settings.cache_max_bytes)),
         };
         let client = upstream::build_client(&settings)?;

@@ -17,11 +17,13 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::EventPlan;
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
@@ -96,23 +98,59 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
 }
 
-/// Opens the store `DATABASE_URL` names (the embedded SQLite file when unset) and migrates it.
+/// Where the durable store lives (`DATABASE_URL`), parsed once at start-up.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    /// A SQLite file inside the pod: the embedded store.
+    Sqlite(String),
+    /// A PostgreSQL server, which every replica shares; the URL may carry a password.
+    Postgres(SecretString),
+}
+
+/// The embedded file under `./data/`.
+impl Default for DatabaseUrl {
+    fn default() -> Self {
+        Self::Sqlite(sqlite::DEFAULT_URL.to_owned())
+    }
+}
+
+impl DatabaseUrl {
+    /// True for the SQLite file, of which each replica would keep its own copy.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = &'static str;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => Ok(Self::Sqlite(url.to_owned())),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres(url.into())),
+            _ => Err("must start with sqlite: or postgres:// (unset = ./data/pieces.db)"),
+        }
+    }
+}
+
+/// Opens the store `url` names and migrates it.
 pub async fn connect(
-    url: Option<&str>,
+    url: &DatabaseUrl,
     max_connections: u32,
     timeout: Duration,
 ) -> Result<Stores, StoreError> {
     match url {
-        Some(url) if url.starts_with("postgres") => {
-            let store = PostgresStore::connect(url, max_connections, timeout).await?;
+        DatabaseUrl::Postgres(url) => {
+            let store =
+                PostgresStore::connect(url.expose_secret(), max_connections, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.pool().clone()),
                 tokens: Arc::new(store.pool().clone()),
                 snippets: Arc::new(store),
             })
         }
-        url => {
-            let store = SqliteStore::connect(url.unwrap_or(sqlite::DEFAULT_URL), timeout).await?;
+        DatabaseUrl::Sqlite(url) => {
+            let store = SqliteStore::connect(url, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.writer().clone()),
                 tokens: Arc::new(store.writer().clone()),

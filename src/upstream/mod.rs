@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
+use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::config::Settings;
@@ -61,22 +62,31 @@ pub struct HttpUpstream {
     metrics: Arc<Metrics>,
 }
 
+/// Why the shared HTTP client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// `Settings::validate` refuses such a key; dropping it would fail every call instead.
+    #[error("API_KEY: cannot be sent as an HTTP header")]
+    ApiKey(#[from] http::header::InvalidHeaderValue),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
 /// Builds the one HTTP client all upstreams share.
-pub fn build_client(settings: &Settings) -> Result<reqwest::Client, reqwest::Error> {
+pub fn build_client(settings: &Settings) -> Result<reqwest::Client, ClientError> {
     let mut headers = HeaderMap::new();
-    if let Some(key) = settings.api_key.as_deref() {
-        if let Ok(mut value) = HeaderValue::from_str(key) {
-            value.set_sensitive(true);
-            headers.insert("x-api-key", value);
-        }
+    if let Some(key) = &settings.api_key {
+        let mut value = HeaderValue::from_str(key.expose_secret())?;
+        value.set_sensitive(true);
+        headers.insert("x-api-key", value);
     }
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .default_headers(headers)
         .connect_timeout(Duration::from_millis(settings.upstream_connect_timeout_ms))
         .timeout(Duration::from_secs(settings.upstream_timeout_secs))
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("pieces-connector/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .build()?)
 }
 
 impl HttpUpstream {
@@ -184,5 +194,53 @@ impl HttpUpstream {
 
     pub fn service(&self) -> &'static str {
         self.service
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_api_key_with_a_trailing_newline_is_sent_without_it() {
+        let platform = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/snippets"))
+            .and(header("x-api-key", "platform-key"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&platform)
+            .await;
+        let vars = HashMap::from([("API_KEY".to_owned(), "platform-key\n".to_owned())]);
+        let settings = Settings::from_vars(vars).expect("a Kubernetes secret's newline is fine");
+        let client = build_client(&settings).expect("client");
+        let metrics = Arc::new(Metrics::new().expect("metrics"));
+        let upstream =
+            HttpUpstream::new("data_platform", &platform.uri(), client, metrics).expect("base URL");
+        let sent = upstream
+            .post("snippets", Bytes::from_static(b"{}"), "request-1", None)
+            .await;
+        assert!(sent.is_ok(), "the stub wants the trimmed key: {sent:?}");
+    }
+
+    #[test]
+    fn every_outcome_is_a_series_the_metrics_export_from_the_start() {
+        use crate::metrics::labels::UPSTREAM_OUTCOMES;
+        let s = "gateway";
+        for error in [
+            UpstreamError::NotConfigured(s),
+            UpstreamError::CircuitOpen(s),
+            UpstreamError::Timeout(s),
+            UpstreamError::Unreachable(s),
+            UpstreamError::Status(s, 503),
+            UpstreamError::Status(s, 404),
+            UpstreamError::Malformed(s),
+        ] {
+            assert!(UPSTREAM_OUTCOMES.contains(&error.outcome()), "{error:?}");
+        }
     }
 }

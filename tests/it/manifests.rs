@@ -115,13 +115,14 @@ fn secrets_come_from_the_platform_secret_names() {
 #[test]
 fn configmap_is_accepted_by_the_service_and_names_the_platform_services() {
     let s = settings_in_cluster();
-    let urls = [
-        s.gateway_url,
-        s.cognitive_services_url,
-        s.data_platform_url,
-        s.redis_url,
-    ];
-    assert!(urls.iter().all(Option::is_some), "{urls:?}");
+    for (var, set) in [
+        ("GATEWAY_URL", s.gateway_url.is_some()),
+        ("COGNITIVE_SERVICES_URL", s.cognitive_services_url.is_some()),
+        ("DATA_PLATFORM_URL", s.data_platform_url.is_some()),
+        ("REDIS_URL", s.redis_url.is_some()),
+    ] {
+        assert!(set, "the ConfigMap does not set {var}");
+    }
 }
 
 #[test]

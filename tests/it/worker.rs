@@ -71,7 +71,8 @@ fn sync_event(n: usize) -> NewEvent {
 async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/pieces.db", dir.path().display());
-    let stores = store::connect(Some(&url), 1, Duration::from_secs(3))
+    let url = url.parse().expect("a SQLite URL");
+    let stores = store::connect(&url, 1, Duration::from_secs(3))
         .await
         .expect("store");
     let backlog: Vec<NewEvent> = (0..200).map(sync_event).collect();

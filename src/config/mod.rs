@@ -2,14 +2,19 @@
 //! variables whose names the platform fixes. Keys in the TOML file are the variable names in
 //! lower case (`api_port = 8200`).
 
+mod file;
+mod parse;
+mod validate;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use secrecy::SecretString;
 use serde::Deserialize;
-use url::Url;
 
 use crate::model::Limits;
+use crate::store::DatabaseUrl;
 
 /// Every environment variable the service reads. The Kubernetes manifests are checked against
 /// this list, so a variable is added here or nowhere.
@@ -82,17 +87,19 @@ pub struct Settings {
     pub bind_address: IpAddr,
     pub log_level: String,
     pub log_format: LogFormat,
-    pub database_url: Option<String>,
+    #[serde(deserialize_with = "parse::parsed")]
+    pub database_url: DatabaseUrl,
     pub database_max_connections: u32,
     pub database_timeout_ms: u64,
-    pub redis_url: Option<String>,
+    pub redis_url: Option<SecretString>,
     pub redis_critical: bool,
     pub redis_timeout_ms: u64,
-    pub jwt_secret_key: Option<String>,
+    pub jwt_secret_key: Option<SecretString>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
-    pub api_key: Option<String>,
-    pub pieces_api_key: Option<String>,
+    #[serde(deserialize_with = "parse::trimmed")]
+    pub api_key: Option<SecretString>,
+    pub pieces_api_key: Option<SecretString>,
     pub gateway_url: Option<String>,
     pub cognitive_services_url: Option<String>,
     pub data_platform_url: Option<String>,
@@ -124,6 +131,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let limits = Limits::default();
         Self {
             api_port: 8200,
             metrics_port: 9200,
@@ -131,7 +139,7 @@ impl Default for Settings {
             bind_address: IpAddr::from([0, 0, 0, 0]),
             log_level: "info".into(),
             log_format: LogFormat::Json,
-            database_url: None,
+            database_url: DatabaseUrl::default(),
             database_max_connections: 10,
             database_timeout_ms: 3_000,
             redis_url: None,
@@ -163,12 +171,12 @@ impl Default for Settings {
             outbox_poll_interval_ms: 1_000,
             outbox_max_age_secs: 7 * 24 * 3600,
             allow_sqlite_in_kubernetes: false,
-            max_title_chars: 200,
-            max_code_bytes: 1024 * 1024,
-            max_language_chars: 50,
-            max_tags: 32,
-            max_tag_chars: 50,
-            max_metadata_bytes: 64 * 1024,
+            max_title_chars: limits.title_chars,
+            max_code_bytes: limits.code_bytes,
+            max_language_chars: limits.language_chars,
+            max_tags: limits.tags,
+            max_tag_chars: limits.tag_chars,
+            max_metadata_bytes: limits.object_bytes,
         }
     }
 }
@@ -187,98 +195,22 @@ impl Settings {
     /// Loads from the given variables (tests pass their own instead of mutating the process).
     pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
         // Only our own names, and an empty value counts as unset, as in a shell `export X=`.
-        let ours: HashMap<String, String> = vars
+        let mut ours: HashMap<String, String> = vars
             .into_iter()
             .filter(|(k, v)| ENV_VARS.contains(&k.as_str()) && !v.trim().is_empty())
             .collect();
         let mut builder = config::Config::builder();
-        if let Some(file) = ours.get("CONFIG_FILE") {
-            builder = builder.add_source(config::File::new(file, config::FileFormat::Toml));
+        if let Some(path) = ours.remove("CONFIG_FILE") {
+            builder = builder.add_source(file::read(&path)?);
         }
         let env = config::Environment::default().source(Some(ours));
         let settings: Settings = builder
             .add_source(env)
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(describe)?;
+            .map_err(parse::describe)?;
         settings.validate()?;
         Ok(settings)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
-        if let Some(secret) = &self.jwt_secret_key {
-            if secret.len() < 32 {
-                return fail(
-                    "JWT_SECRET_KEY",
-                    "must be at least 32 bytes; generate one with `openssl rand -hex 32`",
-                );
-            }
-        }
-        for (var, value) in [
-            ("GATEWAY_URL", &self.gateway_url),
-            ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
-            ("DATA_PLATFORM_URL", &self.data_platform_url),
-        ] {
-            if let Some(value) = value {
-                match Url::parse(value) {
-                    Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-                    _ => return fail(var, "must be an http:// or https:// URL"),
-                }
-            }
-        }
-        if let Some(url) = &self.redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return fail("REDIS_URL", "must start with redis:// or rediss://");
-            }
-        }
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
-                return fail(
-                    "DATABASE_URL",
-                    "must start with sqlite: or postgres:// (unset = ./data/pieces.db)",
-                );
-            }
-        }
-        for (var, value) in [
-            ("REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
-            ("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs),
-            ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
-            ("DATABASE_TIMEOUT_MS", self.database_timeout_ms),
-            (
-                "DATABASE_MAX_CONNECTIONS",
-                self.database_max_connections.into(),
-            ),
-            (
-                "AI_ASSIST_RATE_PER_MINUTE",
-                self.ai_assist_rate_per_minute.into(),
-            ),
-            ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
-            ("MAX_BODY_BYTES", self.max_body_bytes as u64),
-            ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout_secs),
-            ("IDLE_TIMEOUT_SECS", self.idle_timeout_secs),
-            ("MAX_CONNECTIONS", self.max_connections as u64),
-        ] {
-            if value == 0 {
-                return fail(var, "must be greater than 0");
-            }
-        }
-        if self
-            .log_level
-            .parse::<tracing_subscriber::EnvFilter>()
-            .is_err()
-        {
-            return fail(
-                "LOG_LEVEL",
-                "is not a valid level or filter (e.g. info, debug)",
-            );
-        }
-        for origin in self.cors_origins() {
-            if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
-                return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
-            }
-        }
-        Ok(())
     }
 
     /// CORS origins, split from the comma-separated setting.
@@ -323,47 +255,5 @@ impl Settings {
     }
 }
 
-/// Turns the config crate's error into one line naming the variable.
-fn describe(err: config::ConfigError) -> ConfigError {
-    match err {
-        config::ConfigError::Type {
-            key: Some(key),
-            unexpected,
-            expected,
-            ..
-        } => ConfigError(format!(
-            "{}: expected {expected}, got {unexpected}",
-            key.to_uppercase()
-        )),
-        other => ConfigError(upper_key_in(&other.to_string())),
-    }
-}
-
-/// Messages like "unknown variant `xml`, expected `json` or `text` for key `log_format`".
-fn upper_key_in(msg: &str) -> String {
-    match msg.rsplit_once("for key `") {
-        Some((what, key)) => format!("{}: {what}", key.trim_end_matches('`').to_uppercase()),
-        None => msg.to_owned(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::ENV_VARS;
-
-    #[test]
-    fn every_variable_is_documented_in_env_example_and_readme() {
-        let example = include_str!("../.env.example");
-        let readme = include_str!("../README.md");
-        for var in ENV_VARS {
-            assert!(
-                example.contains(&format!("\n{var}=")),
-                "{var} missing from .env.example"
-            );
-            assert!(
-                readme.contains(&format!("`{var}`")),
-                "{var} missing from README"
-            );
-        }
-    }
-}
+mod tests;

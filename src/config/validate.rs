@@ -1,0 +1,86 @@
+//! Rules between and within settings that their types alone cannot keep.
+
+use secrecy::ExposeSecret;
+use url::Url;
+
+use super::{ConfigError, Settings};
+
+impl Settings {
+    /// Refuses a value no type can rule out, naming its variable.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
+        if let Some(secret) = &self.jwt_secret_key {
+            if secret.expose_secret().len() < 32 {
+                return fail(
+                    "JWT_SECRET_KEY",
+                    "must be at least 32 bytes; generate one with `openssl rand -hex 32`",
+                );
+            }
+        }
+        if let Some(key) = &self.api_key {
+            if http::HeaderValue::from_str(key.expose_secret()).is_err() {
+                return fail(
+                    "API_KEY",
+                    "holds a control character, so it cannot be sent as the X-API-Key header",
+                );
+            }
+        }
+        for (var, value) in [
+            ("GATEWAY_URL", &self.gateway_url),
+            ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
+            ("DATA_PLATFORM_URL", &self.data_platform_url),
+        ] {
+            if let Some(value) = value {
+                match Url::parse(value) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                    _ => return fail(var, "must be an http:// or https:// URL"),
+                }
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return fail("REDIS_URL", "must start with redis:// or rediss://");
+            }
+        }
+        for (var, value) in [
+            ("REQUEST_TIMEOUT_SECS", self.request_timeout_secs),
+            ("UPSTREAM_TIMEOUT_SECS", self.upstream_timeout_secs),
+            ("REDIS_TIMEOUT_MS", self.redis_timeout_ms),
+            ("DATABASE_TIMEOUT_MS", self.database_timeout_ms),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                self.database_max_connections.into(),
+            ),
+            (
+                "AI_ASSIST_RATE_PER_MINUTE",
+                self.ai_assist_rate_per_minute.into(),
+            ),
+            ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
+            ("MAX_BODY_BYTES", self.max_body_bytes as u64),
+            ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout_secs),
+            ("IDLE_TIMEOUT_SECS", self.idle_timeout_secs),
+            ("MAX_CONNECTIONS", self.max_connections as u64),
+        ] {
+            if value == 0 {
+                return fail(var, "must be greater than 0");
+            }
+        }
+        if self
+            .log_level
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return fail(
+                "LOG_LEVEL",
+                "is not a valid level or filter (e.g. info, debug)",
+            );
+        }
+        for origin in self.cors_origins() {
+            if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
+                return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
+            }
+        }
+        Ok(())
+    }
+}
