@@ -75,6 +75,27 @@ fn check_store_choice(settings: &Settings, in_kubernetes: bool) -> Result<(), St
     Ok(())
 }
 
+/// Stores a personal access token for `user` (for scripts: `pieces-connector token --scopes`).
+pub async fn mint_personal_token(
+    settings: &Settings,
+    user: &str,
+    request: model::NewToken,
+) -> Result<service::CreatedToken, String> {
+    let stores = store::connect(
+        &settings.database_url,
+        1,
+        std::time::Duration::from_millis(settings.database_timeout_ms),
+    )
+    .await
+    .map_err(|e| format!("DATABASE_URL: cannot open the store: {e}"))?;
+    let personal = std::sync::Arc::new(auth::PersonalTokens::new(stores.tokens.clone()));
+    let tokens = service::TokenService::new(stores.tokens, personal);
+    tokens.create(user, request).await.map_err(|e| match e {
+        service::ServiceError::Invalid(e) => format!("--{}: {e}", e.field.replace('_', "-")),
+        other => other.to_string(),
+    })
+}
+
 /// Runs the service with `settings` until SIGTERM or Ctrl-C.
 pub async fn run(settings: Settings) -> Result<(), StartupError> {
     check_store_choice(&settings, in_kubernetes())?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use mimalloc::MiMalloc;
 use pieces_connector::config::{Settings, LIVE_PATH};
+use pieces_connector::model::NewToken;
 
 /// Most of a request's own work is small short-lived allocations; glibc's allocator showed as
 /// about 15% of a warm read's profile, and mimalloc also keeps threads' heaps from fragmenting.
@@ -24,14 +25,25 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve,
-    /// Print a bearer token for a user, signed with JWT_SECRET_KEY.
+    /// Print a bearer token for a user: a platform JWT signed with JWT_SECRET_KEY, or with
+    /// --scopes a personal access token stored in DATABASE_URL.
     Token {
         /// The user id the token carries (`sub` and `user_id`).
         #[arg(long)]
         user: String,
-        /// Lifetime in seconds.
+        /// Lifetime of a JWT in seconds.
         #[arg(long, default_value_t = 86_400)]
         ttl_secs: u64,
+        /// Make a personal access token with these scopes (comma-separated: snippets:read,
+        /// snippets:write, context:read, context:write, ai).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<String>>,
+        /// The personal token's name.
+        #[arg(long, default_value = "command line")]
+        name: String,
+        /// The personal token's lifetime in days (1-365).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
     },
     /// Exit 0 when the local liveness probe answers 200 (for container health checks).
     Healthcheck,
@@ -54,7 +66,14 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
-        Command::Token { user, ttl_secs } => token(&settings, &user, ttl_secs),
+        Command::Token {
+            user,
+            scopes: Some(scopes),
+            name,
+            days,
+            ..
+        } => personal_token(&settings, &user, name, scopes, days),
+        Command::Token { user, ttl_secs, .. } => token(&settings, &user, ttl_secs),
         Command::Healthcheck => healthcheck(&settings),
     }
 }
@@ -89,6 +108,49 @@ fn token(settings: &Settings, user: &str, ttl_secs: u64) -> ExitCode {
     match pieces_connector::jwt_keys(settings) {
         Ok((keys, _)) => {
             println!("{}", keys.mint(user, ttl_secs));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Stores a personal access token and prints its secret (shown this once).
+fn personal_token(
+    settings: &Settings,
+    user: &str,
+    name: String,
+    scopes: Vec<String>,
+    days: u32,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = NewToken {
+        name,
+        scopes,
+        expires_in_days: Some(days),
+    };
+    match runtime.block_on(pieces_connector::mint_personal_token(
+        settings, user, request,
+    )) {
+        Ok(created) => {
+            println!("{}", created.token);
+            eprintln!(
+                "personal access token {} for {user}, scopes {}, expires {}",
+                created.id,
+                created.scopes.join(","),
+                created.expires_at.to_rfc3339()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

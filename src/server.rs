@@ -89,6 +89,7 @@ impl Service {
     /// and assembles the use cases on them.
     pub async fn build(settings: Settings, jwt: JwtKeys) -> Result<Self, StartupError> {
         let metrics = Arc::new(Metrics::new()?);
+        metrics.preset_error_types(crate::http::error::ApiError::CODES);
         let stores = store::connect(
             &settings.database_url,
             settings.database_max_connections,

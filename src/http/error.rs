@@ -77,6 +77,41 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Every code an error answer can carry, so the error metric exports each one from the
+    /// start.
+    pub const CODES: &'static [&'static str] = &[
+        "malformed_json",
+        "bad_request",
+        "unauthorized",
+        "token_missing",
+        "token_expired",
+        "token_bad_signature",
+        "token_bad_algorithm",
+        "token_missing_claim",
+        "token_bad_issuer",
+        "token_bad_audience",
+        "token_not_yet_valid",
+        "token_malformed",
+        "token_invalid",
+        "token_revoked",
+        "insufficient_scope",
+        "token_not_allowed",
+        "not_found",
+        "conflict",
+        "method_not_allowed",
+        "payload_too_large",
+        "unsupported_media_type",
+        "validation_failed",
+        "rate_limited",
+        "upstream_unavailable",
+        "upstream_timeout",
+        "bad_gateway",
+        "store_unavailable",
+        "cache_unavailable",
+        "timeout",
+        "internal_error",
+    ];
+
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         Self::Invalid {
             field: field.to_owned(),
@@ -283,6 +318,39 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_answered_is_a_preset_series() {
+        let unauthorized = |code| ApiError::Unauthorized {
+            code,
+            detail: String::new(),
+        };
+        let errors = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::BadRequest(String::new()),
+            ApiError::InsufficientScope(crate::model::Scope::Ai),
+            ApiError::NotFound("x"),
+            ApiError::Conflict(StoreError::Conflict(String::new())),
+            ApiError::MethodNotAllowed,
+            ApiError::PayloadTooLarge(0),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::invalid("f", "d"),
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
+            ApiError::UpstreamUnavailable(String::new()),
+            ApiError::UpstreamTimeout(String::new()),
+            ApiError::BadGateway(String::new()),
+            ApiError::StoreUnavailable(StoreError::Unavailable(String::new())),
+            ApiError::CacheUnavailable,
+            ApiError::Timeout,
+            ApiError::Internal(String::new()),
+            unauthorized("token_expired"),
+        ];
+        for error in errors {
+            assert!(ApiError::CODES.contains(&error.code()), "{}", error.code());
+        }
+    }
 
     #[test]
     fn store_errors_map_to_outage_conflict_or_fault() {

@@ -38,5 +38,6 @@ mod outbox;
 mod replicas;
 mod snippets;
 mod store_faults;
+mod tokens;
 mod worker;
 mod workflow;

@@ -2,6 +2,7 @@
 
 pub mod backends;
 pub mod in_process;
+pub mod process;
 pub mod servers;
 
 pub use backends::Backend;
