@@ -36,6 +36,20 @@ pub mod labels {
     ];
     /// `outcome` of `pieces_sync_deliveries_total`
     pub const SYNC_OUTCOMES: &[&str] = &["delivered", "failed", "dead"];
+    /// `tool` of `pieces_mcp_tool_calls_total`: the MCP tools.
+    pub const MCP_TOOLS: &[&str] = &[
+        "search_snippets",
+        "get_snippet",
+        "save_snippet",
+        "update_snippet",
+        "delete_snippet",
+        "get_workflow_context",
+        "set_workflow_context",
+        "ask",
+    ];
+    /// `outcome` of `pieces_mcp_tool_calls_total`: answered, failed (an `isError` result),
+    /// or refused for a missing scope.
+    pub const MCP_OUTCOMES: &[&str] = &["ok", "error", "forbidden"];
 }
 
 pub struct Metrics {
@@ -57,6 +71,8 @@ pub struct Metrics {
     pub sync_backlog: IntGaugeVec,
     /// Outbox delivery attempts by target and outcome.
     pub sync_deliveries: IntCounterVec,
+    /// MCP tool calls by tool and outcome.
+    pub mcp_tool_calls: IntCounterVec,
     /// Always 1; its label tells which build runs.
     build_info: IntGaugeVec,
 }
@@ -112,6 +128,10 @@ impl Metrics {
                 Opts::new("pieces_sync_deliveries_total", "Outbox delivery attempts"),
                 &["target", "outcome"],
             )?,
+            mcp_tool_calls: IntCounterVec::new(
+                Opts::new("pieces_mcp_tool_calls_total", "MCP tool calls"),
+                &["tool", "outcome"],
+            )?,
             build_info: IntGaugeVec::new(
                 Opts::new("pieces_build_info", "The running build, by version"),
                 &["version"],
@@ -128,6 +148,7 @@ impl Metrics {
         r.register(Box::new(metrics.upstream_duration.clone()))?;
         r.register(Box::new(metrics.sync_backlog.clone()))?;
         r.register(Box::new(metrics.sync_deliveries.clone()))?;
+        r.register(Box::new(metrics.mcp_tool_calls.clone()))?;
         r.register(Box::new(metrics.build_info.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
@@ -155,6 +176,11 @@ impl Metrics {
         for target in SYNC_TARGETS {
             for outcome in SYNC_OUTCOMES {
                 self.sync_deliveries.with_label_values(&[target, outcome]);
+            }
+        }
+        for tool in MCP_TOOLS {
+            for outcome in MCP_OUTCOMES {
+                self.mcp_tool_calls.with_label_values(&[tool, outcome]);
             }
         }
         self.build_info

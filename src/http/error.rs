@@ -164,6 +164,23 @@ impl ApiError {
         }
     }
 
+    /// The sentence a client is told. The real cause of a server-side failure goes to the
+    /// log, never to the client.
+    pub fn public_detail(&self) -> String {
+        match self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                "internal error; the request id identifies it in the logs".to_owned()
+            }
+            Self::StoreUnavailable(cause) | Self::Conflict(cause) => {
+                tracing::warn!(error = %cause, "store refused the change");
+                self.to_string()
+            }
+            Self::PayloadTooLarge(0) => "request body is too large".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
     /// The answer for a bare status that some layer produced without a body.
     pub fn from_status(status: StatusCode) -> Self {
         match status {
@@ -261,19 +278,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
-        // The real cause of a server-side failure goes to the log, never to the client.
-        let detail = match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error");
-                "internal error; the request id identifies it in the logs".to_owned()
-            }
-            Self::StoreUnavailable(cause) | Self::Conflict(cause) => {
-                tracing::warn!(error = %cause, "store refused the change");
-                self.to_string()
-            }
-            Self::PayloadTooLarge(0) => "request body is too large".to_owned(),
-            other => other.to_string(),
-        };
+        let detail = self.public_detail();
         let field = match &self {
             Self::Invalid { field, .. } => Some(field.clone()),
             _ => None,

@@ -65,6 +65,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Reads a JSON value already parsed (an MCP tool's arguments) like a body: a field that is
+/// missing or of the wrong type answers 422 naming it.
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        field_error(&path, &err.into_inner().to_string())
+    })
+}
+
 /// A query string; a bad value answers 422 naming the parameter.
 pub struct ApiQuery<T>(pub T);
 

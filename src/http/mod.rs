@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod mcp;
 pub mod middleware;
 pub mod routes;
 pub mod serve;

@@ -33,6 +33,7 @@ mod connections;
 mod errors;
 mod lifecycle;
 mod manifests;
+mod mcp;
 mod outages;
 mod outbox;
 mod replicas;

@@ -34,7 +34,10 @@ pub fn build_router(state: AppState) -> Router {
     let mut doc = doc;
     doc.merge(probes_doc);
     let doc = openapi::finish(doc, &state.settings.limits());
-    let api = middleware::with_request_logging(api.layer(Extension(doc)), tracing::Level::INFO)
+    let api = api
+        .layer(Extension(openapi::served(&doc)))
+        .merge(super::mcp::router(&state, &doc));
+    let api = middleware::with_request_logging(api, tracing::Level::INFO)
         .merge(middleware::with_request_logging(
             probes,
             tracing::Level::DEBUG,

@@ -40,12 +40,17 @@ impl Modify for BearerAuth {
 #[derive(Clone)]
 pub struct OpenApiJson(pub Bytes);
 
-/// Serializes the document with this server's limits in place of the defaults.
-pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits) -> OpenApiJson {
+/// The document with this server's limits in place of the defaults.
+pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits) -> Value {
     let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
     super::openapi_rules::apply(&mut doc, limits);
     add_common_statuses(&mut doc);
-    OpenApiJson(Bytes::from(serde_json::to_vec(&doc).unwrap_or_default()))
+    doc
+}
+
+/// The document as served, serialized once.
+pub fn served(doc: &Value) -> OpenApiJson {
+    OpenApiJson(Bytes::from(serde_json::to_vec(doc).unwrap_or_default()))
 }
 
 /// Every status an `/api/v1` operation can answer whatever its handler does: a missing

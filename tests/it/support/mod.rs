@@ -3,6 +3,7 @@
 pub mod backends;
 pub mod in_process;
 pub mod process;
+pub mod round_robin;
 pub mod servers;
 
 pub use backends::Backend;

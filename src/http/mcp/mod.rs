@@ -1,0 +1,65 @@
+//! `/mcp`: the Model Context Protocol over Streamable HTTP, for AI agents and editors. One
+//! more front door onto the same use cases, behind the same authentication, request id,
+//! metrics, body limit and timeout as REST. Stateless: any replica answers any request, so
+//! no session affinity is needed.
+
+mod handler;
+mod render;
+mod tools;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::state::AppState;
+use handler::McpServer;
+
+pub const PATH: &str = "/mcp";
+
+/// The `/mcp` route. `doc` is the API description, whose schemas the tools reuse.
+pub fn router(state: &AppState, doc: &Value) -> Router<AppState> {
+    let server = McpServer {
+        state: state.clone(),
+        tools: tools::catalogue(doc),
+    };
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None)
+        // Behind a Kubernetes Service the Host is whatever the client called; origins are
+        // what protects browsers, and those are checked.
+        .disable_allowed_hosts()
+        .with_allowed_origins(state.settings.cors_origins())
+        .with_max_request_body_bytes(state.settings.max_body_bytes);
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
+    Router::new()
+        .route_service(PATH, service)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+}
+
+/// Authenticates like every REST route (401 with the Bearer challenge otherwise) and hands
+/// the caller to the tools through the request's extensions.
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(Caller(principal)) => {
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(error) => error.into_response(),
+    }
+}

@@ -1,0 +1,328 @@
+//! `/mcp` driven by the official MCP Rust SDK's client, as an AI agent or editor would.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    ProtocolVersion,
+};
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::round_robin::RoundRobin;
+use crate::support::{eventually, settings_for, snippet, status_json, user, Backend, TestApp};
+
+on_each_backend!(an_agent_saves_searches_and_reads_a_snippet_as_rest_would);
+
+type Client = RunningService<RoleClient, ClientConfig>;
+
+const ALL: &[&str] = &[
+    "snippets:read",
+    "snippets:write",
+    "context:read",
+    "context:write",
+    "ai",
+];
+
+/// A personal token for `who` with `scopes`, made through REST.
+async fn token(app: &TestApp, who: &str, scopes: &[&str]) -> String {
+    let body = json!({"name": "agent", "scopes": scopes});
+    let (status, made) = status_json(app.post("/api/v1/tokens", who, &body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    made["token"].as_str().expect("secret").to_owned()
+}
+
+/// An MCP client session with `base` (a service, or a proxy in front of several) as `token`.
+/// Each request opens its own connection, so a proxy may send each to another replica.
+async fn connect(base: &str, token: &str) -> Client {
+    let http = reqwest_mcp::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("http client");
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp"))
+        .auth_header(token.to_owned());
+    let transport = StreamableHttpClientTransport::with_client(http, config);
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("pieces-tests", "1"),
+    )
+    .with_protocol_version(ProtocolVersion::V_2025_06_18)
+    .serve(transport)
+    .await
+    .expect("the MCP handshake succeeds")
+}
+
+async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+    let args = args.as_object().cloned().unwrap_or_default();
+    client
+        .call_tool(CallToolRequestParams::new(tool).with_arguments(args))
+        .await
+        .expect("a tool result, never a transport error")
+}
+
+fn structured(result: &CallToolResult) -> Value {
+    assert_eq!(result.is_error, Some(false), "the call failed: {result:?}");
+    result
+        .structured_content
+        .clone()
+        .expect("structured content")
+}
+
+/// The sentence of a failed call.
+fn failed(result: &CallToolResult) -> String {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "the call succeeded: {result:?}"
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured error")["detail"]
+        .as_str()
+        .expect("a sentence")
+        .to_owned()
+}
+
+async fn tool_names(client: &Client) -> Vec<String> {
+    let listed = client.list_tools(None).await.expect("tools/list");
+    let mut names: Vec<String> = listed.tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    names
+}
+
+async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Backend) {
+    let platform = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/snippets"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&platform)
+        .await;
+    let mut settings = settings_for(&backend);
+    settings.data_platform_url = Some(platform.uri());
+    let app = TestApp::start_with(&backend, settings).await;
+    let alice = user();
+    let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
+    assert_eq!(
+        tool_names(&agent).await.len(),
+        8,
+        "every tool for every scope"
+    );
+
+    let saved = call(
+        &agent,
+        "save_snippet",
+        json!({"title": "WaitGroup example",
+        "code": "var wg sync.WaitGroup", "language": "go", "tags": ["concurrency"]}),
+    )
+    .await;
+    let saved = structured(&saved);
+    let id = saved["snippet_id"].as_str().expect("id").to_owned();
+    let rest_path = format!("/api/v1/snippets/{id}");
+    let (status, via_rest) = status_json(app.get(&rest_path, &alice).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(via_rest, saved["snippet"], "the same snippet REST shows");
+
+    let found = structured(&call(&agent, "search_snippets", json!({"query": "WaitGroup"})).await);
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["snippets"][0]["id"], id.as_str());
+    assert_eq!(found["snippets"][0]["code"], "var wg sync.WaitGroup");
+    let got = structured(&call(&agent, "get_snippet", json!({"id": id})).await);
+    assert_eq!(got, via_rest);
+
+    // REST has it cached now; a change through MCP must not leave the copy stale.
+    let updated = call(
+        &agent,
+        "update_snippet",
+        json!({"id": id, "title": "sync.WaitGroup"}),
+    )
+    .await;
+    assert_eq!(structured(&updated)["title"], "sync.WaitGroup");
+    let (_, via_rest) = status_json(app.get(&rest_path, &alice).await).await;
+    assert_eq!(
+        via_rest["title"], "sync.WaitGroup",
+        "the cache was invalidated"
+    );
+
+    let synced = eventually(Duration::from_secs(5), || async {
+        let events: Vec<String> = platform
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.body_json::<Value>().ok())
+            .filter(|b| b["snippet"]["id"] == id.as_str())
+            .map(|b| b["event"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        events.contains(&"created".to_owned()) && events.contains(&"updated".to_owned())
+    })
+    .await;
+    assert!(
+        synced,
+        "the outbox carried the MCP changes to the data platform"
+    );
+
+    let deleted = structured(&call(&agent, "delete_snippet", json!({"id": id})).await);
+    assert_eq!(deleted["deleted"], id.as_str());
+    let gone = app.get(&rest_path, &alice).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    agent.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn tools_follow_the_tokens_scopes() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let alice = user();
+    let reader = connect(&app.api, &token(&app, &alice, &["snippets:read"]).await).await;
+    assert_eq!(
+        tool_names(&reader).await,
+        ["get_snippet", "search_snippets"]
+    );
+    let refused = call(
+        &reader,
+        "save_snippet",
+        json!({"title": "t", "code": "c", "language": "go"}),
+    )
+    .await;
+    let sentence = failed(&refused);
+    assert!(sentence.contains("snippets:write"), "{sentence}");
+    let (_, page) = status_json(app.get("/api/v1/snippets", &alice).await).await;
+    assert_eq!(page["total"], 0, "nothing was saved");
+    let forbidden = app
+        .metric(
+            "pieces_mcp_tool_calls_total",
+            &["tool=\"save_snippet\"", "outcome=\"forbidden\""],
+        )
+        .await;
+    assert_eq!(forbidden, 1.0);
+    reader.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn bad_input_and_other_users_ids_fail_with_the_rest_sentence() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let (alice, bob) = (user(), user());
+    let bobs = app.create(&bob, &snippet("bob's")).await;
+    let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
+
+    let other = failed(&call(&agent, "get_snippet", json!({"id": bobs})).await);
+    let rest = status_json(app.get(&format!("/api/v1/snippets/{bobs}"), &alice).await)
+        .await
+        .1;
+    assert_eq!(
+        other,
+        rest["detail"].as_str().expect("detail"),
+        "as REST says it"
+    );
+    assert!(
+        failed(&call(&agent, "delete_snippet", json!({"id": bobs})).await).contains("not found")
+    );
+    assert!(
+        failed(&call(&agent, "get_snippet", json!({"id": "not-a-uuid"})).await)
+            .contains("not found")
+    );
+
+    let blank = call(
+        &agent,
+        "save_snippet",
+        json!({"title": " ", "code": "x", "language": "go"}),
+    )
+    .await;
+    let rest = app
+        .post(
+            "/api/v1/snippets",
+            &alice,
+            &json!({"title": " ", "code": "x", "language": "go"}),
+        )
+        .await;
+    let rest = status_json(rest).await.1;
+    assert_eq!(failed(&blank), rest["detail"].as_str().expect("detail"));
+    assert_eq!(blank.structured_content.expect("error")["field"], "title");
+    let missing = failed(&call(&agent, "save_snippet", json!({"title": "t"})).await);
+    assert!(missing.contains("code"), "{missing}");
+    let none = structured(&call(&agent, "get_workflow_context", json!({})).await);
+    assert_eq!(none["live"], false);
+    let ask = failed(&call(&agent, "ask", json!({"query": "how?"})).await);
+    assert!(ask.contains("not configured"), "{ask}");
+    let (_, bob_page) = status_json(app.get("/api/v1/snippets", &bob).await).await;
+    assert_eq!(bob_page["total"], 1, "bob's snippet is untouched");
+    agent.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn mcp_refuses_a_missing_token_and_a_foreign_origin() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let mcp = format!("{}/mcp", app.api);
+    let anonymous = app
+        .http
+        .post(&mcp)
+        .header("accept", "application/json, text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let foreign = app
+        .http
+        .post(&mcp)
+        .bearer_auth(app.token(&user()))
+        .header("accept", "application/json, text/event-stream")
+        .header("origin", "https://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_answer_one_agents_calls_in_turn() {
+    let Some(backend) = Backend::postgres("two_replicas_answer_one_agents_calls_in_turn").await
+    else {
+        return;
+    };
+    let (one, two) = tokio::join!(TestApp::start(&backend), TestApp::start(&backend));
+    let hosts = [&one, &two].map(|app| app.api.trim_start_matches("http://").to_owned());
+    let proxy = RoundRobin::start(hosts.to_vec()).await;
+    let alice = user();
+    let agent = connect(&proxy.url, &token(&one, &alice, ALL).await).await;
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let saved = call(
+            &agent,
+            "save_snippet",
+            json!({"title": format!("replicated {n}"),
+            "code": "x", "language": "rust"}),
+        )
+        .await;
+        ids.push(
+            structured(&saved)["snippet_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    for id in &ids {
+        let got = structured(&call(&agent, "get_snippet", json!({"id": id})).await);
+        assert_eq!(got["id"], id.as_str());
+    }
+    let found = structured(&call(&agent, "search_snippets", json!({"query": "replicated"})).await);
+    assert_eq!(found["total"], 4);
+    let served = proxy.counts();
+    assert!(
+        served.iter().all(|n| *n >= 4),
+        "both replicas answered: {served:?}"
+    );
+    agent.cancel().await.ok();
+}
