@@ -2,8 +2,8 @@
 //! series the service knows of exported from the start.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every label value the service produces, declared once. Each series is exported at 0 from
@@ -50,6 +50,10 @@ pub mod labels {
     /// `outcome` of `pieces_mcp_tool_calls_total`: answered, failed (an `isError` result),
     /// or refused for a missing scope.
     pub const MCP_OUTCOMES: &[&str] = &["ok", "error", "forbidden"];
+    /// `transport` of the change stream's metrics.
+    pub const STREAM_TRANSPORTS: &[&str] = &["sse", "ws"];
+    /// `result` of `pieces_near_cache_requests_total`.
+    pub const NEAR_CACHE_RESULTS: &[&str] = &["hit", "miss"];
 }
 
 pub struct Metrics {
@@ -73,6 +77,16 @@ pub struct Metrics {
     pub sync_deliveries: IntCounterVec,
     /// MCP tool calls by tool and outcome.
     pub mcp_tool_calls: IntCounterVec,
+    /// Open change streams by transport.
+    pub streams_open: IntGaugeVec,
+    /// Change-stream events written to clients, by transport.
+    pub stream_events: IntCounterVec,
+    /// From a change's commit to its write to a client.
+    pub stream_delivery_lag: HistogramVec,
+    /// Look-ups of the in-process cache in front of Redis.
+    pub near_cache_requests: IntCounterVec,
+    /// From a change's commit to the drop of its copy from this replica's near cache.
+    pub near_cache_invalidation_lag: Histogram,
     /// Always 1; its label tells which build runs.
     build_info: IntGaugeVec,
 }
@@ -114,7 +128,7 @@ impl Metrics {
                     "pieces_upstream_request_duration_seconds",
                     "Latency of calls to other services",
                 )
-                .buckets(latency_buckets),
+                .buckets(latency_buckets.clone()),
                 &["service", "outcome"],
             )?,
             sync_backlog: IntGaugeVec::new(
@@ -127,6 +141,39 @@ impl Metrics {
             sync_deliveries: IntCounterVec::new(
                 Opts::new("pieces_sync_deliveries_total", "Outbox delivery attempts"),
                 &["target", "outcome"],
+            )?,
+            streams_open: IntGaugeVec::new(
+                Opts::new("pieces_streams_open", "Open change streams"),
+                &["transport"],
+            )?,
+            stream_events: IntCounterVec::new(
+                Opts::new(
+                    "pieces_stream_events_total",
+                    "Change-stream events delivered",
+                ),
+                &["transport"],
+            )?,
+            stream_delivery_lag: HistogramVec::new(
+                HistogramOpts::new(
+                    "pieces_stream_delivery_lag_seconds",
+                    "From a change's commit to its write to a subscriber",
+                )
+                .buckets(latency_buckets.clone()),
+                &["transport"],
+            )?,
+            near_cache_requests: IntCounterVec::new(
+                Opts::new(
+                    "pieces_near_cache_requests_total",
+                    "Look-ups of the in-process cache in front of Redis",
+                ),
+                &["result"],
+            )?,
+            near_cache_invalidation_lag: Histogram::with_opts(
+                HistogramOpts::new(
+                    "pieces_near_cache_invalidation_lag_seconds",
+                    "From a change's commit to the drop of this replica's near-cache copy",
+                )
+                .buckets(latency_buckets),
             )?,
             mcp_tool_calls: IntCounterVec::new(
                 Opts::new("pieces_mcp_tool_calls_total", "MCP tool calls"),
@@ -149,6 +196,11 @@ impl Metrics {
         r.register(Box::new(metrics.sync_backlog.clone()))?;
         r.register(Box::new(metrics.sync_deliveries.clone()))?;
         r.register(Box::new(metrics.mcp_tool_calls.clone()))?;
+        r.register(Box::new(metrics.streams_open.clone()))?;
+        r.register(Box::new(metrics.stream_events.clone()))?;
+        r.register(Box::new(metrics.stream_delivery_lag.clone()))?;
+        r.register(Box::new(metrics.near_cache_requests.clone()))?;
+        r.register(Box::new(metrics.near_cache_invalidation_lag.clone()))?;
         r.register(Box::new(metrics.build_info.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
@@ -177,6 +229,14 @@ impl Metrics {
             for outcome in SYNC_OUTCOMES {
                 self.sync_deliveries.with_label_values(&[target, outcome]);
             }
+        }
+        for transport in STREAM_TRANSPORTS {
+            self.streams_open.with_label_values(&[transport]);
+            self.stream_events.with_label_values(&[transport]);
+            self.stream_delivery_lag.with_label_values(&[transport]);
+        }
+        for result in NEAR_CACHE_RESULTS {
+            self.near_cache_requests.with_label_values(&[result]);
         }
         for tool in MCP_TOOLS {
             for outcome in MCP_OUTCOMES {

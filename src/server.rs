@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Authenticator, JwtKeys, PersonalTokens};
-use crate::cache::{Cache, MemoryCache, RedisCache};
+use crate::cache::{Cache, MemoryCache, NearCache, RedisCache};
 use crate::config::Settings;
 use crate::http::routes::probes_router;
 use crate::http::serve::{self, ConnectionLimits};
@@ -25,9 +25,9 @@ use crate::model::EventPlan;
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
     AssistService, ContextDeps, ContextService, HealthService, OutboxSignal, Services, SnippetDeps,
-    SnippetService, TokenService,
+    SnippetService, StreamService, TokenService,
 };
-use crate::store::{self, StoreError};
+use crate::store::{self, ChangeFeed, ChangeLog, StoreError};
 use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
 };
@@ -80,8 +80,18 @@ const FORGET_IDLE_USERS_EVERY: Duration = Duration::from_secs(60);
 /// A built service, ready to serve.
 pub struct Service {
     state: AppState,
+    background: Background,
+}
+
+/// What runs beside the listeners.
+struct Background {
     worker: OutboxWorker,
     personal: Arc<PersonalTokens>,
+    feed: ChangeFeed,
+    near: Option<Arc<NearCache>>,
+    postgres: Option<sqlx::PgPool>,
+    pruner: Arc<dyn ChangeLog>,
+    stream: Arc<StreamService>,
 }
 
 impl Service {
@@ -96,11 +106,21 @@ impl Service {
             Duration::from_millis(settings.database_timeout_ms),
         )
         .await?;
-        let cache: Arc<dyn Cache> = match &settings.redis_url {
+        let feed = ChangeFeed::default();
+        // With Redis, reads are served from an in-process copy the change bus keeps fresh.
+        let (cache, near): (Arc<dyn Cache>, Option<Arc<NearCache>>) = match &settings.redis_url {
             Some(url) => {
-                Arc::new(RedisCache::connect(url.expose_secret(), settings.redis_timeout()).await?)
+                let redis =
+                    RedisCache::connect(url.expose_secret(), settings.redis_timeout()).await?;
+                let near = Arc::new(NearCache::new(
+                    Arc::new(redis),
+                    Duration::from_secs(settings.near_cache_ttl_secs),
+                    settings.near_cache_max_bytes,
+                    metrics.clone(),
+                ));
+                (near.clone(), Some(near))
             }
-            None => Arc::new(MemoryCache::new(settings.cache_max_bytes)),
+            None => (Arc::new(MemoryCache::new(settings.cache_max_bytes)), None),
         };
         let client = upstream::build_client(&settings)?;
         let upstream = |name: &'static str, url: &Option<String>| {
@@ -135,6 +155,7 @@ impl Service {
             limits: limits.clone(),
             cache_ttl: Duration::from_secs(settings.snippet_cache_ttl_secs),
             signal: signal.clone(),
+            feed: feed.clone(),
         }));
         let context = Arc::new(ContextService::new(ContextDeps {
             cache: cache.clone(),
@@ -143,6 +164,7 @@ impl Service {
             limits: limits.clone(),
             ttl: Duration::from_secs(settings.workflow_context_ttl_secs),
             signal: signal.clone(),
+            feed: feed.clone(),
         }));
         let assist = Arc::new(AssistService::new(
             snippets.clone(),
@@ -169,12 +191,26 @@ impl Service {
         };
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
         let tokens = Arc::new(TokenService::new(stores.tokens.clone(), personal.clone()));
+        let stream = Arc::new(StreamService::new(
+            stores.changes.clone(),
+            settings.stream_max_per_user,
+        ));
+        let background = Background {
+            worker,
+            personal: personal.clone(),
+            feed,
+            near,
+            postgres: stores.postgres.clone(),
+            pruner: stores.changes_pruner.clone(),
+            stream: stream.clone(),
+        };
         let state = AppState::new(Shared {
             services: Services {
                 snippets,
                 context,
                 assist,
                 tokens,
+                stream,
             },
             health: HealthService {
                 store: stores.snippets,
@@ -185,12 +221,9 @@ impl Service {
             metrics,
             settings,
             shutting_down: AtomicBool::new(false),
+            stop: CancellationToken::new(),
         });
-        Ok(Self {
-            state,
-            worker,
-            personal,
-        })
+        Ok(Self { state, background })
     }
 
     pub fn state(&self) -> &AppState {
@@ -204,15 +237,29 @@ impl Service {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let Self {
-            state,
+        let Self { state, background } = self;
+        let stop = state.stop.clone();
+        let Background {
             worker,
             personal,
-        } = self;
-        let stop = CancellationToken::new();
+            feed,
+            near,
+            postgres,
+            pruner,
+            stream,
+        } = background;
         let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
         tokio::spawn(forget_idle_users(state.clone(), stop.clone()));
         let flushing = tokio::spawn(flush_token_uses(personal, stop.clone()));
+        tokio::spawn(stream.follow(feed.clone(), stop.clone()));
+        if let Some(near) = near {
+            tokio::spawn(near.follow(feed.clone(), stop.clone()));
+        }
+        if let Some(pool) = postgres {
+            tokio::spawn(feed.listen(pool, stop.clone()));
+        }
+        let retention = state.settings.event_retention();
+        tokio::spawn(prune_changes(pruner, retention, stop.clone()));
         let api = crate::http::build_router(state.clone());
         let metrics_router = metrics_router(&state);
         let health_router = probes_router().with_state(state.clone());
@@ -224,13 +271,11 @@ impl Service {
             cache = state.health.backends().1,
             "pieces-connector listening"
         );
-        let signal = stop.clone();
         let watcher_state = state.clone();
         tokio::spawn(async move {
             shutdown.await;
-            tracing::info!("shutdown requested: readiness now fails, draining requests");
+            tracing::info!("shutdown requested: readiness now fails, streams end, draining");
             watcher_state.begin_shutdown();
-            signal.cancel();
         });
         let until = |t: CancellationToken| async move { t.cancelled().await };
         // The health listener outlives the others, so probes see readiness fail while the
@@ -285,6 +330,34 @@ async fn flush_token_uses(personal: Arc<PersonalTokens>, stop: CancellationToken
         }
     }
     personal.flush_uses().await;
+}
+
+/// Change-stream events older than this are pruned in batches of this many.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+const PRUNE_BATCH: i64 = 1_000;
+
+/// Deletes change-stream events past their retention, a bounded batch at a time, so the
+/// store never holds a long lock for it.
+async fn prune_changes(log: Arc<dyn ChangeLog>, retention: Duration, stop: CancellationToken) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let before = chrono::Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        loop {
+            match log.prune_changes(before, PRUNE_BATCH).await {
+                Ok(removed) if removed == PRUNE_BATCH as u64 => tokio::task::yield_now().await,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot prune the change log; will retry");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Keeps the per-user rate limit's memory to the users active in its window.

@@ -88,7 +88,7 @@ impl Cache for MemoryCache {
     async fn lookup(&self, key: &str) -> Result<Lookup, CacheError> {
         // The generation is read before the entry, so a fill can only be stale-checked
         // against a generation at least as old as what it read.
-        let ticket = FillTicket(self.generation(key).load(Ordering::SeqCst));
+        let ticket = FillTicket::new(self.generation(key).load(Ordering::SeqCst));
         Ok(match self.entries.get(key).await {
             Some(entry) => Lookup::Hit(entry.value),
             None => Lookup::Miss(ticket),
@@ -103,7 +103,7 @@ impl Cache for MemoryCache {
         ticket: FillTicket,
     ) -> Result<bool, CacheError> {
         let generation = self.generation(key);
-        if generation.load(Ordering::SeqCst) != ticket.0 {
+        if generation.load(Ordering::SeqCst) != ticket.generation {
             return Ok(false);
         }
         self.entries
@@ -111,7 +111,7 @@ impl Cache for MemoryCache {
             .await;
         // An invalidation that ran between the check and the insert bumped the generation
         // before removing the key: seen here, the value just stored is taken out again.
-        if generation.load(Ordering::SeqCst) != ticket.0 {
+        if generation.load(Ordering::SeqCst) != ticket.generation {
             self.entries.invalidate(key).await;
             return Ok(false);
         }

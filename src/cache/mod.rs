@@ -2,9 +2,11 @@
 //! of a snippet; workflow context lives only here, with its TTL.
 
 mod memory;
+mod near;
 mod redis;
 
 pub use self::memory::MemoryCache;
+pub use self::near::NearCache;
 pub use self::redis::RedisCache;
 
 use std::time::Duration;
@@ -32,7 +34,21 @@ pub enum Lookup {
 /// invalidated since, so a value read from the store before a write can never land in the
 /// cache after that write's invalidation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FillTicket(pub(crate) u64);
+pub struct FillTicket {
+    /// The generation in the cache that answered.
+    pub(crate) generation: u64,
+    /// The near cache's own, when one sits in front.
+    pub(crate) near: u64,
+}
+
+impl FillTicket {
+    pub(crate) fn new(generation: u64) -> Self {
+        Self {
+            generation,
+            near: 0,
+        }
+    }
+}
 
 #[async_trait]
 pub trait Cache: Send + Sync {

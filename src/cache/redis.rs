@@ -150,7 +150,7 @@ impl Cache for RedisCache {
             .await?;
         Ok(match value {
             Some(value) => Lookup::Hit(Bytes::from(value)),
-            None => Lookup::Miss(FillTicket(generation.unwrap_or(0))),
+            None => Lookup::Miss(FillTicket::new(generation.unwrap_or(0))),
         })
     }
 
@@ -165,7 +165,7 @@ impl Cache for RedisCache {
         let script = redis::Script::new(FILL_SCRIPT);
         let mut call = script.key(key);
         call.key(generation_key(key))
-            .arg(ticket.0)
+            .arg(ticket.generation)
             .arg(value.as_ref())
             .arg(ttl.as_secs().max(1));
         let stored: i64 = self.bounded(call.invoke_async(&mut conn)).await?;

@@ -64,6 +64,10 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_TAGS",
     "MAX_TAG_CHARS",
     "MAX_METADATA_BYTES",
+    "EVENT_RETENTION_HOURS",
+    "STREAM_MAX_PER_USER",
+    "NEAR_CACHE_TTL_SECS",
+    "NEAR_CACHE_MAX_BYTES",
 ];
 
 /// Paths the probes use, on the health port and the API port alike.
@@ -127,6 +131,10 @@ pub struct Settings {
     pub max_tags: usize,
     pub max_tag_chars: usize,
     pub max_metadata_bytes: usize,
+    pub event_retention_hours: u64,
+    pub stream_max_per_user: usize,
+    pub near_cache_ttl_secs: u64,
+    pub near_cache_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -177,6 +185,10 @@ impl Default for Settings {
             max_tags: limits.tags,
             max_tag_chars: limits.tag_chars,
             max_metadata_bytes: limits.object_bytes,
+            event_retention_hours: 24,
+            stream_max_per_user: 16,
+            near_cache_ttl_secs: 10,
+            near_cache_max_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -244,6 +256,10 @@ impl Settings {
 
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    pub fn event_retention(&self) -> Duration {
+        Duration::from_secs(self.event_retention_hours * 3600)
     }
 
     pub fn idle_timeout(&self) -> Duration {

@@ -61,6 +61,9 @@ impl Settings {
             ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout_secs),
             ("IDLE_TIMEOUT_SECS", self.idle_timeout_secs),
             ("MAX_CONNECTIONS", self.max_connections as u64),
+            ("EVENT_RETENTION_HOURS", self.event_retention_hours),
+            ("STREAM_MAX_PER_USER", self.stream_max_per_user as u64),
+            ("NEAR_CACHE_TTL_SECS", self.near_cache_ttl_secs),
         ] {
             if value == 0 {
                 return fail(var, "must be greater than 0");

@@ -59,6 +59,8 @@ pub enum ApiError {
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
+    TooManyStreams(String),
+    #[error("{0}")]
     UpstreamUnavailable(String),
     #[error("{0}")]
     UpstreamTimeout(String),
@@ -96,6 +98,7 @@ impl ApiError {
         "token_revoked",
         "insufficient_scope",
         "token_not_allowed",
+        "origin_not_allowed",
         "not_found",
         "conflict",
         "method_not_allowed",
@@ -103,6 +106,7 @@ impl ApiError {
         "unsupported_media_type",
         "validation_failed",
         "rate_limited",
+        "too_many_streams",
         "upstream_unavailable",
         "upstream_timeout",
         "bad_gateway",
@@ -130,7 +134,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::CacheUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -154,6 +158,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyStreams(_) => "too_many_streams",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::BadGateway(_) => "bad_gateway",
@@ -266,6 +271,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
             }
+            ServiceError::TooManyStreams(_) => Self::TooManyStreams(err.to_string()),
             ServiceError::NotConfigured(what) => Self::UpstreamUnavailable(what.to_owned()),
             ServiceError::Store(e) => e.into(),
             ServiceError::CacheUnavailable(_) => Self::CacheUnavailable,
@@ -312,6 +318,10 @@ impl IntoResponse for ApiError {
             }
             Self::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            // A stream closing frees a place; a few seconds is a fair first wait.
+            Self::TooManyStreams(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
         }

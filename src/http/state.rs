@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
@@ -27,6 +28,9 @@ pub struct Shared {
     pub settings: Settings,
     /// Set when shutdown begins; readiness answers 503 from then on.
     pub shutting_down: AtomicBool,
+    /// Cancelled when shutdown begins: listeners stop accepting, streams end, background
+    /// tasks stop.
+    pub stop: CancellationToken,
 }
 
 impl AppState {
@@ -36,6 +40,7 @@ impl AppState {
 
     pub fn begin_shutdown(&self) {
         self.0.shutting_down.store(true, Ordering::SeqCst);
+        self.0.stop.cancel();
     }
 
     pub fn is_shutting_down(&self) -> bool {

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::rules::{check_object, check_text, Checked, ValidationError};
+use super::rules::{check_object, check_text, whole_number, Checked, ValidationError};
 use super::{JsonObject, Limits};
 
 use super::bounds::{MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, QUESTION_MAX_CHARS};
@@ -20,25 +20,6 @@ pub struct AssistRequest {
     /// 1 to 8192, defaults to 1000.
     #[serde(default, deserialize_with = "whole_number")]
     pub max_tokens: Option<u32>,
-}
-
-/// A whole number, also when a client's JSON writes it as `1000.0`.
-fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
-        return Ok(None);
-    };
-    let whole = number.as_u64().or_else(|| {
-        number
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
-            .map(|f| f as u64)
-    });
-    match whole.and_then(|n| u32::try_from(n).ok()) {
-        Some(n) => Ok(Some(n)),
-        None => Err(serde::de::Error::custom(format!(
-            "expected a whole number from 1 to {MAX_TOKENS_LIMIT}, got {number}"
-        ))),
-    }
 }
 
 /// A validated assistance request.

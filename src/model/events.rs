@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Snippet, WorkflowContext};
+use super::{ChangeRecord, Recorded, Snippet, WorkflowContext};
 
 /// Where an event goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +94,34 @@ impl EventPlan {
         usize::from(self.sync) + usize::from(self.enrich && change.calls_for_analysis())
     }
 
-    /// Events for a snippet change, to be stored in the same transaction.
+    /// What a snippet change records in its transaction: the events other services are owed
+    /// and the entry of the user's change stream.
     pub fn for_snippet(
+        &self,
+        user: &str,
+        snippet: &Snippet,
+        change: Change,
+        now: DateTime<Utc>,
+    ) -> Recorded {
+        Recorded {
+            outbox: self.owed_for_snippet(user, snippet, change, now),
+            changes: vec![ChangeRecord::snippet(user, snippet, change, now)],
+        }
+    }
+
+    /// What enrichment records: the snippet changed (its metadata), which the stream and
+    /// every replica's cache must hear of; nothing is owed to other services.
+    pub fn for_analysis(&self, user: &str, snippet: &Snippet, now: DateTime<Utc>) -> Recorded {
+        let change = Change::Updated {
+            code_changed: false,
+        };
+        Recorded {
+            outbox: Vec::new(),
+            changes: vec![ChangeRecord::snippet(user, snippet, change, now)],
+        }
+    }
+
+    fn owed_for_snippet(
         &self,
         user: &str,
         snippet: &Snippet,
@@ -124,13 +150,17 @@ impl EventPlan {
         events
     }
 
-    /// The gateway notification for a context update.
-    pub fn for_context(&self, context: &WorkflowContext, now: DateTime<Utc>) -> Vec<NewEvent> {
-        if !self.notify {
-            return Vec::new();
+    /// What a context update records: the gateway's notification and the stream's entry.
+    pub fn for_context(&self, context: &WorkflowContext, now: DateTime<Utc>) -> Recorded {
+        let mut outbox = Vec::new();
+        if self.notify {
+            let payload = serde_json::to_value(context).unwrap_or(Value::Null);
+            outbox.push(new_event(Target::Gateway, payload, now));
         }
-        let payload = serde_json::to_value(context).unwrap_or(Value::Null);
-        vec![new_event(Target::Gateway, payload, now)]
+        Recorded {
+            outbox,
+            changes: vec![ChangeRecord::context(context, now)],
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! and the events a change causes. Nothing here knows of HTTP, storage or configuration.
 
 mod assist;
+mod changes;
 mod events;
 mod rules;
 mod snippet;
@@ -9,6 +10,7 @@ mod token;
 mod workflow;
 
 pub use assist::{AssistAnswer, AssistRequest, Question};
+pub use changes::{ChangeKind, ChangeRecord, Recorded, StreamEvent};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};
 pub use snippet::{ListFilter, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};

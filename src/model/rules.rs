@@ -1,5 +1,6 @@
 //! The rules user input must keep, and the error that names the field breaking one.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::JsonObject;
@@ -84,4 +85,23 @@ pub fn check_object(field: &str, value: &JsonObject, max: usize) -> Checked {
         ));
     }
     Ok(())
+}
+
+/// A whole number, also when a client's JSON writes it as `1000.0`.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    match whole.and_then(|n| u32::try_from(n).ok()) {
+        Some(n) => Ok(Some(n)),
+        None => Err(serde::de::Error::custom(format!(
+            "expected a whole number, got {number}"
+        ))),
+    }
 }

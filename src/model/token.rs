@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::rules::{check_text, Checked, ValidationError};
+use super::rules::{check_text, whole_number, Checked, ValidationError};
 
 /// What a credential may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -110,7 +110,7 @@ pub struct NewToken {
     /// `context:write`, `ai`.
     pub scopes: Vec<String>,
     /// 1 to 365, default 90.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub expires_in_days: Option<u32>,
 }
 

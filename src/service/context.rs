@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{OutboxSignal, ServiceError, ServiceResult};
 use crate::cache::{workflow_key, Cache};
 use crate::model::{now, ContextInput, EventPlan, Limits, WorkflowContext};
-use crate::store::OutboxQueue;
+use crate::store::{ChangeFeed, OutboxQueue};
 
 /// What a context service is built from.
 pub struct ContextDeps {
@@ -23,6 +23,8 @@ pub struct ContextDeps {
     pub ttl: Duration,
     /// Tells the outbox worker of recorded events.
     pub signal: Arc<OutboxSignal>,
+    /// Tells this process's subscribers of the change.
+    pub feed: ChangeFeed,
 }
 
 pub struct ContextService {
@@ -48,11 +50,10 @@ impl ContextService {
                 tracing::warn!(error = %e, "cannot store workflow context");
                 ServiceError::CacheUnavailable(e)
             })?;
-        let events = d.plan.for_context(&context, at);
-        if !events.is_empty() {
-            d.outbox.enqueue(&events).await?;
-            d.signal.recorded(events.len());
-        }
+        let recorded = d.plan.for_context(&context, at);
+        d.outbox.enqueue(&recorded).await?;
+        d.signal.recorded(recorded.outbox.len());
+        d.feed.committed(user, None, at);
         Ok(context)
     }
 

@@ -16,6 +16,9 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The user has as many streams open as one user may.
+    #[error("at most {0} change streams may be open per user; close one first")]
+    TooManyStreams(usize),
     /// A feature whose upstream is not configured on this server.
     #[error("{0}")]
     NotConfigured(&'static str),

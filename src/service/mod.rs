@@ -9,6 +9,7 @@ mod health;
 mod outbox_signal;
 mod rate_limit;
 mod snippets;
+mod stream;
 mod tokens;
 
 pub use assist::AssistService;
@@ -17,6 +18,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
 pub use outbox_signal::OutboxSignal;
 pub use snippets::{SnippetDeps, SnippetJson, SnippetService};
+pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
 pub use tokens::{CreatedToken, TokenService};
 
 use std::sync::Arc;
@@ -28,4 +30,5 @@ pub struct Services {
     pub context: Arc<ContextService>,
     pub assist: Arc<AssistService>,
     pub tokens: Arc<TokenService>,
+    pub stream: Arc<StreamService>,
 }

@@ -11,9 +11,9 @@ use crate::cache::{jittered, snippet_key, Cache, Lookup};
 use crate::metrics::Metrics;
 use crate::model::{
     cache_invalidation, now, Change, EventPlan, JsonObject, Limits, ListParams, NewSnippet,
-    Snippet, SnippetPage, SnippetPatch,
+    Recorded, Snippet, SnippetPage, SnippetPatch,
 };
-use crate::store::{OutboxQueue, SnippetStore};
+use crate::store::{ChangeFeed, OutboxQueue, SnippetStore};
 
 /// A snippet serialized as the API shows it: a cached copy is served as it is.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct SnippetDeps {
     pub cache_ttl: Duration,
     /// Tells the outbox worker of recorded events.
     pub signal: Arc<OutboxSignal>,
+    /// Tells this process's subscribers and caches of each committed change.
+    pub feed: ChangeFeed,
 }
 
 /// The snippet use cases, the only code that changes snippets.
@@ -50,6 +52,8 @@ impl SnippetService {
             .create_snippet(user, &snippet, &self.deps.plan)
             .await?;
         self.events_recorded(Change::Created);
+        let created = Some(snippet.id.as_str());
+        self.deps.feed.committed(user, created, snippet.created_at);
         tracing::info!(snippet = %snippet.id, "snippet stored");
         Ok(snippet)
     }
@@ -119,12 +123,14 @@ impl SnippetService {
         patch: SnippetPatch,
     ) -> ServiceResult<Snippet> {
         let patch = patch.validate(&self.deps.limits)?;
+        let at = now();
         let snippet = self
             .deps
             .store
-            .update_snippet(user, id, &patch, now(), &self.deps.plan)
+            .update_snippet(user, id, &patch, at, &self.deps.plan)
             .await?
             .ok_or(ServiceError::NotFound("snippet"))?;
+        self.deps.feed.committed(user, Some(id), at);
         self.events_recorded(Change::Updated {
             code_changed: patch.touches_code(),
         });
@@ -133,14 +139,16 @@ impl SnippetService {
     }
 
     pub async fn delete(&self, user: &str, id: &str) -> ServiceResult<()> {
+        let at = now();
         if !self
             .deps
             .store
-            .delete_snippet(user, id, now(), &self.deps.plan)
+            .delete_snippet(user, id, at, &self.deps.plan)
             .await?
         {
             return Err(ServiceError::NotFound("snippet"));
         }
+        self.deps.feed.committed(user, Some(id), at);
         self.events_recorded(Change::Deleted);
         self.forget_cached(user, id).await;
         Ok(())
@@ -154,8 +162,14 @@ impl SnippetService {
         id: &str,
         analysis: &JsonObject,
     ) -> ServiceResult<bool> {
-        let merged = self.deps.store.merge_metadata(user, id, analysis).await?;
+        let at = now();
+        let merged = self
+            .deps
+            .store
+            .merge_metadata(user, id, analysis, at, &self.deps.plan)
+            .await?;
         if merged {
+            self.deps.feed.committed(user, Some(id), at);
             self.forget_cached(user, id).await;
         }
         Ok(merged)
@@ -179,7 +193,12 @@ impl SnippetService {
         if let Err(e) = self.deps.cache.invalidate(&key).await {
             tracing::warn!(error = %e, "cache invalidation failed; queueing it for retry");
             let event = cache_invalidation(&key, now());
-            match self.deps.outbox.enqueue(&[event]).await {
+            match self
+                .deps
+                .outbox
+                .enqueue(&Recorded::outbox(vec![event]))
+                .await
+            {
                 Ok(()) => self.deps.signal.recorded(1),
                 Err(e) => tracing::error!(error = %e, "cannot queue cache invalidation"),
             }

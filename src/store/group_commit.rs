@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
-use crate::model::{Change, EventPlan, NewEvent, Snippet};
+use crate::model::{Change, EventPlan, Recorded, Snippet};
 
 /// A snippet to insert, with the events that ride in its transaction.
 pub struct Create {
     pub user: String,
     pub snippet: Snippet,
-    pub events: Vec<NewEvent>,
+    pub recorded: Recorded,
 }
 
 /// Writes creates to one database.
@@ -51,7 +51,7 @@ impl CreateBatcher {
         let create = Create {
             user: user.to_owned(),
             snippet: snippet.clone(),
-            events: plan.for_snippet(user, snippet, Change::Created, snippet.created_at),
+            recorded: plan.for_snippet(user, snippet, Change::Created, snippet.created_at),
         };
         let closed = || StoreError::Unavailable("the store is shutting down".to_owned());
         self.jobs
@@ -114,7 +114,7 @@ mod tests {
                 created_at: now,
                 updated_at: now,
             },
-            events: Vec::new(),
+            recorded: Recorded::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The durable store: snippets, and the outbox of events owed to other services. One trait
 //! each, one implementation per database, chosen once at start-up.
 
+mod changes;
 mod error;
+pub mod feed;
 mod group_commit;
 mod outbox_queue;
 mod postgres;
@@ -11,7 +13,9 @@ mod sqlite;
 mod text_search;
 mod tokens;
 
+pub use changes::{ChangeLog, StreamPosition};
 pub use error::StoreError;
+pub use feed::{ChangeFeed, FeedMessage};
 pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -74,13 +78,16 @@ pub trait SnippetStore: Send + Sync {
         plan: &EventPlan,
     ) -> Result<bool, StoreError>;
 
-    /// Merges an analysis into a snippet's metadata without touching `updated_at`.
-    /// False when the snippet no longer exists.
+    /// Merges an analysis into a snippet's metadata without touching `updated_at`, and
+    /// records the change in the stream in the same transaction. False when the snippet no
+    /// longer exists.
     async fn merge_metadata(
         &self,
         user: &str,
         id: &str,
         analysis: &JsonObject,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
     ) -> Result<bool, StoreError>;
 
     /// A cheap round trip, for readiness.
@@ -96,6 +103,12 @@ pub struct Stores {
     pub snippets: Arc<dyn SnippetStore>,
     pub outbox: Arc<dyn OutboxQueue>,
     pub tokens: Arc<dyn TokenStore>,
+    /// The change log, to read (SQLite: the reader connections).
+    pub changes: Arc<dyn ChangeLog>,
+    /// The change log, to prune (SQLite: the writer).
+    pub changes_pruner: Arc<dyn ChangeLog>,
+    /// The PostgreSQL pool, whose changes other replicas announce by NOTIFY.
+    pub postgres: Option<sqlx::PgPool>,
 }
 
 /// Where the durable store lives (`DATABASE_URL`), parsed once at start-up.
@@ -143,9 +156,13 @@ pub async fn connect(
         DatabaseUrl::Postgres(url) => {
             let store =
                 PostgresStore::connect(url.expose_secret(), max_connections, timeout).await?;
+            let pool = store.pool().clone();
             Ok(Stores {
-                outbox: Arc::new(store.pool().clone()),
-                tokens: Arc::new(store.pool().clone()),
+                outbox: Arc::new(pool.clone()),
+                tokens: Arc::new(pool.clone()),
+                changes: Arc::new(pool.clone()),
+                changes_pruner: Arc::new(pool.clone()),
+                postgres: Some(pool),
                 snippets: Arc::new(store),
             })
         }
@@ -154,6 +171,9 @@ pub async fn connect(
             Ok(Stores {
                 outbox: Arc::new(store.writer().clone()),
                 tokens: Arc::new(store.writer().clone()),
+                changes: Arc::new(store.readers().clone()),
+                changes_pruner: Arc::new(store.writer().clone()),
+                postgres: None,
                 snippets: Arc::new(store),
             })
         }

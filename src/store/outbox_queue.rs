@@ -10,7 +10,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use super::row::EventRow;
 use super::{postgres_insert, sqlite, to_micros, StoreError};
-use crate::model::{NewEvent, PendingEvent};
+use crate::model::{PendingEvent, Recorded};
 
 /// Outbox counts, for metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +23,9 @@ pub struct OutboxStats {
 
 #[async_trait]
 pub trait OutboxQueue: Send + Sync {
-    /// Records events that have no row change to ride with (context updates, retried cache
-    /// drops).
-    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError>;
+    /// Records what a change that has no row to ride with owes (context updates, retried
+    /// cache drops), stream events included.
+    async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError>;
 
     /// Claims up to `limit` due events for `lease`; an event whose deliverer dies is due again
     /// once the lease runs out.
@@ -60,12 +60,12 @@ const STATS: &str =
 
 /// One implementation of the queue for each pool type, from the one text above.
 macro_rules! outbox_queue_on {
-    ($pool:ty, $lock:literal, $insert_events:path) => {
+    ($pool:ty, $lock:literal, $record:path) => {
         #[async_trait]
         impl OutboxQueue for $pool {
-            async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+            async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError> {
                 let mut tx = self.begin().await?;
-                $insert_events(&mut tx, events).await?;
+                $record(&mut tx, recorded).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -116,9 +116,9 @@ macro_rules! outbox_queue_on {
     };
 }
 
-outbox_queue_on!(SqlitePool, "", sqlite::insert_events);
+outbox_queue_on!(SqlitePool, "", sqlite::record);
 outbox_queue_on!(
     PgPool,
     "FOR UPDATE SKIP LOCKED",
-    postgres_insert::insert_events
+    postgres_insert::record_one
 );

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
 use super::group_commit::CreateBatcher;
-use super::postgres_insert::{self, insert_events};
+use super::postgres_insert::{self, record};
 use super::row::{bind_content, into_snippets, json_text, SnippetRow};
 use super::{to_micros, SnippetStore, StoreError};
 use crate::model::{Change, EventPlan};
@@ -194,7 +194,7 @@ impl SnippetStore for PostgresStore {
         let change = Change::Updated {
             code_changed: patch.touches_code(),
         };
-        insert_events(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
+        record(&mut tx, [&plan.for_snippet(user, &s, change, now)]).await?;
         tx.commit().await?;
         Ok(Some(s))
     }
@@ -218,9 +218,9 @@ impl SnippetStore for PostgresStore {
             return Ok(false);
         };
         let gone = row.into_snippet()?;
-        insert_events(
+        record(
             &mut tx,
-            &plan.for_snippet(user, &gone, Change::Deleted, now),
+            [&plan.for_snippet(user, &gone, Change::Deleted, now)],
         )
         .await?;
         tx.commit().await?;
@@ -232,16 +232,27 @@ impl SnippetStore for PostgresStore {
         user: &str,
         id: &str,
         analysis: &JsonObject,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE snippets SET metadata = metadata || $1::jsonb WHERE user_id = $2 AND id = $3",
-        )
-        .bind(json_text(analysis))
-        .bind(user)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "UPDATE snippets SET metadata = metadata || $1::jsonb WHERE user_id = $2 AND id = $3 \
+             RETURNING {COLUMNS}"
+        );
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(json_text(analysis))
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let merged = row.into_snippet()?;
+        record(&mut tx, [&plan.for_analysis(user, &merged, now)]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -4,10 +4,11 @@
 use async_trait::async_trait;
 use sqlx::{PgPool, Postgres, Transaction};
 
+use super::changes::record_in_postgres;
 use super::group_commit::{BatchWriter, Create};
 use super::row::json_text;
 use super::{to_micros, StoreError};
-use crate::model::NewEvent;
+use crate::model::{ChangeRecord, NewEvent, Recorded};
 
 /// Most creates in one transaction. Each create's text is held twice while its batch is
 /// encoded, so the batch is kept to what 64 requests already hold.
@@ -39,7 +40,7 @@ impl BatchWriter for PgPool {
         .bind(column(creates, |c| to_micros(c.snippet.updated_at)))
         .execute(&mut *tx)
         .await?;
-        insert_events(&mut tx, creates.iter().flat_map(|c| &c.events)).await?;
+        record(&mut tx, creates.iter().map(|c| &c.recorded)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -50,8 +51,31 @@ fn column<'c, T>(creates: &'c [Create], field: impl Fn(&'c Create) -> T) -> Vec<
     creates.iter().map(field).collect()
 }
 
+/// Records what changes owe and their stream events inside the caller's transaction: one
+/// statement for the outbox, three for the stream, whatever the number.
+pub async fn record<'r>(
+    tx: &mut Transaction<'_, Postgres>,
+    recorded: impl IntoIterator<Item = &'r Recorded>,
+) -> Result<(), StoreError> {
+    let recorded: Vec<&Recorded> = recorded.into_iter().collect();
+    insert_events(tx, recorded.iter().flat_map(|r| &r.outbox)).await?;
+    let changes: Vec<ChangeRecord> = recorded
+        .iter()
+        .flat_map(|r| r.changes.iter().cloned())
+        .collect();
+    record_in_postgres(tx, &changes).await
+}
+
+/// `record` for one change.
+pub async fn record_one(
+    tx: &mut Transaction<'_, Postgres>,
+    recorded: &Recorded,
+) -> Result<(), StoreError> {
+    record(tx, [recorded]).await
+}
+
 /// Records events inside the caller's transaction, all in one statement.
-pub async fn insert_events<'e>(
+async fn insert_events<'e>(
     tx: &mut Transaction<'_, Postgres>,
     events: impl IntoIterator<Item = &'e NewEvent>,
 ) -> Result<(), StoreError> {

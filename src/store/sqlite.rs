@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::row::{bind_content, into_snippets, json_text, SnippetRow, SNIPPET_COLUMNS};
 use super::{text_search, to_micros, SnippetStore, StoreError};
-use crate::model::{Change, EventPlan, NewEvent};
+use crate::model::{Change, EventPlan, NewEvent, Recorded};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 
 /// The snippet columns, named unambiguously beside the FTS table's.
@@ -72,6 +73,11 @@ impl SqliteStore {
         })
     }
 
+    /// The reader connections, which the change log is read on.
+    pub fn readers(&self) -> &SqlitePool {
+        &self.readers
+    }
+
     /// The writer connection, which the outbox queue shares.
     pub fn writer(&self) -> &SqlitePool {
         &self.writer
@@ -126,7 +132,7 @@ impl BatchWriter for SqlitePool {
     async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for c in creates {
-            insert_created(&mut tx, &c.user, &c.snippet, &c.events).await?;
+            insert_created(&mut tx, &c.user, &c.snippet, &c.recorded).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -138,7 +144,7 @@ async fn insert_created(
     tx: &mut Transaction<'_, Sqlite>,
     user: &str,
     s: &Snippet,
-    events: &[NewEvent],
+    recorded: &Recorded,
 ) -> Result<(), StoreError> {
     bind_content(
         sqlx::query(
@@ -153,11 +159,20 @@ async fn insert_created(
     .bind(to_micros(s.updated_at))
     .execute(&mut **tx)
     .await?;
-    insert_events(tx, events).await
+    record(tx, recorded).await
+}
+
+/// Records what a change owes and its stream events inside the caller's transaction.
+pub(super) async fn record(
+    tx: &mut Transaction<'_, Sqlite>,
+    recorded: &Recorded,
+) -> Result<(), StoreError> {
+    insert_events(tx, &recorded.outbox).await?;
+    record_in_sqlite(tx, &recorded.changes).await
 }
 
 /// Records events inside the caller's transaction.
-pub(super) async fn insert_events(
+async fn insert_events(
     tx: &mut Transaction<'_, Sqlite>,
     events: &[NewEvent],
 ) -> Result<(), StoreError> {
@@ -304,7 +319,7 @@ impl SnippetStore for SqliteStore {
         let change = Change::Updated {
             code_changed: patch.touches_code(),
         };
-        insert_events(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
+        record(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
         tx.commit().await?;
         Ok(Some(s))
     }
@@ -329,7 +344,7 @@ impl SnippetStore for SqliteStore {
             return Ok(false);
         };
         let gone = row.into_snippet()?;
-        insert_events(
+        record(
             &mut tx,
             &plan.for_snippet(user, &gone, Change::Deleted, now),
         )
@@ -343,6 +358,8 @@ impl SnippetStore for SqliteStore {
         user: &str,
         id: &str,
         analysis: &JsonObject,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
         let Some(mut s) = Self::fetch_in(&mut tx, user, id).await? else {
@@ -355,6 +372,7 @@ impl SnippetStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        record(&mut tx, &plan.for_analysis(user, &s, now)).await?;
         tx.commit().await?;
         Ok(true)
     }

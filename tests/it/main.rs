@@ -39,6 +39,7 @@ mod outbox;
 mod replicas;
 mod snippets;
 mod store_faults;
+mod stream;
 mod tokens;
 mod worker;
 mod workflow;

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pieces_connector::cache::MemoryCache;
 use pieces_connector::metrics::Metrics;
-use pieces_connector::model::{EventPlan, Limits, NewEvent, PendingEvent, Target};
+use pieces_connector::model::{EventPlan, Limits, NewEvent, PendingEvent, Recorded, Target};
 use pieces_connector::outbox::{OutboxWorker, WorkerConfig};
 use pieces_connector::service::{OutboxSignal, SnippetDeps, SnippetService};
-use pieces_connector::store::{self, OutboxQueue, OutboxStats, StoreError};
+use pieces_connector::store::{self, ChangeFeed, OutboxQueue, OutboxStats, StoreError};
 use pieces_connector::upstream::{DataPlatformClient, HttpUpstream};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -25,8 +25,8 @@ struct CountingQueue {
 
 #[async_trait]
 impl OutboxQueue for CountingQueue {
-    async fn enqueue(&self, events: &[NewEvent]) -> Result<(), StoreError> {
-        self.inner.enqueue(events).await
+    async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError> {
+        self.inner.enqueue(recorded).await
     }
 
     async fn claim_due(
@@ -76,7 +76,11 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         .await
         .expect("store");
     let backlog: Vec<NewEvent> = (0..200).map(sync_event).collect();
-    stores.outbox.enqueue(&backlog).await.expect("enqueue");
+    stores
+        .outbox
+        .enqueue(&Recorded::outbox(backlog))
+        .await
+        .expect("enqueue");
     let platform = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/snippets"))
@@ -101,6 +105,7 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         limits: Limits::default(),
         cache_ttl: Duration::from_secs(60),
         signal: signal.clone(),
+        feed: ChangeFeed::default(),
     }));
     let http = HttpUpstream::new(
         "data_platform",

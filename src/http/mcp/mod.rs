@@ -10,6 +10,7 @@ mod tools;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::ORIGIN;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -18,6 +19,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::Value;
 
 use super::auth::Caller;
+use super::error::ApiError;
 use super::state::AppState;
 use handler::McpServer;
 
@@ -34,9 +36,8 @@ pub fn router(state: &AppState, doc: &Value) -> Router<AppState> {
         .with_json_response(true)
         .with_sse_keep_alive(None)
         // Behind a Kubernetes Service the Host is whatever the client called; origins are
-        // what protects browsers, and those are checked.
+        // what protects browsers, and `authenticate` checks those exactly as CORS does.
         .disable_allowed_hosts()
-        .with_allowed_origins(state.settings.cors_origins())
         .with_max_request_body_bytes(state.settings.max_body_bytes);
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
@@ -51,10 +52,21 @@ pub fn router(state: &AppState, doc: &Value) -> Router<AppState> {
         ))
 }
 
-/// Authenticates like every REST route (401 with the Bearer challenge otherwise) and hands
-/// the caller to the tools through the request's extensions.
+/// Refuses a browser whose origin is not allowed, authenticates like every REST route (401
+/// with the Bearer challenge otherwise) and hands the caller to the tools through the
+/// request's extensions.
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    if let Some(origin) = parts.headers.get(ORIGIN) {
+        let allowed = state.settings.cors_origins();
+        if !allowed.iter().any(|o| o.as_bytes() == origin.as_bytes()) {
+            return ApiError::Forbidden {
+                code: "origin_not_allowed",
+                detail: "this origin may not call /mcp (see CORS_ALLOWED_ORIGINS)".into(),
+            }
+            .into_response();
+        }
+    }
     match Caller::from_request_parts(&mut parts, &state).await {
         Ok(Caller(principal)) => {
             parts.extensions.insert(principal);

@@ -2,6 +2,7 @@
 //! description are both built from.
 
 mod assist;
+mod events;
 mod fallback;
 pub mod health;
 mod openapi;
@@ -28,6 +29,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(workflow::router())
         .merge(assist::router())
         .merge(tokens::router())
+        .merge(events::router())
         .routes(routes!(openapi::openapi_json))
         .split_for_parts();
     let (probes, probes_doc) = health::router().split_for_parts();

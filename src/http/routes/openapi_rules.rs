@@ -8,7 +8,7 @@ use crate::model::bounds::{
     CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, OFFSET_MAX,
     PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS, SESSION_ID_MAX_CHARS,
 };
-use crate::model::Limits;
+use crate::model::{Limits, Scope, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS};
 
 /// No NUL anywhere (PostgreSQL cannot store it), and at least one character that is not
 /// Unicode white space (the characters `str::trim` removes).
@@ -102,6 +102,21 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         "max_tokens",
         json!({"minimum": 1, "maximum": MAX_TOKENS_LIMIT}),
     );
+    let scope_names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    merge_property(doc, "NewToken", "name", text(TOKEN_NAME_MAX_CHARS));
+    merge_property(
+        doc,
+        "NewToken",
+        "scopes",
+        json!({"minItems": 1, "items": {"enum": scope_names}}),
+    );
+    merge_property(
+        doc,
+        "NewToken",
+        "expires_in_days",
+        json!({"minimum": 1, "maximum": TOKEN_MAX_DAYS}),
+    );
+    merge_parameter(doc, "/api/v1/tokens/{id}", "id", json!({"format": "uuid"}));
     let listing = "/api/v1/snippets";
     merge_parameter(
         doc,

@@ -5,6 +5,7 @@ pub mod in_process;
 pub mod process;
 pub mod round_robin;
 pub mod servers;
+pub mod sse;
 
 pub use backends::Backend;
 

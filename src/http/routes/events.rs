@@ -1,0 +1,199 @@
+//! The change stream: `GET /api/v1/events` (Server-Sent Events) and `GET /api/v1/ws`
+//! (WebSocket), the same events either way, resumable from an event id.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Principal;
+use crate::http::auth::{bearer_token, Caller};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::ApiQuery;
+use crate::http::state::AppState;
+use crate::model::{Scope, ValidationError};
+use crate::service::{StreamItem, StreamMetrics, Subscription};
+
+/// A comment line at least this often keeps proxies from closing an idle stream.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// The subprotocol a WebSocket client asks for (browsers put their token beside it).
+const PROTOCOL: &str = "pieces";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(websocket))
+}
+
+/// Where to resume.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Resume {
+    /// Resume after this event id (as `Last-Event-ID` does); without it, live from now.
+    pub since: Option<String>,
+}
+
+/// The caller's changes as Server-Sent Events: `id`, `event` (the type) and `data` (the
+/// event object `{id, type, at, data}`), a `reset` event when the position is no longer
+/// kept, and a comment every 15 s.
+#[utoipa::path(get, path = "/api/v1/events", tag = "stream", params(Resume,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    security(("bearer" = ["snippets:read"])),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+            description = "The stream of events"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    ApiQuery(resume): ApiQuery<Resume>,
+) -> Result<Response, ApiError> {
+    let since = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(resume.since);
+    let subscription = subscribe(&state, &caller, since, "sse").await?;
+    let stop = state.stop.clone();
+    let mut response = Sse::new(sse_events(subscription, stop))
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
+        .into_response();
+    // Proxies that buffer responses would hold the events back.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn sse_events(
+    subscription: Subscription,
+    stop: CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(
+        (subscription, stop),
+        |(mut subscription, stop)| async move {
+            let event = match subscription.next(&stop).await? {
+                StreamItem::Event(e) => Event::default()
+                    .id(e.id.to_string())
+                    .event(&e.kind)
+                    .data(e.to_json().to_string()),
+                StreamItem::Reset => Event::default().event("reset").data(r#"{"type":"reset"}"#),
+            };
+            Some((Ok(event), (subscription, stop)))
+        },
+    )
+}
+
+/// The caller's changes over a WebSocket, one JSON text frame per event. Browsers, which
+/// cannot set headers here, authenticate with the subprotocols `["pieces", "bearer.<token>"]`.
+#[utoipa::path(get, path = "/api/v1/ws", tag = "stream", params(Resume),
+    security(("bearer" = ["snippets:read"])),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+pub async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(resume): ApiQuery<Resume>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let token = websocket_token(&headers)?;
+    let caller = state.auth.authenticate(&token).await?;
+    let subscription = subscribe(&state, &caller, resume.since, "ws").await?;
+    let stop = state.stop.clone();
+    Ok(upgrade
+        .protocols([PROTOCOL])
+        .on_upgrade(move |socket| pump(socket, subscription, stop)))
+}
+
+/// The token of the `Authorization` header, or of a `bearer.<token>` subprotocol.
+fn websocket_token(headers: &HeaderMap) -> Result<String, ApiError> {
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(token) = offered
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("bearer."))
+    {
+        return Ok(token.to_owned());
+    }
+    let mut request = axum::http::Request::new(());
+    *request.headers_mut() = headers.clone();
+    let (parts, ()) = request.into_parts();
+    Ok(bearer_token(&parts)?.to_owned())
+}
+
+/// Writes events as they come until the client leaves or shutdown begins; pings keep the
+/// connection alive through proxies.
+async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: CancellationToken) {
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    loop {
+        tokio::select! {
+            item = subscription.next(&stop) => {
+                let text = match item {
+                    Some(StreamItem::Event(e)) => e.to_json().to_string(),
+                    Some(StreamItem::Reset) => r#"{"type":"reset"}"#.to_owned(),
+                    None => {
+                        let going_away = CloseFrame { code: 1001, reason: "server shutting down".into() };
+                        let _ = socket.send(Message::Close(Some(going_away))).await;
+                        return;
+                    }
+                };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+            received = socket.recv() => match received {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            _ = heartbeat.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Opens a subscription for a caller who may read snippets, after a valid position.
+async fn subscribe(
+    state: &AppState,
+    caller: &Principal,
+    since: Option<String>,
+    transport: &'static str,
+) -> Result<Subscription, ApiError> {
+    if !caller.allows(Scope::SnippetsRead) {
+        return Err(ApiError::InsufficientScope(Scope::SnippetsRead));
+    }
+    let since =
+        match since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(
+                || ValidationError::new("since", "since (or Last-Event-ID) must be an event id"),
+            )?),
+        };
+    let m = &state.metrics;
+    let metrics = StreamMetrics {
+        open: m.streams_open.with_label_values(&[transport]),
+        events: m.stream_events.with_label_values(&[transport]),
+        lag: m.stream_delivery_lag.with_label_values(&[transport]),
+    };
+    Ok(state.services.stream.open(caller, since, metrics).await?)
+}

@@ -1,0 +1,110 @@
+//! The change stream: every change to a user's data becomes an event in the user's own
+//! ordered log, recorded in the same transaction as the change itself.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::{Change, NewEvent, Snippet, WorkflowContext};
+
+/// What happened, as the stream names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    SnippetCreated,
+    SnippetUpdated,
+    SnippetDeleted,
+    ContextUpdated,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SnippetCreated => "snippet.created",
+            Self::SnippetUpdated => "snippet.updated",
+            Self::SnippetDeleted => "snippet.deleted",
+            Self::ContextUpdated => "context.updated",
+        }
+    }
+
+    /// Context events reach only callers who may read the context.
+    pub fn is_context(self) -> bool {
+        matches!(self, Self::ContextUpdated)
+    }
+}
+
+/// One event of a user's stream, before it has its place in the log.
+#[derive(Debug, Clone)]
+pub struct ChangeRecord {
+    pub user: String,
+    pub kind: ChangeKind,
+    /// The snippet the change is about, if any (what a cache drops).
+    pub subject: Option<String>,
+    /// The snippet or context as the API shows it; `{id}` for a deletion.
+    pub data: Value,
+    pub at: DateTime<Utc>,
+}
+
+impl ChangeRecord {
+    pub fn snippet(user: &str, snippet: &Snippet, change: Change, at: DateTime<Utc>) -> Self {
+        let (kind, data) = match change {
+            Change::Created => (ChangeKind::SnippetCreated, json!(snippet)),
+            Change::Updated { .. } => (ChangeKind::SnippetUpdated, json!(snippet)),
+            Change::Deleted => (ChangeKind::SnippetDeleted, json!({ "id": snippet.id })),
+        };
+        Self {
+            user: user.to_owned(),
+            kind,
+            subject: Some(snippet.id.clone()),
+            data,
+            at,
+        }
+    }
+
+    pub fn context(context: &WorkflowContext, at: DateTime<Utc>) -> Self {
+        Self {
+            user: context.user_id.clone(),
+            kind: ChangeKind::ContextUpdated,
+            subject: None,
+            data: json!(context),
+            at,
+        }
+    }
+}
+
+/// Everything one change records in its transaction: what other services are owed, and the
+/// entries of the user's change stream.
+#[derive(Debug, Clone, Default)]
+pub struct Recorded {
+    pub outbox: Vec<NewEvent>,
+    pub changes: Vec<ChangeRecord>,
+}
+
+impl Recorded {
+    /// Only outbox events (a cache drop to retry).
+    pub fn outbox(events: Vec<NewEvent>) -> Self {
+        Self {
+            outbox: events,
+            changes: Vec::new(),
+        }
+    }
+}
+
+/// An event of the stream as stored and delivered: `id` increases strictly per user, in the
+/// order the changes committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEvent {
+    pub id: i64,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub data: Value,
+}
+
+impl StreamEvent {
+    pub fn is_context(&self) -> bool {
+        self.kind == ChangeKind::ContextUpdated.as_str()
+    }
+
+    /// The event as clients receive it: `{id, type, at, data}`.
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id.to_string(), "type": self.kind, "at": self.at, "data": self.data})
+    }
+}

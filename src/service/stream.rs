@@ -1,0 +1,245 @@
+//! The change stream use case: a subscription reads a user's events from the durable log
+//! after a position, in order, and waits for the bus to say there is more. It reads ahead by
+//! one page at most, and only when its client takes what it has, so a client that stops
+//! reading holds a page, never a growing queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::Utc;
+use prometheus::{Histogram, IntCounter, IntGauge};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{ServiceError, ServiceResult};
+use crate::auth::Principal;
+use crate::model::{Scope, StreamEvent};
+use crate::store::{ChangeFeed, ChangeLog, FeedMessage};
+
+/// Events read from the log at once.
+const PAGE: i64 = 100;
+/// How often an idle subscription reads the log anyway, in case a wake-up was lost.
+const RECHECK: Duration = Duration::from_secs(15);
+
+/// What a subscription yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    Event(StreamEvent),
+    /// The requested position is older than what is kept: list again, then follow.
+    Reset,
+}
+
+/// The stream's metrics for one transport.
+#[derive(Clone)]
+pub struct StreamMetrics {
+    pub open: IntGauge,
+    pub events: IntCounter,
+    pub lag: Histogram,
+}
+
+pub struct StreamService {
+    log: Arc<dyn ChangeLog>,
+    wakers: Arc<Wakers>,
+    open_per_user: Arc<Mutex<HashMap<String, usize>>>,
+    max_per_user: usize,
+}
+
+/// One wake-up per subscription, by user. A woken subscription keeps the permit until it
+/// next waits, so a change between its read and its wait is never missed.
+#[derive(Default)]
+struct Wakers {
+    by_user: Mutex<HashMap<Arc<str>, Vec<Weak<Notify>>>>,
+}
+
+impl Wakers {
+    fn register(&self, user: &str) -> Arc<Notify> {
+        let notify = Arc::new(Notify::new());
+        if let Ok(mut by_user) = self.by_user.lock() {
+            let list = by_user.entry(Arc::from(user)).or_default();
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(&notify));
+        }
+        notify
+    }
+
+    fn wake(&self, user: &str) {
+        if let Ok(mut by_user) = self.by_user.lock() {
+            if let Some(list) = by_user.get_mut(user) {
+                list.retain(|w| match w.upgrade() {
+                    Some(notify) => {
+                        notify.notify_one();
+                        true
+                    }
+                    None => false,
+                });
+                if list.is_empty() {
+                    by_user.remove(user);
+                }
+            }
+        }
+    }
+
+    fn wake_all(&self) {
+        if let Ok(by_user) = self.by_user.lock() {
+            for notify in by_user.values().flatten().filter_map(Weak::upgrade) {
+                notify.notify_one();
+            }
+        }
+    }
+}
+
+impl StreamService {
+    pub fn new(log: Arc<dyn ChangeLog>, max_per_user: usize) -> Self {
+        Self {
+            log,
+            wakers: Arc::default(),
+            open_per_user: Arc::default(),
+            max_per_user,
+        }
+    }
+
+    /// Wakes the subscriptions of each user the bus names, until `stop`.
+    pub async fn follow(self: Arc<Self>, feed: ChangeFeed, stop: CancellationToken) {
+        let mut messages = feed.subscribe();
+        loop {
+            let message = tokio::select! {
+                () = stop.cancelled() => return,
+                message = messages.recv() => message,
+            };
+            match message {
+                Ok(FeedMessage::Changed { user, .. }) => self.wakers.wake(&user),
+                Ok(FeedMessage::Resync) => self.wakers.wake_all(),
+                // Messages were dropped: every subscription reads the log again.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.wakers.wake_all(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Opens a subscription for `caller` after the event `since` (None: from now on). It
+    /// needs `snippets:read`; context events come only with `context:read`.
+    pub async fn open(
+        &self,
+        caller: &Principal,
+        since: Option<i64>,
+        metrics: StreamMetrics,
+    ) -> ServiceResult<Subscription> {
+        let slot = self.take_slot(&caller.user)?;
+        let position = self.log.stream_position(&caller.user).await?;
+        let (after, reset) = match since {
+            None => (position.last, false),
+            // Only what is still kept can be replayed; before that, or past the end (a
+            // position from another store), the client must list again.
+            Some(since) => {
+                let kept_from = position.oldest.unwrap_or(position.last + 1);
+                if since + 1 < kept_from || since > position.last {
+                    (position.last, true)
+                } else {
+                    (since, false)
+                }
+            }
+        };
+        metrics.open.inc();
+        Ok(Subscription {
+            user: caller.user.clone(),
+            with_context: caller.allows(Scope::ContextRead),
+            after,
+            reset,
+            page: VecDeque::new(),
+            wake: self.wakers.register(&caller.user),
+            log: self.log.clone(),
+            metrics,
+            _slot: slot,
+        })
+    }
+
+    fn take_slot(&self, user: &str) -> ServiceResult<OpenSlot> {
+        let mut open = self
+            .open_per_user
+            .lock()
+            .map_err(|_| ServiceError::NotConfigured("the stream registry is unavailable"))?;
+        let count = open.entry(user.to_owned()).or_default();
+        if *count >= self.max_per_user {
+            return Err(ServiceError::TooManyStreams(self.max_per_user));
+        }
+        *count += 1;
+        Ok(OpenSlot {
+            user: user.to_owned(),
+            registry: self.open_per_user.clone(),
+        })
+    }
+}
+
+/// Counts an open stream against its user's limit while it lives.
+struct OpenSlot {
+    user: String,
+    registry: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.registry.lock() {
+            if let Some(count) = open.get_mut(&self.user) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(&self.user);
+                }
+            }
+        }
+    }
+}
+
+pub struct Subscription {
+    user: String,
+    with_context: bool,
+    /// The last event delivered (or skipped for the caller's scopes).
+    after: i64,
+    reset: bool,
+    page: VecDeque<StreamEvent>,
+    wake: Arc<Notify>,
+    log: Arc<dyn ChangeLog>,
+    metrics: StreamMetrics,
+    _slot: OpenSlot,
+}
+
+impl Subscription {
+    /// The next item, waiting for one; None once `stop` is cancelled. A store that cannot be
+    /// read is retried: the stream stays open through an outage.
+    pub async fn next(&mut self, stop: &CancellationToken) -> Option<StreamItem> {
+        if std::mem::take(&mut self.reset) {
+            return Some(StreamItem::Reset);
+        }
+        loop {
+            if let Some(event) = self.page.pop_front() {
+                self.after = event.id;
+                if event.is_context() && !self.with_context {
+                    continue;
+                }
+                self.metrics.events.inc();
+                let lag = (Utc::now() - event.at).to_std().unwrap_or_default();
+                self.metrics.lag.observe(lag.as_secs_f64());
+                return Some(StreamItem::Event(event));
+            }
+            match self.log.changes_after(&self.user, self.after, PAGE).await {
+                Ok(events) if !events.is_empty() => {
+                    self.page = events.into();
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the change log; will retry"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.metrics.open.dec();
+    }
+}

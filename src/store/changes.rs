@@ -1,0 +1,220 @@
+//! The change log each user's stream is read from: written inside each change's transaction,
+//! read by subscribers after a position, pruned by age.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use super::feed::{Announcement, CHANNEL};
+use super::row::json_text;
+use super::{from_micros, to_micros, StoreError};
+use crate::model::{ChangeRecord, StreamEvent};
+
+/// Where a user's stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamPosition {
+    /// The id of the user's latest event (0 before the first).
+    pub last: i64,
+    /// The id of the oldest event still kept, if any is.
+    pub oldest: Option<i64>,
+}
+
+#[async_trait]
+pub trait ChangeLog: Send + Sync {
+    /// Up to `limit` of the user's events after `after`, oldest first.
+    async fn changes_after(
+        &self,
+        user: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StreamEvent>, StoreError>;
+
+    async fn stream_position(&self, user: &str) -> Result<StreamPosition, StoreError>;
+
+    /// Deletes up to `batch` events recorded before `before`; returns how many went.
+    async fn prune_changes(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    kind: String,
+    data: String,
+    at: i64,
+}
+
+impl EventRow {
+    fn into_event(self) -> Result<StreamEvent, StoreError> {
+        Ok(StreamEvent {
+            id: self.seq,
+            data: serde_json::from_str(&self.data)
+                .map_err(|e| StoreError::Corrupt(format!("change {}: {e}", self.seq)))?,
+            kind: self.kind,
+            at: from_micros(self.at)?,
+        })
+    }
+}
+
+macro_rules! change_log_on {
+    ($pool:ty) => {
+        #[async_trait]
+        impl ChangeLog for $pool {
+            async fn changes_after(
+                &self,
+                user: &str,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<StreamEvent>, StoreError> {
+                let rows: Vec<EventRow> = sqlx::query_as(
+                    "SELECT seq, kind, data, at FROM changes WHERE user_id = $1 AND seq > $2 \
+                     ORDER BY seq LIMIT $3",
+                )
+                .bind(user)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self)
+                .await?;
+                rows.into_iter().map(EventRow::into_event).collect()
+            }
+
+            async fn stream_position(&self, user: &str) -> Result<StreamPosition, StoreError> {
+                let (last, oldest): (Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT (SELECT last_seq FROM change_positions WHERE user_id = $1), \
+                     (SELECT MIN(seq) FROM changes WHERE user_id = $1)",
+                )
+                .bind(user)
+                .fetch_one(self)
+                .await?;
+                Ok(StreamPosition {
+                    last: last.unwrap_or(0),
+                    oldest,
+                })
+            }
+
+            async fn prune_changes(
+                &self,
+                before: DateTime<Utc>,
+                batch: i64,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM changes WHERE (user_id, seq) IN \
+                     (SELECT user_id, seq FROM changes WHERE at < $1 ORDER BY at LIMIT $2)",
+                )
+                .bind(to_micros(before))
+                .bind(batch)
+                .execute(self)
+                .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+change_log_on!(SqlitePool);
+change_log_on!(PgPool);
+
+/// Records stream events inside the caller's SQLite transaction. SQLite has one writer, so
+/// the numbers follow the commit order by themselves.
+pub async fn record_in_sqlite(
+    tx: &mut Transaction<'_, Sqlite>,
+    changes: &[ChangeRecord],
+) -> Result<(), StoreError> {
+    for change in changes {
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO change_positions (user_id, last_seq) VALUES ($1, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+        )
+        .bind(&change.user)
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO changes (user_id, seq, kind, subject, data, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&change.user)
+        .bind(seq)
+        .bind(change.kind.as_str())
+        .bind(change.subject.as_deref())
+        .bind(json_text(&change.data))
+        .bind(to_micros(change.at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records stream events inside the caller's PostgreSQL transaction, three statements for
+/// any number: each user's numbers are taken at once from their `change_positions` row,
+/// whose lock orders that user's concurrent changes, then the events are inserted and
+/// announced (NOTIFY is sent only if the transaction commits).
+pub async fn record_in_postgres(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[ChangeRecord],
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // Users in a fixed order, so two transactions lock their rows in the same order.
+    let mut per_user: BTreeMap<&str, i64> = BTreeMap::new();
+    for change in changes {
+        *per_user.entry(change.user.as_str()).or_default() += 1;
+    }
+    let (users, counts): (Vec<&str>, Vec<i64>) = per_user.iter().map(|(u, n)| (*u, *n)).unzip();
+    let lasts: Vec<(String, i64)> = sqlx::query_as(
+        "INSERT INTO change_positions (user_id, last_seq) \
+         SELECT u, n FROM UNNEST($1::text[], $2::int8[]) AS t(u, n) \
+         ON CONFLICT (user_id) DO UPDATE SET last_seq = change_positions.last_seq + excluded.last_seq \
+         RETURNING user_id, last_seq",
+    )
+    .bind(&users)
+    .bind(&counts)
+    .fetch_all(&mut **tx)
+    .await?;
+    // The next number of each user: their last minus how many this transaction adds.
+    let mut next: BTreeMap<String, i64> = lasts
+        .into_iter()
+        .map(|(user, last)| {
+            let added = per_user.get(user.as_str()).copied().unwrap_or(0);
+            (user, last - added + 1)
+        })
+        .collect();
+    let mut seqs = Vec::with_capacity(changes.len());
+    for change in changes {
+        let seq = next.get_mut(&change.user).ok_or_else(|| {
+            StoreError::Refused(format!("no stream position for {}", change.user))
+        })?;
+        seqs.push(*seq);
+        *seq += 1;
+    }
+    let column = |f: fn(&ChangeRecord) -> String| changes.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO changes (user_id, seq, kind, subject, data, at) \
+         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])",
+    )
+    .bind(column(|c| c.user.clone()))
+    .bind(&seqs)
+    .bind(column(|c| c.kind.as_str().to_owned()))
+    .bind(changes.iter().map(|c| c.subject.clone()).collect::<Vec<_>>())
+    .bind(column(|c| json_text(&c.data)))
+    .bind(changes.iter().map(|c| to_micros(c.at)).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    let announcements: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            json_text(&Announcement {
+                u: c.user.clone(),
+                s: c.subject.clone(),
+                t: to_micros(c.at),
+            })
+        })
+        .collect();
+    sqlx::query("SELECT pg_notify($1, a) FROM UNNEST($2::text[]) AS a")
+        .bind(CHANNEL)
+        .bind(&announcements)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
