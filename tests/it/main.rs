@@ -30,6 +30,7 @@ mod assist;
 mod auth;
 mod errors;
 mod lifecycle;
+mod listing_totals;
 mod manifests;
 mod outages;
 mod outbox;
