@@ -2,11 +2,13 @@
 """The benchmark: the release binary over real HTTP, loaded by wrk from a separate process.
 
     python3 benches/run.py [--backend embedded|postgres] [--duration 10] [--connections 64]
-                           [--seed 100000] [--soak 300]
+                           [--seed 100000] [--listing-scale 1000000] [--soak 300]
 
 It measures the bare-axum ceiling (JWT check and a fixed body) in the same run, then each
 scenario against the service, printing requests/s, p50/p99/max latency, errors, the ratio to
-the ceiling and the service's peak resident memory. `--backend postgres` uses
+the ceiling and the service's peak resident memory. The listing-scale scenario seeds two other
+users straight into the database, 1,000 snippets and --listing-scale (0 skips it), and times
+an unfiltered first page for each: it should cost the same for both. `--backend postgres` uses
 BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test; a fresh database is made)
 and BENCH_REDIS_URL (default redis://127.0.0.1:6379/8, flushed first). Needs wrk
 (`apt-get install wrk`).
@@ -25,6 +27,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import seed_listing
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_DIR = ROOT / "benches" / "wrk"
@@ -148,8 +152,8 @@ def service_env():
                 BIND_ADDRESS="127.0.0.1", AI_ASSIST_RATE_PER_MINUTE="1000")
 
 
-def mint_token(env):
-    return subprocess.run([RELEASE / "pieces-connector", "token", "--user", "bench"], env=env,
+def mint_token(env, user="bench"):
+    return subprocess.run([RELEASE / "pieces-connector", "token", "--user", user], env=env,
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -168,6 +172,28 @@ def drop_database(admin, name):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def listing_scale(args, env, base_env, wrk_env, api, ceiling_rps, pid):
+    """An unfiltered first page, for a user with 1,000 snippets and one with many more."""
+    t0 = time.time()
+    sizes, tokens, results = (1_000, args.listing_scale), {}, {}
+    for n in sizes:
+        tokens[n] = mint_token(base_env, f"listing-{n}")
+        seed_listing.seed(env["DATABASE_URL"], f"listing-{n}", n)
+        total = call("GET", "/api/v1/snippets?limit=1", tokens[n])["total"]
+        if total != n:
+            raise SystemExit(f"seeded {n} snippets but the listing's total is {total}")
+    seed_listing.settle(env["DATABASE_URL"])
+    print(f"  (seeded {sizes[0]} and {sizes[1]} snippets of two users in {time.time() - t0:.0f} s)",
+          flush=True)
+    for n in sizes:
+        with RssWatch(pid) as w:
+            results[n] = wrk("list.lua", api, args, dict(wrk_env, BENCH_TOKEN=tokens[n]))
+        row(f"GET ?limit=10, {n} of one user", results[n], ceiling_rps, w.peak)
+    small, large = (results[n] for n in sizes)
+    print(f"  {sizes[1]} vs {sizes[0]} snippets: req/s x{large['rps'] / small['rps']:.2f}, "
+          f"p99 x{large['p99_us'] / max(small['p99_us'], 1):.2f}", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
@@ -177,6 +203,8 @@ def main():
     p.add_argument("--search-connections", type=int, default=8,
                    help="connections for the latency-bound search scenario (it runs at --connections too)")
     p.add_argument("--seed", type=int, default=100_000, help="snippets of one user before the search scenario")
+    p.add_argument("--listing-scale", type=int, default=1_000_000,
+                   help="snippets of the large user in the listing-scale scenario (0 skips it)")
     p.add_argument("--soak", type=int, default=0, help="then run the mixed load this many seconds, reporting RSS")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
@@ -255,6 +283,9 @@ def main():
         with RssWatch(service.pid) as w:
             mixed = wrk("mixed.lua", api, args, wrk_env)
         row("mixed (70% reads, 20% lists, 10% writes)", mixed, ceiling_rps, w.peak)
+
+        if args.listing_scale:
+            listing_scale(args, env, base_env, wrk_env, api, ceiling_rps, service.pid)
 
         print(f"\nready {ready_after * 1000:.0f} ms after start; peak RSS over the run "
               f"{rss_kib(service.pid, 'VmHWM') / 1024:.1f} MiB", flush=True)

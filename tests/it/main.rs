@@ -32,6 +32,7 @@ mod cache;
 mod connections;
 mod errors;
 mod lifecycle;
+mod listing_totals;
 mod manifests;
 mod mcp;
 mod outages;
