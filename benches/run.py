@@ -267,6 +267,13 @@ def main():
             warm = wrk("get_snippet.lua", api, args, wrk_env)
         row("GET /api/v1/snippets/{id} (warm)", warm, ceiling_rps, w.peak)
 
+        # The same reads with a personal access token (verified once, then trusted briefly).
+        personal = call("POST", "/api/v1/tokens", token,
+                        {"name": "bench", "scopes": ["snippets:read"]})["token"]
+        with RssWatch(service.pid) as w:
+            warm_pat = wrk("get_snippet.lua", api, args, dict(wrk_env, BENCH_TOKEN=personal))
+        row("GET .../{id} (warm, personal token)", warm_pat, ceiling_rps, w.peak)
+
         if args.backend == "postgres":
             # As after any bulk load: planner statistics and the visibility map brought up to
             # date now, so autovacuum does not do it in the middle of a measured scenario.
@@ -275,6 +282,10 @@ def main():
             with RssWatch(service.pid) as w:
                 search = wrk("search.lua", api, args, wrk_env, connections=connections)
             row(f"GET ?q= ({total} snippets, {connections} conn)", search, ceiling_rps, w.peak)
+
+        with RssWatch(service.pid) as w:
+            mcp = wrk("mcp_search.lua", api, args, wrk_env, connections=args.search_connections)
+        row(f"MCP search_snippets ({args.search_connections} conn)", mcp, ceiling_rps, w.peak)
 
         with RssWatch(service.pid) as w:
             ctx = wrk("context.lua", api, args, wrk_env)

@@ -1,7 +1,7 @@
 //! Serves a router with its connections bounded: at most `max_connections` open, request heads
 //! within `header_read_timeout`, idle keep-alive connections closed after `idle_timeout`.
 //! `axum::serve` has none of these knobs, so this drives the hyper-util server it wraps:
-//! HTTP/1.1 and HTTP/2 (cleartext, by prior knowledge), upgrades, graceful shutdown.
+//! HTTP/1.1, upgrades (WebSocket), graceful shutdown.
 
 mod activity;
 mod io;
@@ -35,10 +35,6 @@ use io::{Slot, SlottedStream};
 /// A failing accept that is not about one client (out of file descriptors, say) is retried
 /// after this pause rather than at once, which would spin on the same error.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-/// HTTP/2 pings find clients that vanished while a stream was open (idle connections are
-/// closed by the idle timeout, pings or not).
-const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
-const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -124,19 +120,18 @@ fn is_about_one_client(e: &std::io::Error) -> bool {
     )
 }
 
+/// HTTP/1.1 only: what browsers, agents and the platform's gateway speak to this port, and
+/// a connection's state is smallest without the version sniffing and HTTP/2 machinery (an
+/// idle change stream is mostly its connection).
 fn connection_builder() -> Builder<TokioExecutor> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     // `Activity` bounds request heads. hyper's own header timeout would do for the first
     // request, but it also runs while a kept-alive connection waits for its next one, so it
     // would close idle connections after the header timeout instead of the idle timeout.
-    builder.http1().header_read_timeout(None);
     builder
-        .http2()
-        // WebSockets over HTTP/2 (RFC 8441), as axum::serve enables with HTTP/2.
-        .enable_connect_protocol()
+        .http1()
         .timer(TokioTimer::new())
-        .keep_alive_interval(H2_PING_INTERVAL)
-        .keep_alive_timeout(H2_PING_TIMEOUT);
+        .header_read_timeout(None);
     builder
 }
 

@@ -28,6 +28,10 @@ use crate::service::{StreamItem, StreamMetrics, Subscription};
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The subprotocol a WebSocket client asks for (browsers put their token beside it).
 const PROTOCOL: &str = "pieces";
+/// A WebSocket's read buffer, and the largest message a client may send (it has nothing to
+/// say but pings and a close).
+const READ_BUFFER: usize = 4 * 1024;
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -114,8 +118,13 @@ pub async fn websocket(
     let caller = state.auth.authenticate(&token).await?;
     let subscription = subscribe(&state, &caller, resume.since, "ws").await?;
     let stop = state.stop.clone();
+    // Clients only listen, and events are written one at a time: small buffers keep an idle
+    // socket small (the defaults reserve 128 KiB each way).
     Ok(upgrade
         .protocols([PROTOCOL])
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| pump(socket, subscription, stop)))
 }
 

@@ -3,13 +3,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use http::{header, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use prometheus::IntGauge;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -117,27 +116,4 @@ async fn an_upgraded_connection_outlives_the_idle_timeout_and_keeps_its_slot() {
         all_closed(&gauge).await,
         "the slot is released when the upgraded connection closes"
     );
-}
-
-#[tokio::test]
-async fn http2_clients_are_served_and_their_idle_connections_closed() {
-    let (addr, gauge, _stop) = start(peer_router()).await;
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("an HTTP/2 handshake");
-    let connection = tokio::spawn(connection);
-    let request = http::Request::get(format!("http://{addr}/peer"))
-        .body(Body::empty())
-        .expect("a request");
-    let response = sender.send_request(request).await.expect("an answer");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.version(), http::Version::HTTP_2);
-    drop(response);
-
-    // Pings and window updates are not requests: the idle timeout still applies.
-    let closed = tokio::time::timeout(LIMITS.idle_timeout * 5, connection).await;
-    assert!(closed.is_ok(), "the idle HTTP/2 connection is closed");
-    assert!(all_closed(&gauge).await);
 }
