@@ -59,6 +59,9 @@ pub mod bounds {
     pub const PAGE_MAX: i64 = 100;
     /// How far into a listing a page may start.
     pub const OFFSET_MAX: i64 = 10_000_000;
+    /// A search counts its matches up to this many, so it costs the same for any size of
+    /// collection; past it the total says "this many or more".
+    pub const SEARCH_TOTAL_CAP: i64 = 1_000;
     /// A question to the AI.
     pub const QUESTION_MAX_CHARS: usize = 8_000;
     /// A model name.

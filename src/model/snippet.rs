@@ -91,9 +91,13 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SnippetPage {
     pub snippets: Vec<Snippet>,
+    /// Exact without `q`; with `q`, counting stops at 1,000 (see `total_capped`).
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+    /// Present, and true, when a search found more than 1,000 matches: `total` is 1,000.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub total_capped: bool,
 }
 
 impl NewSnippet {

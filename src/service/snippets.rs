@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::{OutboxSignal, ServiceError, ServiceResult};
 use crate::cache::{jittered, snippet_key, Cache, Lookup};
 use crate::metrics::Metrics;
+use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{
     cache_invalidation, now, Change, EventPlan, JsonObject, Limits, ListParams, NewSnippet,
     Recorded, Snippet, SnippetPage, SnippetPatch,
@@ -61,12 +62,18 @@ impl SnippetService {
     /// One page of the user's snippets, newest first.
     pub async fn list(&self, user: &str, params: ListParams) -> ServiceResult<SnippetPage> {
         let filter = params.validate()?;
-        let (snippets, total) = self.deps.store.list_snippets(user, &filter).await?;
+        let (snippets, counted) = self.deps.store.list_snippets(user, &filter).await?;
+        let total_capped = filter.query.is_some() && counted > SEARCH_TOTAL_CAP;
         Ok(SnippetPage {
             snippets,
-            total,
+            total: counted.min(if total_capped {
+                SEARCH_TOTAL_CAP
+            } else {
+                i64::MAX
+            }),
             limit: filter.limit,
             offset: filter.offset,
+            total_capped,
         })
     }
 

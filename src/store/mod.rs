@@ -44,7 +44,8 @@ pub trait SnippetStore: Send + Sync {
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError>;
 
-    /// One page of the user's snippets, newest first, and the total matching the filter.
+    /// One page of the user's snippets, newest first, and the total matching the filter: exact
+    /// without a query; with one, counted only up to `SEARCH_TOTAL_CAP + 1`.
     async fn list_snippets(
         &self,
         user: &str,

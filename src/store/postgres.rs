@@ -13,6 +13,7 @@ use super::group_commit::CreateBatcher;
 use super::postgres_insert::{self, record};
 use super::row::{bind_content, into_snippets, json_text, SnippetRow};
 use super::{to_micros, SnippetStore, StoreError};
+use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{Change, EventPlan};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 
@@ -90,9 +91,15 @@ impl PostgresStore {
             .await?;
             return Ok(total);
         }
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
+        let mut count =
+            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM snippets WHERE user_id = ");
         count.push_bind(user);
         Self::push_filters(&mut count, filter);
+        // A search stops counting past the cap, so it costs the same for any collection.
+        if filter.query.is_some() {
+            count.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
+        }
+        count.push(") AS matches");
         Ok(count.build_query_scalar().fetch_one(&self.pool).await?)
     }
 
@@ -138,7 +145,7 @@ impl SnippetStore for PostgresStore {
         filter: &ListFilter,
     ) -> Result<(Vec<Snippet>, i64), StoreError> {
         let total = self.count(user, filter).await?;
-        if total <= filter.offset {
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
         // Few matches: collect them first and sort (walking the user's rows newest first

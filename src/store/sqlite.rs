@@ -14,6 +14,7 @@ use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::row::{bind_content, into_snippets, json_text, SnippetRow, SNIPPET_COLUMNS};
 use super::{text_search, to_micros, SnippetStore, StoreError};
+use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{Change, EventPlan, NewEvent, Recorded};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 
@@ -97,15 +98,15 @@ impl SqliteStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
-    /// `SELECT {what}` over the user's snippets matching `filter`, ready for ORDER BY.
+    /// `{head} FROM` the user's snippets matching `filter`, ready for ORDER BY or LIMIT.
     /// A full-text query drives from the FTS index, which yields matches newest first.
     fn select<'a>(
-        what: &str,
+        head: &str,
         user: &'a str,
         filter: &'a ListFilter,
         fts: Option<&'a str>,
     ) -> QueryBuilder<'a, Sqlite> {
-        let mut q = QueryBuilder::new(format!("SELECT {what} FROM "));
+        let mut q = QueryBuilder::new(format!("{head} FROM "));
         if let Some(fts) = fts {
             q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid ")
                 .push("WHERE snippets_fts MATCH ")
@@ -236,24 +237,43 @@ impl SnippetStore for SqliteStore {
                 .fetch_one(&self.readers)
                 .await?
             }
-            // The owner token confines the match to the user: the index alone can count.
+            // The owner token confines the match to the user: the index alone can count. A
+            // search stops counting past the cap, so it costs the same for any collection.
             Some(fts) if filter.language.is_none() && filter.tag.is_none() => {
-                sqlx::query_scalar("SELECT COUNT(*) FROM snippets_fts WHERE snippets_fts MATCH ?")
-                    .bind(fts)
-                    .fetch_one(&self.readers)
-                    .await?
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ? \
+                     LIMIT ?)",
+                )
+                .bind(fts)
+                .bind(SEARCH_TOTAL_CAP + 1)
+                .fetch_one(&self.readers)
+                .await?
             }
-            _ => {
-                Self::select("COUNT(*)", user, filter, fts.as_deref())
+            Some(_) => {
+                let mut count = Self::select(
+                    "SELECT COUNT(*) FROM (SELECT 1",
+                    user,
+                    filter,
+                    fts.as_deref(),
+                );
+                count
+                    .push(" LIMIT ")
+                    .push_bind(SEARCH_TOTAL_CAP + 1)
+                    .push(")");
+                count.build_query_scalar().fetch_one(&self.readers).await?
+            }
+            None => {
+                Self::select("SELECT COUNT(*)", user, filter, None)
                     .build_query_scalar()
                     .fetch_one(&self.readers)
                     .await?
             }
         };
-        if total <= filter.offset {
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
-        let mut page = Self::select(QUALIFIED_COLUMNS, user, filter, fts.as_deref());
+        let head = format!("SELECT {QUALIFIED_COLUMNS}");
+        let mut page = Self::select(&head, user, filter, fts.as_deref());
         // Ordering by the FTS rowid (= seq) lets FTS5 yield matches newest first, no sort.
         let newest_first = if fts.is_some() {
             "snippets_fts.rowid"

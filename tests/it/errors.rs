@@ -276,3 +276,41 @@ async fn a_patch_may_not_set_a_required_field_to_null() {
     assert_eq!(cleared.status, StatusCode::OK);
     assert_eq!(cleared.json()["title"], "keep me");
 }
+
+#[tokio::test]
+async fn a_search_counts_up_to_a_thousand_matches_and_says_so() {
+    let app = InProcess::start().await;
+    let alice = user();
+    let bodies: Vec<_> = (0..1_001)
+        .map(|n| json!({"title": format!("needle {n}"), "code": "x", "language": "go"}))
+        .collect();
+    let calls = bodies.iter().map(|body| app.post(SNIPPETS, &alice, body));
+    for reply in futures_util::future::join_all(calls).await {
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let found = app
+        .get("/api/v1/snippets?q=needle&limit=1", &alice)
+        .await
+        .json();
+    assert_eq!(
+        (found["total"].as_i64(), found["total_capped"].as_bool()),
+        (Some(1_000), Some(true))
+    );
+    let deep = app
+        .get("/api/v1/snippets?q=needle&offset=1000", &alice)
+        .await
+        .json();
+    assert_eq!(
+        deep["snippets"].as_array().map(Vec::len),
+        Some(1),
+        "pages past the cap still work"
+    );
+    let all = app.get("/api/v1/snippets?limit=1", &alice).await.json();
+    assert_eq!(all["total"], 1_001, "without q the total stays exact");
+    assert!(all.get("total_capped").is_none());
+    let few = app
+        .get("/api/v1/snippets?q=needle+999", &alice)
+        .await
+        .json();
+    assert!(few.get("total_capped").is_none());
+}
