@@ -1,8 +1,6 @@
 //! The change log each user's stream is read from: written inside each change's transaction,
 //! read by subscribers after a position, pruned by age.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
@@ -145,62 +143,22 @@ pub async fn record_in_sqlite(
     Ok(())
 }
 
-/// Records stream events inside the caller's PostgreSQL transaction, three statements for
-/// any number: each user's numbers are taken at once from their `change_positions` row,
-/// whose lock orders that user's concurrent changes, then the events are inserted and
-/// announced (NOTIFY is sent only if the transaction commits).
-pub async fn record_in_postgres(
-    tx: &mut Transaction<'_, Postgres>,
+/// Records stream events on PostgreSQL in one statement, whatever their number: each
+/// user's numbers are taken at once from their `change_positions` row (whose lock orders that
+/// user's concurrent changes, held from here to the commit), the events are inserted and
+/// announced (NOTIFY is sent only if the transaction commits). One round trip keeps that lock
+/// short. `executor` is the change's transaction, or the pool for a change of its own.
+pub async fn record_in_postgres<'e, E>(
+    executor: E,
     changes: &[ChangeRecord],
-) -> Result<(), StoreError> {
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
     if changes.is_empty() {
         return Ok(());
     }
-    // Users in a fixed order, so two transactions lock their rows in the same order.
-    let mut per_user: BTreeMap<&str, i64> = BTreeMap::new();
-    for change in changes {
-        *per_user.entry(change.user.as_str()).or_default() += 1;
-    }
-    let (users, counts): (Vec<&str>, Vec<i64>) = per_user.iter().map(|(u, n)| (*u, *n)).unzip();
-    let lasts: Vec<(String, i64)> = sqlx::query_as(
-        "INSERT INTO change_positions (user_id, last_seq) \
-         SELECT u, n FROM UNNEST($1::text[], $2::int8[]) AS t(u, n) \
-         ON CONFLICT (user_id) DO UPDATE SET last_seq = change_positions.last_seq + excluded.last_seq \
-         RETURNING user_id, last_seq",
-    )
-    .bind(&users)
-    .bind(&counts)
-    .fetch_all(&mut **tx)
-    .await?;
-    // The next number of each user: their last minus how many this transaction adds.
-    let mut next: BTreeMap<String, i64> = lasts
-        .into_iter()
-        .map(|(user, last)| {
-            let added = per_user.get(user.as_str()).copied().unwrap_or(0);
-            (user, last - added + 1)
-        })
-        .collect();
-    let mut seqs = Vec::with_capacity(changes.len());
-    for change in changes {
-        let seq = next.get_mut(&change.user).ok_or_else(|| {
-            StoreError::Refused(format!("no stream position for {}", change.user))
-        })?;
-        seqs.push(*seq);
-        *seq += 1;
-    }
-    let column = |f: fn(&ChangeRecord) -> String| changes.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(
-        "INSERT INTO changes (user_id, seq, kind, subject, data, at) \
-         SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[])",
-    )
-    .bind(column(|c| c.user.clone()))
-    .bind(&seqs)
-    .bind(column(|c| c.kind.as_str().to_owned()))
-    .bind(changes.iter().map(|c| c.subject.clone()).collect::<Vec<_>>())
-    .bind(column(|c| json_text(&c.data)))
-    .bind(changes.iter().map(|c| to_micros(c.at)).collect::<Vec<_>>())
-    .execute(&mut **tx)
-    .await?;
+    let text = |f: fn(&ChangeRecord) -> String| changes.iter().map(f).collect::<Vec<_>>();
     let announcements: Vec<String> = changes
         .iter()
         .map(|c| {
@@ -211,10 +169,42 @@ pub async fn record_in_postgres(
             })
         })
         .collect();
-    sqlx::query("SELECT pg_notify($1, a) FROM UNNEST($2::text[]) AS a")
+    sqlx::query(RECORD_IN_POSTGRES)
+        .bind(text(|c| c.user.clone()))
+        .bind(text(|c| c.kind.as_str().to_owned()))
+        .bind(
+            changes
+                .iter()
+                .map(|c| c.subject.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(text(|c| json_text(&c.data)))
+        .bind(changes.iter().map(|c| to_micros(c.at)).collect::<Vec<_>>())
         .bind(CHANNEL)
         .bind(&announcements)
-        .execute(&mut **tx)
+        .execute(executor)
         .await?;
     Ok(())
 }
+
+/// Numbers each user's new events after their last (users locked in a fixed order, so two
+/// statements cannot deadlock), inserts them, and announces each.
+const RECORD_IN_POSTGRES: &str = "
+WITH input AS (
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[])
+        WITH ORDINALITY AS c(user_id, kind, subject, data, at, ord)
+), counts AS (
+    SELECT user_id, count(*) AS n FROM input GROUP BY user_id
+), positions AS (
+    INSERT INTO change_positions (user_id, last_seq)
+    SELECT user_id, n FROM counts ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET last_seq = change_positions.last_seq + excluded.last_seq
+    RETURNING user_id, last_seq
+), inserted AS (
+    INSERT INTO changes (user_id, seq, kind, subject, data, at)
+    SELECT i.user_id,
+           p.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord),
+           i.kind, i.subject, i.data, i.at
+    FROM input i JOIN positions p USING (user_id) JOIN counts c USING (user_id)
+)
+SELECT pg_notify($6, a) FROM UNNEST($7::text[]) AS a";

@@ -63,7 +63,7 @@ pub async fn record<'r>(
         .iter()
         .flat_map(|r| r.changes.iter().cloned())
         .collect();
-    record_in_postgres(tx, &changes).await
+    record_in_postgres(&mut **tx, &changes).await
 }
 
 /// `record` for one change.

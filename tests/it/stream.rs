@@ -368,3 +368,46 @@ async fn the_near_cache_never_serves_what_another_replica_changed() {
     .await;
     assert!(served_near, "reads were served from the near cache");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_through_two_replicas_are_numbered_without_gap_or_repeat() {
+    let Some(backend) = Backend::postgres(
+        "concurrent_changes_through_two_replicas_are_numbered_without_gap_or_repeat",
+    )
+    .await
+    else {
+        return;
+    };
+    let (one, two) = tokio::join!(TestApp::start(&backend), TestApp::start(&backend));
+    let alice = user();
+    let bodies: Vec<Value> = (0..60)
+        .map(|n| snippet(&format!("concurrent {n}")))
+        .collect();
+    let context = json!({"session_id": "s", "context_type": "t", "context_data": {}});
+    let creates = bodies.iter().enumerate().map(|(n, body)| {
+        let app = if n % 2 == 0 { &one } else { &two };
+        app.post("/api/v1/snippets", &alice, body)
+    });
+    let contexts = (0..20).map(|n| {
+        let app = if n % 2 == 0 { &two } else { &one };
+        app.post("/api/v1/workflow-context", &alice, &context)
+    });
+    let (created, updated) = tokio::join!(
+        futures_util::future::join_all(creates),
+        futures_util::future::join_all(contexts)
+    );
+    assert!(created.iter().all(|r| r.status() == StatusCode::CREATED));
+    assert!(updated.iter().all(|r| r.status() == StatusCode::OK));
+    let mut stream = subscribe(&one, &one.token(&alice), Some("0")).await;
+    let events = stream.take(80, WAIT).await;
+    assert_eq!(
+        ids(&events),
+        (1..=80).collect::<Vec<i64>>(),
+        "every number once, in order"
+    );
+    let created = kinds(&events)
+        .iter()
+        .filter(|k| **k == "snippet.created")
+        .count();
+    assert_eq!(created, 60);
+}
