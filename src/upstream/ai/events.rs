@@ -81,6 +81,8 @@ impl Reading {
                     Ok(Parsed::Done) => {
                         self.ended = true;
                         self.call.settle(None);
+                        let rest = std::mem::replace(&mut self.events, stream::empty().boxed());
+                        tokio::spawn(drain(rest));
                         return None;
                     }
                     Err(e) => e,
@@ -95,6 +97,15 @@ impl Reading {
         }
         None
     }
+}
+
+/// How long the end of a finished answer's body is waited for.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// Reads what follows `[DONE]` (the body's end), so the connection goes back to the pool
+/// instead of being closed, without holding the answer's `done` back for it.
+async fn drain(mut rest: Events) {
+    let _ = tokio::time::timeout(DRAIN, async { while rest.next().await.is_some() {} }).await;
 }
 
 enum Parsed {
