@@ -8,8 +8,10 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use serde::Deserialize;
 
 use super::call::Call;
-use super::openai::SERVICE;
 use crate::upstream::UpstreamError;
+
+/// The metric label and error name of OpenAI-compatible providers.
+pub(super) const SERVICE: &str = "openai";
 
 /// One streamed chunk, or (`message` instead of `delta`) a whole completion from a server
 /// that does not stream. An error object has no `choices`, so it does not parse.

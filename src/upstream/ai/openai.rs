@@ -16,12 +16,10 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::call::Call;
-use super::events::{events, Chunk, Reading};
+use super::events::{events, Chunk, Reading, SERVICE};
 use super::DeltaStream;
 use crate::config::Settings;
 use crate::upstream::{CircuitBreaker, ClientError, HttpUpstream, UpstreamError};
-
-pub(super) const SERVICE: &str = "openai";
 
 /// The client for OpenAI-compatible providers: the bearer key when configured, a connect
 /// timeout, and no total timeout (see the module's comment).
