@@ -94,8 +94,13 @@ impl AssistService {
                     return Ok(AnswerStream::producing(deltas, template, keep));
                 }
                 Err(e) => {
-                    tracing::warn!(provider = %provider.name(), error = %e,
-                        "a provider failed before answering");
+                    // An open breaker is already known trouble: one line a question would flood.
+                    if matches!(e, UpstreamError::CircuitOpen(_)) {
+                        tracing::debug!(provider = %provider.name(), "provider skipped: circuit open");
+                    } else {
+                        tracing::warn!(provider = %provider.name(), error = %e,
+                            "a provider failed before answering");
+                    }
                     failure = Some(e);
                 }
             }
