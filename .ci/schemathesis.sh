@@ -83,10 +83,12 @@ JWT_SECRET_KEY="$("$python" -c 'import secrets; print(secrets.token_hex(32))')"
 export JWT_SECRET_KEY
 export BIND_ADDRESS=127.0.0.1 API_PORT="$api_port" METRICS_PORT="$metrics_port" HEALTH_PORT="$health_port"
 export LOG_LEVEL=warn LOG_FORMAT=text
-# schemathesis calls ai-assist far more often than a person would. Without
-# COGNITIVE_SERVICES_URL it answers 503 (documented), which is what is tested here.
+# schemathesis calls ai-assist far more often than a person would. Without an AI provider
+# (COGNITIVE_SERVICES_URL, OPENAI_BASE_URL) it answers 503 (documented), streamed or not,
+# which is what is tested here: never a real model, never a stream that does not end.
 export AI_ASSIST_RATE_PER_MINUTE=1000000
 unset COGNITIVE_SERVICES_URL GATEWAY_URL DATA_PLATFORM_URL REDIS_URL CONFIG_FILE JWT_ISSUER JWT_AUDIENCE
+unset AI_PROVIDERS OPENAI_BASE_URL OPENAI_API_KEY OPENAI_MODEL
 
 step "service: $bin on 127.0.0.1:$api_port (health $health_port)"
 token="$("$bin" token --user schemathesis)" || die "$bin token failed"

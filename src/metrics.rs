@@ -13,8 +13,9 @@ pub mod labels {
     /// `pieces_cache_requests_total{result}`
     pub const CACHE_RESULTS: &[&str] = &["hit", "miss", "error"];
     /// `service` of `pieces_upstream_requests_total`: the clients in `upstream`.
-    pub const UPSTREAM_SERVICES: &[&str] = &["cognitive", "data_platform", "gateway"];
-    /// `outcome` of `pieces_upstream_requests_total`: "ok" or `UpstreamError::outcome()`.
+    pub const UPSTREAM_SERVICES: &[&str] = &["cognitive", "openai", "data_platform", "gateway"];
+    /// `outcome` of `pieces_upstream_requests_total`: "ok", `UpstreamError::outcome()`, or
+    /// "cancelled" (a streamed answer whose client went away).
     pub const UPSTREAM_OUTCOMES: &[&str] = &[
         "ok",
         "not_configured",
@@ -24,7 +25,11 @@ pub mod labels {
         "http_5xx",
         "http_4xx",
         "malformed",
+        "interrupted",
+        "cancelled",
     ];
+    /// `result` of `pieces_answer_cache_requests_total`.
+    pub const ANSWER_CACHE_RESULTS: &[&str] = &["hit", "miss", "error"];
     /// `pieces_sync_backlog{state}`
     pub const SYNC_STATES: &[&str] = &["pending", "dead"];
     /// `target` of `pieces_sync_deliveries_total`: the outbox's targets.
@@ -68,6 +73,8 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Cache look-ups by result (hit, miss, error).
     pub cache_requests: IntCounterVec,
+    /// Look-ups of the AI answer cache, by result.
+    pub answer_cache_requests: IntCounterVec,
     /// Calls to other services by service and outcome.
     pub upstream_requests: IntCounterVec,
     pub upstream_duration: HistogramVec,
@@ -117,6 +124,13 @@ impl Metrics {
             )?,
             cache_requests: IntCounterVec::new(
                 Opts::new("pieces_cache_requests_total", "Cache look-ups"),
+                &["result"],
+            )?,
+            answer_cache_requests: IntCounterVec::new(
+                Opts::new(
+                    "pieces_answer_cache_requests_total",
+                    "Look-ups of the AI answer cache",
+                ),
                 &["result"],
             )?,
             upstream_requests: IntCounterVec::new(
@@ -191,6 +205,7 @@ impl Metrics {
         r.register(Box::new(metrics.active_connections.clone()))?;
         r.register(Box::new(metrics.errors.clone()))?;
         r.register(Box::new(metrics.cache_requests.clone()))?;
+        r.register(Box::new(metrics.answer_cache_requests.clone()))?;
         r.register(Box::new(metrics.upstream_requests.clone()))?;
         r.register(Box::new(metrics.upstream_duration.clone()))?;
         r.register(Box::new(metrics.sync_backlog.clone()))?;
@@ -215,6 +230,9 @@ impl Metrics {
         use labels::*;
         for result in CACHE_RESULTS {
             self.cache_requests.with_label_values(&[result]);
+        }
+        for result in ANSWER_CACHE_RESULTS {
+            self.answer_cache_requests.with_label_values(&[result]);
         }
         for service in UPSTREAM_SERVICES {
             for outcome in UPSTREAM_OUTCOMES {
@@ -295,6 +313,9 @@ mod tests {
             r#"pieces_sync_deliveries_total{outcome="dead",target="cache_invalidation"} 0"#,
             r#"pieces_upstream_requests_total{outcome="ok",service="data_platform"} 0"#,
             r#"pieces_upstream_requests_total{outcome="http_5xx",service="cognitive"} 0"#,
+            r#"pieces_upstream_requests_total{outcome="unreachable",service="openai"} 0"#,
+            r#"pieces_upstream_requests_total{outcome="cancelled",service="openai"} 0"#,
+            r#"pieces_answer_cache_requests_total{result="hit"} 0"#,
             &build_info,
         ] {
             assert!(

@@ -21,13 +21,14 @@ use crate::http::routes::probes_router;
 use crate::http::serve::{self, ConnectionLimits};
 use crate::http::state::{AppState, Shared};
 use crate::metrics::Metrics;
-use crate::model::EventPlan;
+use crate::model::{EventPlan, Provider};
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
-    AssistService, ContextDeps, ContextService, HealthService, OutboxSignal, Services, SnippetDeps,
-    SnippetService, StreamService, TokenService,
+    AnswerCache, AssistDeps, AssistService, ContextDeps, ContextService, HealthService,
+    OutboxSignal, Services, SnippetDeps, SnippetService, StreamService, TokenService,
 };
 use crate::store::{self, ChangeFeed, ChangeLog, StoreError};
+use crate::upstream::ai::{AiProvider, OpenAiClient};
 use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
 };
@@ -127,13 +128,12 @@ impl Service {
             url.as_deref()
                 .and_then(|u| HttpUpstream::new(name, u, client.clone(), metrics.clone()))
         };
-        let cognitive = upstream("cognitive", &settings.cognitive_services_url).map(|http| {
-            let cooldown = Duration::from_secs(settings.circuit_breaker_cooldown_secs);
-            let threshold = settings.circuit_breaker_threshold;
-            Arc::new(CognitiveClient::new(http, || {
-                CircuitBreaker::new(threshold, cooldown)
-            }))
-        });
+        let cooldown = Duration::from_secs(settings.circuit_breaker_cooldown_secs);
+        let threshold = settings.circuit_breaker_threshold;
+        let new_breaker = || CircuitBreaker::new(threshold, cooldown);
+        let cognitive = upstream("cognitive", &settings.cognitive_services_url)
+            .map(|http| Arc::new(CognitiveClient::new(http, new_breaker)));
+        let openai = openai_client(&settings, &metrics, new_breaker())?;
         let data_platform =
             upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
         let gateway = upstream("gateway", &settings.gateway_url).map(GatewayClient::new);
@@ -166,14 +166,29 @@ impl Service {
             signal: signal.clone(),
             feed: feed.clone(),
         }));
-        let assist = Arc::new(AssistService::new(
-            snippets.clone(),
-            context.clone(),
-            cognitive.clone(),
-            settings.ai_assist_rate_per_minute,
-            limits,
+        let providers = settings
+            .answering_providers()
+            .into_iter()
+            .filter_map(|provider| match provider {
+                Provider::Cognitive => cognitive.clone().map(AiProvider::Cognitive),
+                Provider::Openai => openai.clone().map(AiProvider::Openai),
+            })
+            .collect();
+        let answers = Arc::new(AnswerCache::new(
+            cache.clone(),
+            Duration::from_secs(settings.ai_cache_ttl_secs),
+            answering_setup(&settings),
             metrics.clone(),
         ));
+        let assist = Arc::new(AssistService::new(AssistDeps {
+            snippets: snippets.clone(),
+            context: context.clone(),
+            providers,
+            answers,
+            calls_per_minute: settings.ai_assist_rate_per_minute,
+            limits,
+            metrics: metrics.clone(),
+        }));
         let worker = OutboxWorker {
             queue: stores.outbox.clone(),
             snippets: snippets.clone(),
@@ -314,6 +329,42 @@ impl Service {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The OpenAI-compatible provider, when `OPENAI_BASE_URL` is set, on a client of its own.
+fn openai_client(
+    settings: &Settings,
+    metrics: &Arc<Metrics>,
+    breaker: CircuitBreaker,
+) -> Result<Option<Arc<OpenAiClient>>, StartupError> {
+    let Some(base) = &settings.openai_base_url else {
+        return Ok(None);
+    };
+    let client = upstream::ai::openai_client(settings)?;
+    let Some(http) = HttpUpstream::new("openai", base, client, metrics.clone()) else {
+        return Ok(None);
+    };
+    let model = settings.openai_model.as_deref().unwrap_or_default();
+    let model = model.trim().to_owned();
+    let idle = Duration::from_secs(settings.upstream_timeout_secs);
+    Ok(Some(Arc::new(OpenAiClient::new(
+        http, breaker, model, idle,
+    ))))
+}
+
+/// Names the providers, their order and the OpenAI model: answers cached under another
+/// configuration are not served under this one.
+fn answering_setup(settings: &Settings) -> String {
+    let order: Vec<&str> = settings
+        .answering_providers()
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    format!(
+        "{}/{}",
+        order.join(","),
+        settings.openai_model.as_deref().unwrap_or_default()
+    )
 }
 
 /// Writes personal tokens' last use every this often: `last_used_at` is at most this late,

@@ -2,9 +2,12 @@
 //! variables whose names the platform fixes. Keys in the TOML file are the variable names in
 //! lower case (`api_port = 8200`).
 
+mod ai;
 mod file;
 mod parse;
 mod validate;
+
+pub use ai::AiProviders;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,6 +43,11 @@ pub const ENV_VARS: &[&str] = &[
     "GATEWAY_URL",
     "COGNITIVE_SERVICES_URL",
     "DATA_PLATFORM_URL",
+    "AI_PROVIDERS",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_MODEL",
+    "AI_CACHE_TTL_SECS",
     "CORS_ALLOWED_ORIGINS",
     "REQUEST_TIMEOUT_SECS",
     "SHUTDOWN_TIMEOUT_SECS",
@@ -107,6 +115,15 @@ pub struct Settings {
     pub gateway_url: Option<String>,
     pub cognitive_services_url: Option<String>,
     pub data_platform_url: Option<String>,
+    /// The answering providers in the order asked; empty = the configured ones.
+    #[serde(deserialize_with = "parse::parsed")]
+    pub ai_providers: AiProviders,
+    pub openai_base_url: Option<String>,
+    #[serde(deserialize_with = "parse::trimmed")]
+    pub openai_api_key: Option<SecretString>,
+    pub openai_model: Option<String>,
+    /// 0 = no answer cache.
+    pub ai_cache_ttl_secs: u64,
     pub cors_allowed_origins: String,
     pub request_timeout_secs: u64,
     pub shutdown_timeout_secs: u64,
@@ -161,6 +178,11 @@ impl Default for Settings {
             gateway_url: None,
             cognitive_services_url: None,
             data_platform_url: None,
+            ai_providers: AiProviders::default(),
+            openai_base_url: None,
+            openai_api_key: None,
+            openai_model: None,
+            ai_cache_ttl_secs: 3600,
             cors_allowed_origins: "https://aiwfe.com,http://aiwfe.com,http://localhost:3000".into(),
             request_timeout_secs: 30,
             shutdown_timeout_secs: 20,

@@ -116,3 +116,70 @@ fn every_variable_is_documented_in_env_example_and_readme() {
         );
     }
 }
+
+#[test]
+fn ai_providers_default_to_the_configured_ones_with_the_cognitive_service_first() {
+    use crate::model::Provider::{Cognitive, Openai};
+    let none = load(&[]).expect("defaults");
+    assert!(none.answering_providers().is_empty());
+    let openai = [
+        ("OPENAI_BASE_URL", "http://localhost:11434/v1"),
+        ("OPENAI_MODEL", "llama3.2"),
+    ];
+    let only = load(&openai).expect("openai alone");
+    assert_eq!(only.answering_providers(), [Openai]);
+    let mut both = openai.to_vec();
+    both.push(("COGNITIVE_SERVICES_URL", "http://cognitive:8000"));
+    let both_set = load(&both).expect("both");
+    assert_eq!(both_set.answering_providers(), [Cognitive, Openai]);
+    both.push(("AI_PROVIDERS", " openai , cognitive "));
+    let ordered = load(&both).expect("ordered");
+    assert_eq!(ordered.answering_providers(), [Openai, Cognitive]);
+    assert_eq!(ordered.ai_cache_ttl_secs, 3600);
+}
+
+#[test]
+fn each_bad_ai_setting_is_refused_in_one_line_naming_its_variable() {
+    let url = ("OPENAI_BASE_URL", "http://localhost:11434/v1");
+    let model = ("OPENAI_MODEL", "llama3.2");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("AI_PROVIDERS", "cognitive,gemini")], "AI_PROVIDERS: "),
+        (
+            &[url, model, ("AI_PROVIDERS", "openai,openai")],
+            "AI_PROVIDERS: ",
+        ),
+        (
+            &[("AI_PROVIDERS", "cognitive")],
+            "AI_PROVIDERS: names cognitive, but COGNITIVE_SERVICES_URL is unset",
+        ),
+        (
+            &[("AI_PROVIDERS", "openai")],
+            "AI_PROVIDERS: names openai, but OPENAI_BASE_URL is unset",
+        ),
+        (
+            &[("OPENAI_BASE_URL", "localhost:11434"), model],
+            "OPENAI_BASE_URL: ",
+        ),
+        (&[url], "OPENAI_MODEL: is required with OPENAI_BASE_URL"),
+        (
+            &[model],
+            "OPENAI_MODEL: is set, but OPENAI_BASE_URL is unset",
+        ),
+        (
+            &[("OPENAI_API_KEY", "sk-1")],
+            "OPENAI_API_KEY: is set, but OPENAI_BASE_URL is unset",
+        ),
+        (
+            &[url, model, ("OPENAI_API_KEY", "sk\u{7}secret")],
+            "OPENAI_API_KEY: ",
+        ),
+        (&[("AI_CACHE_TTL_SECS", "an hour")], "AI_CACHE_TTL_SECS: "),
+    ];
+    for (vars, expected) in cases {
+        let error = load(vars).expect_err(expected);
+        let line = error.trim_start_matches("configuration error: ");
+        assert!(line.starts_with(expected), "{expected:?}: {error}");
+        assert_eq!(error.lines().count(), 1, "{error}");
+        assert!(!error.contains("secret"), "the key is not printed: {error}");
+    }
+}

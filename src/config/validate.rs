@@ -4,6 +4,8 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use super::{ConfigError, Settings};
+use crate::model::bounds::MODEL_MAX_CHARS;
+use crate::model::Provider;
 
 impl Settings {
     /// Refuses a value no type can rule out, naming its variable.
@@ -29,6 +31,7 @@ impl Settings {
             ("GATEWAY_URL", &self.gateway_url),
             ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
             ("DATA_PLATFORM_URL", &self.data_platform_url),
+            ("OPENAI_BASE_URL", &self.openai_base_url),
         ] {
             if let Some(value) = value {
                 match Url::parse(value) {
@@ -37,6 +40,7 @@ impl Settings {
                 }
             }
         }
+        self.validate_ai()?;
         if let Some(url) = &self.redis_url {
             let url = url.expose_secret();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -82,6 +86,61 @@ impl Settings {
         for origin in self.cors_origins() {
             if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
                 return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
+            }
+        }
+        Ok(())
+    }
+
+    /// The answering providers: each one named is configured, and an OpenAI-compatible one
+    /// knows which model to ask.
+    fn validate_ai(&self) -> Result<(), ConfigError> {
+        let fail = |var: &str, why: String| Err(ConfigError(format!("{var}: {why}")));
+        for provider in &self.ai_providers.0 {
+            if self.provider_url(*provider).is_none() {
+                let needed = match provider {
+                    Provider::Cognitive => "COGNITIVE_SERVICES_URL",
+                    Provider::Openai => "OPENAI_BASE_URL",
+                };
+                return fail(
+                    "AI_PROVIDERS",
+                    format!("names {provider}, but {needed} is unset"),
+                );
+            }
+        }
+        if self.openai_base_url.is_none() {
+            for (var, set) in [
+                ("OPENAI_API_KEY", self.openai_api_key.is_some()),
+                ("OPENAI_MODEL", self.openai_model.is_some()),
+            ] {
+                if set {
+                    return fail(var, "is set, but OPENAI_BASE_URL is unset".into());
+                }
+            }
+            return Ok(());
+        }
+        match self.openai_model.as_deref().map(str::trim) {
+            None | Some("") => {
+                return fail(
+                    "OPENAI_MODEL",
+                    "is required with OPENAI_BASE_URL: the model asked when a request names none"
+                        .into(),
+                )
+            }
+            Some(model) if model.chars().count() > MODEL_MAX_CHARS => {
+                return fail(
+                    "OPENAI_MODEL",
+                    format!("must be at most {MODEL_MAX_CHARS} characters"),
+                )
+            }
+            Some(_) => {}
+        }
+        if let Some(key) = &self.openai_api_key {
+            let bearer = format!("Bearer {}", key.expose_secret());
+            if http::HeaderValue::from_str(&bearer).is_err() {
+                return fail(
+                    "OPENAI_API_KEY",
+                    "holds a control character, so it cannot be sent as a header".into(),
+                );
             }
         }
         Ok(())

@@ -280,26 +280,32 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The JSON body of this error, for a response or an event of a stream already begun.
+    pub fn body(&self, request_id: String) -> ErrorBody {
+        let field = match self {
+            Self::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let scope = match self {
+            Self::InsufficientScope(scope) => Some(scope.as_str()),
+            _ => None,
+        };
+        ErrorBody {
+            detail: self.public_detail(),
+            error: self.code(),
+            request_id,
+            field,
+            scope,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
-        let detail = self.public_detail();
-        let field = match &self {
-            Self::Invalid { field, .. } => Some(field.clone()),
-            _ => None,
-        };
-        let scope = match &self {
-            Self::InsufficientScope(scope) => Some(scope.as_str()),
-            _ => None,
-        };
-        let body = ErrorBody {
-            detail,
-            error: code,
-            request_id: request_id::current(),
-            field,
-            scope,
-        };
+        let body = self.body(request_id::current());
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

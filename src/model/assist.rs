@@ -1,3 +1,6 @@
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -7,6 +10,9 @@ use super::{JsonObject, Limits};
 
 use super::bounds::{MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, QUESTION_MAX_CHARS};
 
+/// The model named to the cognitive service when the request names none.
+pub const DEFAULT_MODEL: &str = "gpt-4";
+
 /// Body of `POST /api/v1/ai-assist`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AssistRequest {
@@ -14,12 +20,17 @@ pub struct AssistRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub context: Option<JsonObject>,
-    /// Defaults to `gpt-4`.
+    /// The model to ask. Without it the cognitive service is asked for `gpt-4` and an
+    /// OpenAI-compatible provider for its configured `OPENAI_MODEL`.
     #[serde(default)]
     pub model: Option<String>,
     /// 1 to 8192, defaults to 1000.
     #[serde(default, deserialize_with = "whole_number")]
     pub max_tokens: Option<u32>,
+    /// `true` answers Server-Sent Events (`delta` events as the answer is produced, then
+    /// `done` with the whole answer), as `Accept: text/event-stream` does.
+    #[serde(default)]
+    pub stream: Option<bool>,
 }
 
 /// A validated assistance request.
@@ -27,7 +38,8 @@ pub struct AssistRequest {
 pub struct Question {
     pub query: String,
     pub context: JsonObject,
-    pub model: String,
+    /// The model the client named, if any.
+    pub model: Option<String>,
     pub max_tokens: u32,
 }
 
@@ -36,8 +48,9 @@ impl AssistRequest {
         check_text("query", &self.query, QUESTION_MAX_CHARS)?;
         let context = self.context.unwrap_or_default();
         check_object("context", &context, limits.object_bytes)?;
-        let model = self.model.unwrap_or_else(|| "gpt-4".to_owned());
-        check_text("model", &model, MODEL_MAX_CHARS)?;
+        if let Some(model) = &self.model {
+            check_text("model", model, MODEL_MAX_CHARS)?;
+        }
         let max_tokens = self.max_tokens.unwrap_or(1000);
         if !(1..=MAX_TOKENS_LIMIT).contains(&max_tokens) {
             return Err(ValidationError::new(
@@ -48,23 +61,64 @@ impl AssistRequest {
         Ok(Question {
             query: self.query,
             context,
-            model,
+            model: self.model,
             max_tokens,
         })
     }
 }
 
-/// The answer, as the cognitive service gives it and as the user receives it.
+/// The providers that can answer a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// The platform's cognitive service (`/chat`).
+    Cognitive,
+    /// An OpenAI-compatible Chat Completions API (Ollama, vLLM, LiteLLM, OpenAI).
+    Openai,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Cognitive, Provider::Openai];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cognitive => "cognitive",
+            Self::Openai => "openai",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or_else(|| format!("unknown provider `{name}` (known: cognitive, openai)"))
+    }
+}
+
+/// The answer the user receives.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AssistAnswer {
     pub response: String,
-    #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub suggestions: Vec<Value>,
-    #[serde(default)]
+    /// The cognitive service's references as it gives them; from an OpenAI-compatible
+    /// provider, the snippets the answer was given (`{id, title}`).
     #[schema(value_type = Vec<Object>)]
     pub references: Vec<Value>,
-    /// 0.0 to 1.0.
-    #[serde(default)]
-    pub confidence: f64,
+    /// 0.0 to 1.0; null when the provider gives none.
+    pub confidence: Option<f64>,
+    /// Which provider answered.
+    pub provider: Provider,
+    /// True when the answer comes from the answer cache, without a call to the provider.
+    pub cached: bool,
 }

@@ -9,7 +9,7 @@ mod snippet;
 mod token;
 mod workflow;
 
-pub use assist::{AssistAnswer, AssistRequest, Question};
+pub use assist::{AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL};
 pub use changes::{ChangeKind, ChangeRecord, Recorded, StreamEvent};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};

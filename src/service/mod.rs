@@ -12,7 +12,7 @@ mod snippets;
 mod stream;
 mod tokens;
 
-pub use assist::AssistService;
+pub use assist::{AnswerCache, AnswerEvent, AnswerStream, AssistDeps, AssistService};
 pub use context::{ContextDeps, ContextService};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};

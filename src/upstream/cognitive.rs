@@ -7,10 +7,24 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{CircuitBreaker, HttpUpstream, UpstreamError};
-use crate::model::{AssistAnswer, JsonObject};
+use crate::model::JsonObject;
+
+/// What `/chat` answers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CognitiveAnswer {
+    pub response: String,
+    #[serde(default)]
+    pub suggestions: Vec<Value>,
+    #[serde(default)]
+    pub references: Vec<Value>,
+    /// 0.0 to 1.0 (an answer without one counts as 0).
+    #[serde(default)]
+    pub confidence: f64,
+}
 
 pub struct CognitiveClient {
     http: HttpUpstream,
@@ -35,8 +49,8 @@ impl CognitiveClient {
         &self,
         body: &Value,
         request_id: &str,
-    ) -> Result<AssistAnswer, UpstreamError> {
-        let mut answer: AssistAnswer = self
+    ) -> Result<CognitiveAnswer, UpstreamError> {
+        let mut answer: CognitiveAnswer = self
             .call(&self.answering, "chat", body, request_id, None)
             .await?;
         answer.confidence = if answer.confidence.is_finite() {

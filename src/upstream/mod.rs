@@ -1,13 +1,14 @@
 //! Clients of the platform's services. One pooled `reqwest::Client` is built at start-up and
 //! shared; every call carries `X-Request-Id`, `X-API-Key` when configured, and timeouts.
 
+pub mod ai;
 mod breaker;
 mod cognitive;
 mod data_platform;
 mod gateway;
 
 pub use breaker::CircuitBreaker;
-pub use cognitive::CognitiveClient;
+pub use cognitive::{CognitiveAnswer, CognitiveClient};
 pub use data_platform::DataPlatformClient;
 pub use gateway::GatewayClient;
 
@@ -36,6 +37,9 @@ pub enum UpstreamError {
     Status(&'static str, u16),
     #[error("{0} answered something that is not the expected JSON")]
     Malformed(&'static str),
+    /// The answer had begun and stopped before its end.
+    #[error("{0} stopped answering midway")]
+    Interrupted(&'static str),
 }
 
 impl UpstreamError {
@@ -49,6 +53,7 @@ impl UpstreamError {
             Self::Status(_, code) if *code >= 500 => "http_5xx",
             Self::Status(..) => "http_4xx",
             Self::Malformed(_) => "malformed",
+            Self::Interrupted(_) => "interrupted",
         }
     }
 }
@@ -68,6 +73,8 @@ pub enum ClientError {
     /// `Settings::validate` refuses such a key; dropping it would fail every call instead.
     #[error("API_KEY: cannot be sent as an HTTP header")]
     ApiKey(#[from] http::header::InvalidHeaderValue),
+    #[error("OPENAI_API_KEY: cannot be sent as an HTTP header")]
+    OpenAiKey(#[source] http::header::InvalidHeaderValue),
     #[error("cannot build the HTTP client: {0}")]
     Build(#[from] reqwest::Error),
 }
@@ -163,6 +170,20 @@ impl HttpUpstream {
         request_id: &str,
         idempotency_key: Option<&str>,
     ) -> Result<Bytes, UpstreamError> {
+        let response = self.open(path, body, request_id, idempotency_key).await?;
+        response.bytes().await.map_err(|e| self.classify(&e))
+    }
+
+    /// POSTs a JSON body and returns the answer as soon as its head says 2xx, for a caller
+    /// that reads the body as it arrives. The caller counts the call (`record`) once it knows
+    /// how it ended.
+    pub async fn open(
+        &self,
+        path: &str,
+        body: Bytes,
+        request_id: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<reqwest::Response, UpstreamError> {
         let url = self
             .base
             .join(path)
@@ -181,10 +202,10 @@ impl HttpUpstream {
         if !status.is_success() {
             return Err(UpstreamError::Status(self.service, status.as_u16()));
         }
-        response.bytes().await.map_err(|e| self.classify(&e))
+        Ok(response)
     }
 
-    fn classify(&self, err: &reqwest::Error) -> UpstreamError {
+    pub fn classify(&self, err: &reqwest::Error) -> UpstreamError {
         if err.is_timeout() {
             UpstreamError::Timeout(self.service)
         } else {
@@ -239,6 +260,7 @@ mod tests {
             UpstreamError::Status(s, 503),
             UpstreamError::Status(s, 404),
             UpstreamError::Malformed(s),
+            UpstreamError::Interrupted(s),
         ] {
             assert!(UPSTREAM_OUTCOMES.contains(&error.outcome()), "{error:?}");
         }

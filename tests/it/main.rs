@@ -27,6 +27,9 @@ macro_rules! on_each_backend {
 mod support;
 
 mod assist;
+mod assist_cache;
+mod assist_providers;
+mod assist_stream;
 mod auth;
 mod cache;
 mod connections;

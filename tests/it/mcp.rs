@@ -326,3 +326,27 @@ async fn two_replicas_answer_one_agents_calls_in_turn() {
     );
     agent.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn the_ask_tool_answers_whole_even_from_a_provider_that_streams() {
+    use crate::support::ai;
+    use crate::support::openai_stub::{OpenAiStub, Script};
+    let stub = OpenAiStub::start(Script::answer(&["Use ", "a ", "semaphore."])).await;
+    let app = ai::app(None, Some(stub.url.clone()), |_| {}).await;
+    let alice = user();
+    let agent = connect(&app.api, &token(&app, &alice, &["ai"]).await).await;
+    let listed = agent.list_tools(None).await.expect("tools/list");
+    let ask = listed.tools.iter().find(|t| t.name == "ask").expect("ask");
+    assert!(
+        ask.input_schema["properties"].get("stream").is_none(),
+        "no streaming here"
+    );
+    let args = json!({"query": "limit concurrency?", "stream": true});
+    let answer = structured(&call(&agent, "ask", args).await);
+    assert_eq!(answer["response"], "Use a semaphore.");
+    assert_eq!(
+        (&answer["provider"], &answer["cached"]),
+        (&json!("openai"), &json!(false))
+    );
+    assert_eq!(stub.calls(), 1);
+}

@@ -58,6 +58,11 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
         &["snippet_id", "snippet"],
     );
     let deleted = object(json!({"deleted": {"type": "string"}}), &["deleted"]);
+    // A tool result is one message: the answer comes whole.
+    let mut ask_input = schema("AssistRequest");
+    if let Some(Value::Object(properties)) = ask_input.get_mut("properties") {
+        properties.remove("stream");
+    }
     let context = schema("WorkflowContext");
     let current = object(
         json!({"live": {"type": "boolean"}, "context": {"anyOf": [context, {"type": "null"}]}}),
@@ -138,7 +143,7 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             "Ask a development question, answered by AI with the user's workflow context and \
              their most relevant snippets.",
             Scope::Ai,
-            schema("AssistRequest"),
+            ask_input,
             schema("AssistAnswer"),
             read_only,
         ),

@@ -1,8 +1,16 @@
 //! `/api/v1/ai-assist`: a development question answered with the caller's context and
-//! snippets.
+//! snippets, whole (JSON) or as it is produced (Server-Sent Events).
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::StreamExt;
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -10,16 +18,30 @@ use crate::http::auth::{Ai, Authorized};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::state::AppState;
+use crate::metrics::Metrics;
 use crate::model::{AssistAnswer, AssistRequest};
+use crate::request_id;
+use crate::service::AnswerEvent;
+
+/// A comment line this often keeps proxies from closing a stream while a model thinks.
+const HEARTBEAT: Duration = Duration::from_secs(15);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(assist))
 }
 
 /// Answers a development question with the user's context and snippets.
+///
+/// With `"stream": true`, or `Accept: text/event-stream`, the answer comes as Server-Sent
+/// Events: `delta` events `{"text": "..."}` as the provider produces the answer, then one
+/// `done` event holding the whole answer (as the JSON answer would be), or one `error` event
+/// (the error body) if the answer breaks off once begun. A failure before the first event is
+/// an ordinary JSON error answer.
 #[utoipa::path(post, path = "/api/v1/ai-assist", tag = "assist", request_body = AssistRequest,
     security(("bearer" = ["ai"])),
-    responses((status = 200, body = AssistAnswer), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The answer, whole or streamed",
+            content((AssistAnswer = "application/json"), (String = "text/event-stream"))),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 502, body = ErrorBody),
@@ -27,7 +49,52 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn assist(
     State(state): State<AppState>,
     Authorized(user, _): Authorized<Ai>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<AssistRequest>,
-) -> Result<Json<AssistAnswer>, ApiError> {
-    Ok(Json(state.services.assist.ask(&user, body).await?))
+) -> Result<Response, ApiError> {
+    let assist = &state.services.assist;
+    if !(body.stream == Some(true) || accepts_event_stream(&headers)) {
+        return Ok(Json(assist.ask(&user, body).await?).into_response());
+    }
+    let answer = assist.ask_streaming(&user, body).await?;
+    // The stream outlives the request's scope, so its errors carry the id taken now.
+    let request_id = request_id::current();
+    let metrics = state.metrics.clone();
+    let events =
+        answer.map(move |event| Ok::<_, Infallible>(sse_event(event, &request_id, &metrics)));
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
+        .into_response();
+    // Proxies that buffer responses would hold the answer back.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"))
+}
+
+fn sse_event(event: AnswerEvent, request_id: &str, metrics: &Metrics) -> Event {
+    match event {
+        AnswerEvent::Delta(text) => Event::default()
+            .event("delta")
+            .data(json!({ "text": text }).to_string()),
+        AnswerEvent::Done(answer) => Event::default()
+            .event("done")
+            .data(serde_json::to_string(&answer).unwrap_or_default()),
+        AnswerEvent::Failed(error) => {
+            let error = ApiError::from(error);
+            metrics.errors.with_label_values(&[error.code()]).inc();
+            let body = error.body(request_id.to_owned());
+            Event::default()
+                .event("error")
+                .data(serde_json::to_string(&body).unwrap_or_default())
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! A real service on port 0, driven over HTTP, on a chosen backend.
 
+pub mod ai;
 pub mod backends;
 pub mod in_process;
+pub mod openai_stub;
 pub mod process;
 pub mod round_robin;
 pub mod servers;
