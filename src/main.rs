@@ -80,15 +80,9 @@ fn main() -> ExitCode {
 
 fn serve(settings: Settings) -> ExitCode {
     pieces_connector::telemetry::init(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(pieces_connector::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,6 +92,14 @@ fn serve(settings: Settings) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The async runtime `builder` makes, or the exit code for a machine that cannot give one.
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("cannot start the async runtime: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 fn token(settings: &Settings, user: &str, ttl_secs: u64) -> ExitCode {
@@ -125,15 +127,9 @@ fn personal_token(
     scopes: Vec<String>,
     days: u32,
 ) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let request = NewToken {
         name,

@@ -18,7 +18,6 @@ use moka::sync::Cache as Moka;
 use moka::Expiry;
 
 use chrono::Utc;
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::{snippet_key, Cache, CacheError, FillTicket, Lookup};
@@ -128,29 +127,22 @@ impl NearCache {
 
     /// Drops the copies the change bus names, on this replica, until `stop`.
     pub async fn follow(self: Arc<Self>, feed: ChangeFeed, stop: CancellationToken) {
-        let mut messages = feed.subscribe();
-        loop {
-            let message = tokio::select! {
-                () = stop.cancelled() => return,
-                message = messages.recv() => message,
-            };
-            match message {
-                Ok(FeedMessage::Changed {
-                    user,
-                    subject: Some(id),
-                    at,
-                }) => {
-                    self.forget(&snippet_key(&user, &id));
-                    let lag = (Utc::now() - at).to_std().unwrap_or_default();
-                    self.metrics
-                        .near_cache_invalidation_lag
-                        .observe(lag.as_secs_f64());
-                }
-                Ok(FeedMessage::Changed { subject: None, .. }) => {}
-                Ok(FeedMessage::Resync) | Err(RecvError::Lagged(_)) => self.forget_all(),
-                Err(RecvError::Closed) => return,
+        feed.follow(stop, |message| match message {
+            FeedMessage::Changed {
+                user,
+                subject: Some(id),
+                at,
+            } => {
+                self.forget(&snippet_key(&user, &id));
+                let lag = (Utc::now() - at).to_std().unwrap_or_default();
+                self.metrics
+                    .near_cache_invalidation_lag
+                    .observe(lag.as_secs_f64());
             }
-        }
+            FeedMessage::Changed { subject: None, .. } => {}
+            FeedMessage::Resync => self.forget_all(),
+        })
+        .await;
     }
 
     fn count(&self, result: &str) {

@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod middleware;
 pub mod routes;
 pub mod serve;
+pub mod sse;
 pub mod state;
 
 pub use routes::build_router;

@@ -101,20 +101,11 @@ impl StreamService {
 
     /// Wakes the subscriptions of each user the bus names, until `stop`.
     pub async fn follow(self: Arc<Self>, feed: ChangeFeed, stop: CancellationToken) {
-        let mut messages = feed.subscribe();
-        loop {
-            let message = tokio::select! {
-                () = stop.cancelled() => return,
-                message = messages.recv() => message,
-            };
-            match message {
-                Ok(FeedMessage::Changed { user, .. }) => self.wakers.wake(&user),
-                Ok(FeedMessage::Resync) => self.wakers.wake_all(),
-                // Messages were dropped: every subscription reads the log again.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => self.wakers.wake_all(),
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
+        feed.follow(stop, |message| match message {
+            FeedMessage::Changed { user, .. } => self.wakers.wake(&user),
+            FeedMessage::Resync => self.wakers.wake_all(),
+        })
+        .await;
     }
 
     /// Opens a subscription for `caller` after the event `since` (None: from now on). It

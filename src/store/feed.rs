@@ -73,6 +73,23 @@ impl ChangeFeed {
         self.sender.subscribe()
     }
 
+    /// Hands every message to `handle` until `stop`. A listener that fell behind gets a
+    /// `Resync`, since messages were dropped for it.
+    pub async fn follow(&self, stop: CancellationToken, mut handle: impl FnMut(FeedMessage)) {
+        let mut messages = self.subscribe();
+        loop {
+            let message = tokio::select! {
+                () = stop.cancelled() => return,
+                message = messages.recv() => message,
+            };
+            match message {
+                Ok(message) => handle(message),
+                Err(broadcast::error::RecvError::Lagged(_)) => handle(FeedMessage::Resync),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
     /// Turns the NOTIFYs of every replica's changes into messages, until `stop`. A lost
     /// connection is reconnected, and announced as a resync, since notifications sent
     /// meanwhile are gone.

@@ -2,11 +2,10 @@
 //! snippets, whole (JSON) or as it is produced (Server-Sent Events).
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
@@ -22,9 +21,6 @@ use crate::metrics::Metrics;
 use crate::model::{AssistAnswer, AssistRequest};
 use crate::request_id;
 use crate::service::AnswerEvent;
-
-/// A comment line this often keeps proxies from closing a stream while a model thinks.
-const HEARTBEAT: Duration = Duration::from_secs(15);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(assist))
@@ -62,14 +58,7 @@ pub async fn assist(
     let metrics = state.metrics.clone();
     let events =
         answer.map(move |event| Ok::<_, Infallible>(sse_event(event, &request_id, &metrics)));
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
-        .into_response();
-    // Proxies that buffer responses would hold the answer back.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(crate::http::sse::stream_of(events))
 }
 
 fn accepts_event_stream(headers: &HeaderMap) -> bool {

@@ -2,13 +2,12 @@
 //! (WebSocket), the same events either way, resumable from an event id.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::Event;
+use axum::response::Response;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -24,8 +23,6 @@ use crate::http::state::AppState;
 use crate::model::{Scope, ValidationError};
 use crate::service::{StreamItem, StreamMetrics, Subscription};
 
-/// A comment line at least this often keeps proxies from closing an idle stream.
-const HEARTBEAT: Duration = Duration::from_secs(15);
 /// The subprotocol a WebSocket client asks for (browsers put their token beside it).
 const PROTOCOL: &str = "pieces";
 /// A WebSocket's read buffer, and the largest message a client may send (it has nothing to
@@ -71,14 +68,7 @@ pub async fn events(
         .or(resume.since);
     let subscription = subscribe(&state, &caller, since, "sse").await?;
     let stop = state.stop.clone();
-    let mut response = Sse::new(sse_events(subscription, stop))
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
-        .into_response();
-    // Proxies that buffer responses would hold the events back.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(crate::http::sse::stream_of(sse_events(subscription, stop)))
 }
 
 fn sse_events(
@@ -150,7 +140,7 @@ fn websocket_token(headers: &HeaderMap) -> Result<String, ApiError> {
 /// Writes events as they come until the client leaves or shutdown begins; pings keep the
 /// connection alive through proxies.
 async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: CancellationToken) {
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval(crate::http::sse::HEARTBEAT);
     heartbeat.tick().await;
     loop {
         tokio::select! {
