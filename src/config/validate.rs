@@ -19,6 +19,13 @@ impl Settings {
                 );
             }
         }
+        // On PostgreSQL one pooled connection listens for other replicas' changes for good.
+        if !self.database_url.is_embedded() && self.database_max_connections < 2 {
+            return fail(
+                "DATABASE_MAX_CONNECTIONS",
+                "must be at least 2 on PostgreSQL: one connection listens for changes",
+            );
+        }
         if let Some(key) = &self.api_key {
             if http::HeaderValue::from_str(key.expose_secret()).is_err() {
                 return fail(

@@ -31,6 +31,13 @@ fn a_bad_setting_stops_start_up_naming_the_variable() {
         (vec![("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
         (vec![("REQUEST_TIMEOUT_SECS", "0")], "REQUEST_TIMEOUT_SECS"),
         (vec![("MAX_CONNECTIONS", "0")], "MAX_CONNECTIONS"),
+        (
+            vec![
+                ("DATABASE_URL", "postgres://db/pieces"),
+                ("DATABASE_MAX_CONNECTIONS", "1"),
+            ],
+            "DATABASE_MAX_CONNECTIONS",
+        ),
         (vec![("REDIS_CRITICAL", "maybe")], "REDIS_CRITICAL"),
     ] {
         let error = load(&pairs).expect_err("must be refused");
