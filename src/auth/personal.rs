@@ -3,6 +3,7 @@
 //! round trip; revocation reaches every replica when that memory runs out.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ enum Found {
 pub struct PersonalTokens {
     store: Arc<dyn TokenStore>,
     verified: moka::sync::Cache<String, Found>,
+    /// Bumped by each revocation here, so a lookup that read the store before a revocation
+    /// does not put what it read back into `verified` after it.
+    revocations: AtomicU64,
     /// Uses not yet written: token id to the latest use.
     used: Mutex<HashMap<String, DateTime<Utc>>>,
 }
@@ -65,6 +69,7 @@ impl PersonalTokens {
     pub fn new(store: Arc<dyn TokenStore>) -> Self {
         Self {
             store,
+            revocations: AtomicU64::new(0),
             verified: moka::sync::Cache::builder()
                 .max_capacity(REMEMBERED)
                 .time_to_live(VERIFIED_FOR)
@@ -79,11 +84,16 @@ impl PersonalTokens {
         let found = match self.verified.get(&key) {
             Some(found) => found,
             None => {
+                let epoch = self.revocations.load(Ordering::SeqCst);
                 let found = match self.store.token_by_hash(&key).await {
                     Ok(Some(token)) => Found::Token(Arc::new(token)),
                     Ok(None) => Found::Unknown,
                     Err(e) => return Err(Refusal::StoreDown(e)),
                 };
+                if self.revocations.load(Ordering::SeqCst) != epoch {
+                    // A revocation raced this read: ask the store again, now after it.
+                    return Box::pin(self.verify(secret)).await;
+                }
                 self.verified.insert(key, found.clone());
                 found
             }
@@ -106,6 +116,7 @@ impl PersonalTokens {
 
     /// Forgets every verified token at once (after a revocation on this replica).
     pub fn forget_verified(&self) {
+        self.revocations.fetch_add(1, Ordering::SeqCst);
         self.verified.invalidate_all();
     }
 

@@ -239,8 +239,9 @@ impl OutboxWorker {
         let Some(key) = key else {
             return Ok(());
         };
+        // Invalidate, not delete: a fill begun before the change must not land afterwards.
         self.cache
-            .delete(&key)
+            .invalidate(&key)
             .await
             .map_err(|_| UpstreamError::Unreachable("cache"))
     }

@@ -26,8 +26,11 @@ const RECHECK: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamItem {
     Event(StreamEvent),
-    /// The requested position is older than what is kept: list again, then follow.
-    Reset,
+    /// Events between the client's position and `from` are no longer kept: list again, then
+    /// follow (and resume) from `from`.
+    Reset {
+        from: i64,
+    },
 }
 
 /// The stream's metrics for one transport.
@@ -123,8 +126,8 @@ impl StreamService {
             // Only what is still kept can be replayed; before that, or past the end (a
             // position from another store), the client must list again.
             Some(since) => {
-                let kept_from = position.oldest.unwrap_or(position.last + 1);
-                if since + 1 < kept_from || since > position.last {
+                let kept_from = position.oldest.unwrap_or(position.last.saturating_add(1));
+                if since.saturating_add(1) < kept_from || since > position.last {
                     (position.last, true)
                 } else {
                     (since, false)
@@ -199,7 +202,7 @@ impl Subscription {
     /// read is retried: the stream stays open through an outage.
     pub async fn next(&mut self, stop: &CancellationToken) -> Option<StreamItem> {
         if std::mem::take(&mut self.reset) {
-            return Some(StreamItem::Reset);
+            return Some(StreamItem::Reset { from: self.after });
         }
         loop {
             if let Some(event) = self.page.pop_front() {
@@ -213,6 +216,14 @@ impl Subscription {
                 return Some(StreamItem::Event(event));
             }
             match self.log.changes_after(&self.user, self.after, PAGE).await {
+                // A user's numbers have no holes, so a first event past the next number means
+                // the ones between were pruned while this subscription lagged behind.
+                Ok(events) if events.first().is_some_and(|e| e.id > self.after + 1) => {
+                    if let Some(last) = events.last() {
+                        self.after = last.id;
+                    }
+                    return Some(StreamItem::Reset { from: self.after });
+                }
                 Ok(events) if !events.is_empty() => {
                     self.page = events.into();
                     continue;

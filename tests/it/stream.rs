@@ -411,3 +411,36 @@ async fn concurrent_changes_through_two_replicas_are_numbered_without_gap_or_rep
         .count();
     assert_eq!(created, 60);
 }
+
+#[tokio::test]
+async fn events_pruned_behind_a_subscription_give_a_reset_not_a_gap() {
+    let backend = Backend::sqlite();
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    for n in 0..3 {
+        app.create(&alice, &snippet(&format!("kept or not {n}")))
+            .await;
+    }
+    // Event 2 went (pruned by age) while 1 and 3 stayed: a resume from 1 must not skip it
+    // silently.
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&backend.database_url())
+        .await
+        .expect("the service's database");
+    sqlx::query("DELETE FROM changes WHERE seq = 2")
+        .execute(&mut db)
+        .await
+        .expect("pruned");
+    let mut stream = subscribe(&app, &app.token(&alice), Some("1")).await;
+    let reset = stream.next(WAIT).await.expect("an event");
+    assert_eq!(
+        (reset.event.as_str(), reset.id.as_deref()),
+        ("reset", Some("3"))
+    );
+    assert_eq!(reset.data["type"], "reset");
+    app.create(&alice, &snippet("next")).await;
+    assert_eq!(
+        ids(&stream.take(1, WAIT).await),
+        [4],
+        "then on from the reset's id"
+    );
+}

@@ -10,6 +10,7 @@ use axum::response::sse::Event;
 use axum::response::Response;
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -83,7 +84,10 @@ fn sse_events(
                     .id(e.id.to_string())
                     .event(&e.kind)
                     .data(e.to_json().to_string()),
-                StreamItem::Reset => Event::default().event("reset").data(r#"{"type":"reset"}"#),
+                StreamItem::Reset { from } => Event::default()
+                    .id(from.to_string())
+                    .event("reset")
+                    .data(json!({"id": from.to_string(), "type": "reset"}).to_string()),
             };
             Some((Ok(event), (subscription, stop)))
         },
@@ -147,7 +151,9 @@ async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: Cance
             item = subscription.next(&stop) => {
                 let text = match item {
                     Some(StreamItem::Event(e)) => e.to_json().to_string(),
-                    Some(StreamItem::Reset) => r#"{"type":"reset"}"#.to_owned(),
+                    Some(StreamItem::Reset { from }) => {
+                        json!({"id": from.to_string(), "type": "reset"}).to_string()
+                    }
                     None => {
                         let going_away = CloseFrame { code: 1001, reason: "server shutting down".into() };
                         let _ = socket.send(Message::Close(Some(going_away))).await;

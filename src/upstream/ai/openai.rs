@@ -135,7 +135,9 @@ impl OpenAiClient {
                 Ok(stream::once(async { Ok(first) }).chain(rest).boxed())
             }
             Some(Err(e)) => Err(e),
-            None => Ok(stream::empty().boxed()),
+            // An answer without a word is no answer: the next provider is asked, and nothing
+            // empty is cached.
+            None => Err(UpstreamError::Malformed(SERVICE)),
         }
     }
 
