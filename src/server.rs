@@ -208,6 +208,7 @@ impl Service {
         let tokens = Arc::new(TokenService::new(stores.tokens.clone(), personal.clone()));
         let stream = Arc::new(StreamService::new(
             stores.changes.clone(),
+            personal.clone(),
             settings.stream_max_per_user,
         ));
         let background = Background {

@@ -26,6 +26,8 @@ struct Claims {
     user_id: Option<Value>,
     #[serde(default)]
     sub: Option<String>,
+    #[serde(default)]
+    exp: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -65,15 +67,23 @@ impl JwtKeys {
 
     /// Checks a token and returns its user id.
     pub fn verify(&self, token: &str) -> Result<String, AuthError> {
+        self.verify_until(token).map(|(user, _)| user)
+    }
+
+    /// Checks a token and returns its user id and when it expires (seconds since the epoch).
+    pub fn verify_until(&self, token: &str) -> Result<(String, Option<i64>), AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| rejected_token(e.kind()))?;
+        let exp = data.claims.exp;
         let user = match data.claims.user_id {
             Some(Value::String(s)) => Some(s),
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => data.claims.sub,
         };
         match user {
-            Some(user) if !user.is_empty() && user.chars().count() <= USER_ID_MAX_CHARS => Ok(user),
+            Some(user) if !user.is_empty() && user.chars().count() <= USER_ID_MAX_CHARS => {
+                Ok((user, exp))
+            }
             _ => Err(unauthorized(
                 "token_missing_claim",
                 "the token names no user: it needs a user_id or sub claim",

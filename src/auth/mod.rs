@@ -9,6 +9,8 @@ pub use personal::PersonalTokens;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use crate::model::{Scope, Scopes};
 use crate::store::StoreError;
 
@@ -45,6 +47,8 @@ pub struct Principal {
     pub scopes: Scopes,
     /// The personal token's id, when the caller used one (None for a platform JWT).
     pub token_id: Option<String>,
+    /// When the credential stops being valid: what outlives a request (a stream) ends then.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -74,13 +78,15 @@ impl Authenticator {
                 user: found.user_id.clone(),
                 scopes: found.scopes,
                 token_id: Some(found.id.clone()),
+                expires_at: Some(found.expires_at),
             });
         }
-        let user = self.jwt.verify(token)?;
+        let (user, exp) = self.jwt.verify_until(token)?;
         Ok(Principal {
             user,
             scopes: Scopes::all(),
             token_id: None,
+            expires_at: exp.and_then(|secs| DateTime::from_timestamp(secs, 0)),
         })
     }
 }

@@ -114,6 +114,16 @@ impl PersonalTokens {
         Ok(token)
     }
 
+    /// Whether the token with this id is still usable, asked of the store (for what outlives
+    /// a request). A store that cannot answer does not end anything.
+    pub async fn still_live(&self, id: &str) -> bool {
+        match self.store.token_by_id(id).await {
+            Ok(Some(token)) => token.revoked_at.is_none() && token.expires_at > Utc::now(),
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     /// Forgets every verified token at once (after a revocation on this replica).
     pub fn forget_verified(&self) {
         self.revocations.fetch_add(1, Ordering::SeqCst);

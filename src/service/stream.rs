@@ -5,15 +5,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use prometheus::{Histogram, IntCounter, IntGauge};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{ServiceError, ServiceResult};
-use crate::auth::Principal;
+use crate::auth::{PersonalTokens, Principal};
 use crate::model::{Scope, StreamEvent};
 use crate::store::{ChangeFeed, ChangeLog, FeedMessage};
 
@@ -21,6 +21,9 @@ use crate::store::{ChangeFeed, ChangeLog, FeedMessage};
 const PAGE: i64 = 100;
 /// How often an idle subscription reads the log anyway, in case a wake-up was lost.
 const RECHECK: Duration = Duration::from_secs(15);
+/// How often a stream opened with a personal token asks whether the token still stands: a
+/// revoked token's streams end within this.
+const CREDENTIAL_RECHECK: Duration = Duration::from_secs(5);
 
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +46,8 @@ pub struct StreamMetrics {
 
 pub struct StreamService {
     log: Arc<dyn ChangeLog>,
+    /// To ask whether the personal token a stream was opened with still stands.
+    personal: Arc<PersonalTokens>,
     wakers: Arc<Wakers>,
     open_per_user: Arc<Mutex<HashMap<String, usize>>>,
     max_per_user: usize,
@@ -93,9 +98,14 @@ impl Wakers {
 }
 
 impl StreamService {
-    pub fn new(log: Arc<dyn ChangeLog>, max_per_user: usize) -> Self {
+    pub fn new(
+        log: Arc<dyn ChangeLog>,
+        personal: Arc<PersonalTokens>,
+        max_per_user: usize,
+    ) -> Self {
         Self {
             log,
+            personal,
             wakers: Arc::default(),
             open_per_user: Arc::default(),
             max_per_user,
@@ -143,6 +153,13 @@ impl StreamService {
             page: VecDeque::new(),
             wake: self.wakers.register(&caller.user),
             log: self.log.clone(),
+            credential: Credential {
+                expires_at: caller.expires_at,
+                token_id: caller.token_id.clone(),
+                personal: self.personal.clone(),
+                checked: Instant::now(),
+                ended: false,
+            },
             metrics,
             _slot: slot,
         })
@@ -193,18 +210,65 @@ pub struct Subscription {
     page: VecDeque<StreamEvent>,
     wake: Arc<Notify>,
     log: Arc<dyn ChangeLog>,
+    credential: Credential,
     metrics: StreamMetrics,
     _slot: OpenSlot,
 }
 
+/// What the stream was opened with: it ends when that expires or is revoked.
+struct Credential {
+    expires_at: Option<DateTime<Utc>>,
+    token_id: Option<String>,
+    personal: Arc<PersonalTokens>,
+    checked: Instant,
+    ended: bool,
+}
+
+impl Credential {
+    async fn still_stands(&mut self) -> bool {
+        if self.expires_at.is_some_and(|at| at <= Utc::now()) {
+            self.ended = true;
+        } else if let Some(id) = &self.token_id {
+            if self.checked.elapsed() >= CREDENTIAL_RECHECK {
+                self.checked = Instant::now();
+                self.ended = !self.personal.still_live(id).await;
+            }
+        }
+        !self.ended
+    }
+
+    /// How long to wait at most before looking again.
+    fn recheck_within(&self) -> Duration {
+        let until_expiry = self
+            .expires_at
+            .map(|at| (at - Utc::now()).to_std().unwrap_or_default())
+            .unwrap_or(RECHECK);
+        let personal = if self.token_id.is_some() {
+            CREDENTIAL_RECHECK
+        } else {
+            RECHECK
+        };
+        RECHECK.min(until_expiry).min(personal)
+    }
+}
+
 impl Subscription {
-    /// The next item, waiting for one; None once `stop` is cancelled. A store that cannot be
-    /// read is retried: the stream stays open through an outage.
+    /// Whether the stream ended because its credential expired or was revoked.
+    pub fn credential_ended(&self) -> bool {
+        self.credential.ended
+    }
+
+    /// The next item, waiting for one; None once `stop` is cancelled or the credential the
+    /// stream was opened with no longer stands. A store that cannot be read is retried: the
+    /// stream stays open through an outage.
     pub async fn next(&mut self, stop: &CancellationToken) -> Option<StreamItem> {
         if std::mem::take(&mut self.reset) {
             return Some(StreamItem::Reset { from: self.after });
         }
         loop {
+            if !self.credential.still_stands().await {
+                return None;
+            }
             if let Some(event) = self.page.pop_front() {
                 self.after = event.id;
                 if event.is_context() && !self.with_context {
@@ -234,7 +298,7 @@ impl Subscription {
             tokio::select! {
                 () = stop.cancelled() => return None,
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(RECHECK) => {}
+                () = tokio::time::sleep(self.credential.recheck_within()) => {}
             }
         }
     }

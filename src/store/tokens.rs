@@ -13,6 +13,8 @@ pub trait TokenStore: Send + Sync {
     async fn insert_token(&self, token: &StoredToken, hash: &str) -> Result<(), StoreError>;
     /// The token whose secret hashes to `hash`, revoked or not.
     async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError>;
+    /// The token with this id, revoked or not.
+    async fn token_by_id(&self, id: &str) -> Result<Option<StoredToken>, StoreError>;
     /// The user's tokens that are not revoked, oldest first.
     async fn list_tokens(&self, user: &str) -> Result<Vec<StoredToken>, StoreError>;
     /// Revokes one of the user's tokens; false when the user has no such live token.
@@ -84,6 +86,13 @@ macro_rules! token_store_on {
                 let sql = format!("SELECT {COLUMNS} FROM access_tokens WHERE token_hash = $1");
                 let row: Option<TokenRow> =
                     sqlx::query_as(&sql).bind(hash).fetch_optional(self).await?;
+                row.map(TokenRow::into_token).transpose()
+            }
+
+            async fn token_by_id(&self, id: &str) -> Result<Option<StoredToken>, StoreError> {
+                let sql = format!("SELECT {COLUMNS} FROM access_tokens WHERE id = $1");
+                let row: Option<TokenRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(self).await?;
                 row.map(TokenRow::into_token).transpose()
             }
 

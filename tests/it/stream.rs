@@ -444,3 +444,34 @@ async fn events_pruned_behind_a_subscription_give_a_reset_not_a_gap() {
         "then on from the reset's id"
     );
 }
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_is_revoked() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let alice = user();
+    let body = json!({"name": "stream", "scopes": ["snippets:read"]});
+    let (_, made) = status_json(app.post("/api/v1/tokens", &alice, &body).await).await;
+    let token = made["token"].as_str().expect("token").to_owned();
+    let mut stream = subscribe(&app, &token, None).await;
+    app.create(&alice, &snippet("seen")).await;
+    assert_eq!(stream.take(1, WAIT).await.len(), 1);
+    let revoked = app
+        .delete(
+            &format!("/api/v1/tokens/{}", made["id"].as_str().expect("id")),
+            &alice,
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert!(
+        stream.ends_within(WAIT).await,
+        "the revoked token's stream ended"
+    );
+    let again = app
+        .http
+        .get(format!("{}{EVENTS}", app.api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+}

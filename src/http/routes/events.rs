@@ -155,8 +155,13 @@ async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: Cance
                         json!({"id": from.to_string(), "type": "reset"}).to_string()
                     }
                     None => {
-                        let going_away = CloseFrame { code: 1001, reason: "server shutting down".into() };
-                        let _ = socket.send(Message::Close(Some(going_away))).await;
+                        let close = if subscription.credential_ended() {
+                            // 1008: the token is no longer good; reconnecting needs another.
+                            CloseFrame { code: 1008, reason: "the token expired or was revoked".into() }
+                        } else {
+                            CloseFrame { code: 1001, reason: "server shutting down".into() }
+                        };
+                        let _ = socket.send(Message::Close(Some(close))).await;
                         return;
                     }
                 };
