@@ -171,7 +171,10 @@ pub async fn connect(
             let store = SqliteStore::connect(url, timeout).await?;
             Ok(Stores {
                 outbox: Arc::new(store.writer().clone()),
-                tokens: Arc::new(store.writer().clone()),
+                tokens: Arc::new(tokens::SqliteTokens {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
                 changes: Arc::new(store.readers().clone()),
                 changes_pruner: Arc::new(store.writer().clone()),
                 postgres: None,

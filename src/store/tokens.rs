@@ -147,3 +147,42 @@ macro_rules! token_store_on {
 
 token_store_on!(SqlitePool);
 token_store_on!(PgPool);
+
+/// SQLite's tokens: looked up on the reader connections, so a flood of made-up tokens never
+/// queues on the one writer; written on the writer.
+pub struct SqliteTokens {
+    pub readers: SqlitePool,
+    pub writer: SqlitePool,
+}
+
+#[async_trait]
+impl TokenStore for SqliteTokens {
+    async fn insert_token(&self, token: &StoredToken, hash: &str) -> Result<(), StoreError> {
+        self.writer.insert_token(token, hash).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
+        self.readers.token_by_hash(hash).await
+    }
+
+    async fn token_by_id(&self, id: &str) -> Result<Option<StoredToken>, StoreError> {
+        self.readers.token_by_id(id).await
+    }
+
+    async fn list_tokens(&self, user: &str) -> Result<Vec<StoredToken>, StoreError> {
+        self.readers.list_tokens(user).await
+    }
+
+    async fn revoke_token(
+        &self,
+        user: &str,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.writer.revoke_token(user, id, at).await
+    }
+
+    async fn touch_tokens(&self, used: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
+        self.writer.touch_tokens(used).await
+    }
+}
