@@ -4,6 +4,7 @@
 //! reading holds a page, never a growing queue.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ use crate::store::{ChangeFeed, ChangeLog, FeedMessage};
 const PAGE: i64 = 100;
 /// How often an idle subscription reads the log anyway, in case a wake-up was lost.
 const RECHECK: Duration = Duration::from_secs(15);
+/// Over how many milliseconds subscriptions woken by a resync spread their reads.
+const RESYNC_SPREAD_MS: u64 = 1_000;
 /// How often a stream opened with a personal token asks whether the token still stands: a
 /// revoked token's streams end within this.
 const CREDENTIAL_RECHECK: Duration = Duration::from_secs(5);
@@ -58,6 +61,8 @@ pub struct StreamService {
 #[derive(Default)]
 struct Wakers {
     by_user: Mutex<HashMap<Arc<str>, Vec<Weak<Notify>>>>,
+    /// Counts resyncs, so a woken subscription knows every other one was woken too.
+    resyncs: AtomicU64,
 }
 
 impl Wakers {
@@ -89,6 +94,7 @@ impl Wakers {
     }
 
     fn wake_all(&self) {
+        self.resyncs.fetch_add(1, Ordering::SeqCst);
         if let Ok(by_user) = self.by_user.lock() {
             for notify in by_user.values().flatten().filter_map(Weak::upgrade) {
                 notify.notify_one();
@@ -152,6 +158,8 @@ impl StreamService {
             reset,
             page: VecDeque::new(),
             wake: self.wakers.register(&caller.user),
+            wakers: self.wakers.clone(),
+            resyncs_seen: self.wakers.resyncs.load(Ordering::SeqCst),
             log: self.log.clone(),
             credential: Credential {
                 expires_at: caller.expires_at,
@@ -209,6 +217,9 @@ pub struct Subscription {
     reset: bool,
     page: VecDeque<StreamEvent>,
     wake: Arc<Notify>,
+    wakers: Arc<Wakers>,
+    /// The resyncs counted when this subscription last read the log.
+    resyncs_seen: u64,
     log: Arc<dyn ChangeLog>,
     credential: Credential,
     metrics: StreamMetrics,
@@ -299,6 +310,16 @@ impl Subscription {
                 () = stop.cancelled() => return None,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.credential.recheck_within()) => {}
+            }
+            // After a resync every subscription was woken at once: spread their reads over a
+            // second rather than send them all to the store together.
+            let resyncs = self.wakers.resyncs.load(Ordering::SeqCst);
+            if std::mem::replace(&mut self.resyncs_seen, resyncs) != resyncs {
+                let spread = Duration::from_millis(rand::random_range(0..RESYNC_SPREAD_MS));
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    () = tokio::time::sleep(spread) => {}
+                }
             }
         }
     }
