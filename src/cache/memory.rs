@@ -1,6 +1,3 @@
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -8,17 +5,17 @@ use bytes::Bytes;
 use moka::future::Cache as Moka;
 use moka::Expiry;
 
+use super::generations::Generations;
 use super::{Cache, CacheError, FillTicket, Lookup};
 
-/// Generation counters shared by keys that hash alike: an invalidation of one key only makes
-/// fills of its neighbours retry later, at a small fixed cost in memory.
+/// Invalidation counters: keys that hash alike share one.
 const GENERATIONS: usize = 256;
 
 /// An in-process cache bounded by bytes, with a TTL per entry. Right for a single node only:
 /// replicas would each hold their own copy.
 pub struct MemoryCache {
     entries: Moka<String, Entry>,
-    generations: Box<[AtomicU64]>,
+    generations: Generations,
 }
 
 #[derive(Clone)]
@@ -56,14 +53,8 @@ impl MemoryCache {
             .build();
         Self {
             entries,
-            generations: (0..GENERATIONS).map(|_| AtomicU64::new(0)).collect(),
+            generations: Generations::new(GENERATIONS),
         }
-    }
-
-    fn generation(&self, key: &str) -> &AtomicU64 {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        &self.generations[hasher.finish() as usize % GENERATIONS]
     }
 }
 
@@ -88,7 +79,7 @@ impl Cache for MemoryCache {
     async fn lookup(&self, key: &str) -> Result<Lookup, CacheError> {
         // The generation is read before the entry, so a fill can only be stale-checked
         // against a generation at least as old as what it read.
-        let ticket = FillTicket::new(self.generation(key).load(Ordering::SeqCst));
+        let ticket = FillTicket::new(self.generations.read(key));
         Ok(match self.entries.get(key).await {
             Some(entry) => Lookup::Hit(entry.value),
             None => Lookup::Miss(ticket),
@@ -102,8 +93,7 @@ impl Cache for MemoryCache {
         ttl: Duration,
         ticket: FillTicket,
     ) -> Result<bool, CacheError> {
-        let generation = self.generation(key);
-        if generation.load(Ordering::SeqCst) != ticket.generation {
+        if self.generations.read(key) != ticket.generation {
             return Ok(false);
         }
         self.entries
@@ -111,7 +101,7 @@ impl Cache for MemoryCache {
             .await;
         // An invalidation that ran between the check and the insert bumped the generation
         // before removing the key: seen here, the value just stored is taken out again.
-        if generation.load(Ordering::SeqCst) != ticket.generation {
+        if self.generations.read(key) != ticket.generation {
             self.entries.invalidate(key).await;
             return Ok(false);
         }
@@ -119,7 +109,7 @@ impl Cache for MemoryCache {
     }
 
     async fn invalidate(&self, key: &str) -> Result<(), CacheError> {
-        self.generation(key).fetch_add(1, Ordering::SeqCst);
+        self.generations.bump(key);
         self.entries.invalidate(key).await;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The cache: Redis when `REDIS_URL` is set, in-process otherwise. It is never the only copy
 //! of a snippet; workflow context lives only here, with its TTL.
 
+mod generations;
 mod memory;
 mod near;
 mod redis;

@@ -6,9 +6,6 @@
 //! invalidates Redis only after its commit, so right after the bus's message Redis may still
 //! hold the old version, which must not be copied back in.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +17,7 @@ use moka::Expiry;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
+use super::generations::Generations;
 use super::{snippet_key, Cache, CacheError, FillTicket, Lookup};
 use crate::metrics::Metrics;
 use crate::store::{ChangeFeed, FeedMessage};
@@ -62,7 +60,7 @@ impl Expiry<String, Copy> for Lifetimes {
 pub struct NearCache {
     shared: Arc<dyn Cache>,
     copies: Moka<String, Copy>,
-    generations: Box<[AtomicU64]>,
+    generations: Generations,
     metrics: Arc<Metrics>,
 }
 
@@ -87,40 +85,31 @@ impl NearCache {
         Self {
             shared,
             copies,
-            generations: (0..GENERATIONS).map(|_| AtomicU64::new(0)).collect(),
+            generations: Generations::new(GENERATIONS),
             metrics,
         }
     }
 
-    fn generation(&self, key: &str) -> &AtomicU64 {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        &self.generations[hasher.finish() as usize % GENERATIONS]
-    }
-
     /// Drops this replica's copy of `key`, as the change bus asks.
     pub fn forget(&self, key: &str) {
-        self.generation(key).fetch_add(1, Ordering::SeqCst);
+        self.generations.bump(key);
         self.copies.insert(key.to_owned(), Copy::Tombstone);
     }
 
     /// Drops every copy (messages may have been lost).
     pub fn forget_all(&self) {
-        for generation in self.generations.iter() {
-            generation.fetch_add(1, Ordering::SeqCst);
-        }
+        self.generations.bump_all();
         self.copies.invalidate_all();
     }
 
     /// Keeps a copy unless the key was dropped since `near` was read.
     fn keep(&self, key: &str, value: Bytes, near: u64) {
-        let generation = self.generation(key);
-        if generation.load(Ordering::SeqCst) != near {
+        if self.generations.read(key) != near {
             return;
         }
         self.copies.insert(key.to_owned(), Copy::Value(value));
         // A drop between the check and the insert bumped the generation first.
-        if generation.load(Ordering::SeqCst) != near {
+        if self.generations.read(key) != near {
             self.copies.insert(key.to_owned(), Copy::Tombstone);
         }
     }
@@ -168,7 +157,7 @@ impl Cache for NearCache {
     }
 
     async fn lookup(&self, key: &str) -> Result<Lookup, CacheError> {
-        let near = self.generation(key).load(Ordering::SeqCst);
+        let near = self.generations.read(key);
         let copy = self.copies.get(key);
         if let Some(Copy::Value(value)) = &copy {
             self.count("hit");
