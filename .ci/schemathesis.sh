@@ -37,14 +37,9 @@ die() {
 [[ -x "$bin" ]] || die "no service binary at $bin (build it first: cargo build)"
 
 step "tools: ${REQUIREMENTS[*]}"
-if [[ -x "$VENV/bin/st" && "$(cat "$VENV/.requirements" 2>/dev/null)" == "${REQUIREMENTS[*]}" ]]; then
-  echo "reusing $VENV"
-else
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${REQUIREMENTS[@]}"
-  printf '%s' "${REQUIREMENTS[*]}" >"$VENV/.requirements"
-fi
+# shellcheck source=.ci/lib/venv.sh
+source .ci/lib/venv.sh
+ensure_venv "$VENV" "${REQUIREMENTS[@]}"
 python="$(cd "$VENV/bin" && pwd)/python"
 st="$(cd "$VENV/bin" && pwd)/st"
 

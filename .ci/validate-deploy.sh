@@ -24,14 +24,9 @@ fail() {
 
 install_tools() {
   step "tools: ${REQUIREMENTS[*]}"
-  if [[ -x "$VENV/bin/python" && "$(cat "$VENV/.requirements" 2>/dev/null)" == "${REQUIREMENTS[*]}" ]]; then
-    echo "reusing $VENV"
-  else
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${REQUIREMENTS[@]}"
-    printf '%s' "${REQUIREMENTS[*]}" >"$VENV/.requirements"
-  fi
+  # shellcheck source=.ci/lib/venv.sh
+  source .ci/lib/venv.sh
+  ensure_venv "$VENV" "${REQUIREMENTS[@]}"
   PATH="$(cd "$VENV/bin" && pwd):$PATH"
   export PATH
 }
@@ -175,9 +170,9 @@ check_dockerfile() {
 check_shell() {
   step "shellcheck"
   shopt -s nullglob
-  local scripts=(deploy.sh .ci/run .ci/*.sh)
+  local scripts=(deploy.sh .ci/run .ci/*.sh .ci/lib/*.sh)
   shopt -u nullglob
-  if shellcheck --severity=style "${scripts[@]}"; then
+  if shellcheck --external-sources --severity=style "${scripts[@]}"; then
     printf 'ok   %s\n' "${scripts[@]}"
   else
     fail "shellcheck"
