@@ -1,12 +1,13 @@
 //! pieces-connector: code snippets, live workflow context and context-aware AI assistance.
 //!
 //! The core (`model`, `service`) knows nothing of its front doors; `http` is the REST front
-//! door; `store`, `cache` and `upstream` are the backends the core is built on; `server`
+//! door; `store`, `cache`, `upstream` and `embeddings` are the backends the core is built on; `server`
 //! assembles them.
 
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod embeddings;
 pub mod http;
 pub mod metrics;
 pub mod model;

@@ -37,6 +37,7 @@ pub mod labels {
         "data_platform",
         "gateway",
         "enrichment",
+        "embedding",
         "cache_invalidation",
     ];
     /// `outcome` of `pieces_sync_deliveries_total`
@@ -94,6 +95,10 @@ pub struct Metrics {
     pub near_cache_requests: IntCounterVec,
     /// From a change's commit to the drop of its copy from this replica's near cache.
     pub near_cache_invalidation_lag: Histogram,
+    /// Snippets not yet embedded by the configured model.
+    pub embeddings_backlog: IntGauge,
+    /// Snippets embedded (or found unchanged, or failed), by outcome.
+    pub embeddings: IntCounterVec,
     /// Always 1; its label tells which build runs.
     build_info: IntGaugeVec,
 }
@@ -189,6 +194,14 @@ impl Metrics {
                 )
                 .buckets(latency_buckets),
             )?,
+            embeddings_backlog: IntGauge::new(
+                "pieces_embeddings_backlog",
+                "Snippets not yet embedded by the configured model",
+            )?,
+            embeddings: IntCounterVec::new(
+                Opts::new("pieces_embeddings_total", "Snippets embedded, by outcome"),
+                &["outcome"],
+            )?,
             mcp_tool_calls: IntCounterVec::new(
                 Opts::new("pieces_mcp_tool_calls_total", "MCP tool calls"),
                 &["tool", "outcome"],
@@ -216,6 +229,8 @@ impl Metrics {
         r.register(Box::new(metrics.stream_delivery_lag.clone()))?;
         r.register(Box::new(metrics.near_cache_requests.clone()))?;
         r.register(Box::new(metrics.near_cache_invalidation_lag.clone()))?;
+        r.register(Box::new(metrics.embeddings_backlog.clone()))?;
+        r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.build_info.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(
@@ -252,6 +267,9 @@ impl Metrics {
             self.streams_open.with_label_values(&[transport]);
             self.stream_events.with_label_values(&[transport]);
             self.stream_delivery_lag.with_label_values(&[transport]);
+        }
+        for outcome in ["embedded", "unchanged", "failed"] {
+            self.embeddings.with_label_values(&[outcome]);
         }
         for result in NEAR_CACHE_RESULTS {
             self.near_cache_requests.with_label_values(&[result]);

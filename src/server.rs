@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Authenticator, JwtKeys, PersonalTokens};
 use crate::cache::{Cache, MemoryCache, NearCache, RedisCache};
 use crate::config::Settings;
+use crate::embeddings::{LocalEmbedder, LocalModel, RemoteEmbedder, SharedEmbedder};
 use crate::http::routes::probes_router;
 use crate::http::serve::{self, ConnectionLimits};
 use crate::http::state::{AppState, Shared};
@@ -24,8 +25,9 @@ use crate::metrics::Metrics;
 use crate::model::{EventPlan, Provider};
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
-    AnswerCache, AssistDeps, AssistService, ContextDeps, ContextService, HealthService,
-    OutboxSignal, Services, SnippetDeps, SnippetService, StreamService, TokenService,
+    AnswerCache, AssistDeps, AssistService, ContextDeps, ContextService, EmbeddingDeps,
+    EmbeddingService, HealthService, OutboxSignal, SearchDeps, SearchService, Services,
+    SnippetDeps, SnippetService, StreamService, TokenService,
 };
 use crate::store::{self, ChangeFeed, ChangeLog, StoreError};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
@@ -75,6 +77,35 @@ impl Listeners {
     }
 }
 
+/// The embedding provider the settings name, if any; a local model is loaded here, so a
+/// missing or broken one stops start-up naming `EMBEDDINGS_MODEL_DIR`.
+async fn embedder(settings: &Settings) -> Result<Option<SharedEmbedder>, StartupError> {
+    let invalid = |var: &str, why: String| crate::config::ConfigError(format!("{var}: {why}"));
+    if let Some(dir) = settings.embeddings_model_dir.clone() {
+        let shown = dir.display().to_string();
+        let model = tokio::task::spawn_blocking(move || LocalModel::load(&dir))
+            .await
+            .map_err(|e| invalid("EMBEDDINGS_MODEL_DIR", e.to_string()))?
+            .map_err(|e| invalid("EMBEDDINGS_MODEL_DIR", format!("{shown}: {e}")))?;
+        tracing::info!(model = model.id(), "local embedding model loaded");
+        let local = LocalEmbedder::start(model)
+            .map_err(|e| invalid("EMBEDDINGS_MODEL_DIR", format!("cannot start: {e}")))?;
+        return Ok(Some(Arc::new(local)));
+    }
+    if let (Some(url), Some(model)) = (&settings.embeddings_url, &settings.embeddings_model) {
+        let remote = RemoteEmbedder::new(
+            url,
+            model.trim(),
+            settings.embeddings_api_key.as_ref(),
+            Duration::from_millis(settings.upstream_connect_timeout_ms),
+            Duration::from_secs(settings.upstream_timeout_secs),
+        )
+        .map_err(crate::config::ConfigError)?;
+        return Ok(Some(Arc::new(remote)));
+    }
+    Ok(None)
+}
+
 /// How often users idle past their rate-limit window are forgotten.
 const FORGET_IDLE_USERS_EVERY: Duration = Duration::from_secs(60);
 
@@ -93,6 +124,7 @@ struct Background {
     postgres: Option<sqlx::PgPool>,
     pruner: Arc<dyn ChangeLog>,
     stream: Arc<StreamService>,
+    embedding: Option<Arc<EmbeddingService>>,
 }
 
 impl Service {
@@ -137,11 +169,30 @@ impl Service {
         let data_platform =
             upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
         let gateway = upstream("gateway", &settings.gateway_url).map(GatewayClient::new);
+        let embedder = embedder(&settings).await?;
         let plan = EventPlan {
             sync: data_platform.is_some(),
             enrich: cognitive.is_some(),
             notify: gateway.is_some(),
+            embed: embedder.is_some(),
         };
+        let search = embedder.as_ref().map(|embedder| {
+            Arc::new(SearchService::new(SearchDeps {
+                embedder: embedder.clone(),
+                embeddings: stores.embeddings.clone(),
+                snippets: stores.snippets.clone(),
+                min_similarity: settings.search_min_similarity,
+                index_max_bytes: settings.vector_index_max_bytes,
+            }))
+        });
+        let embedding = embedder.map(|embedder| {
+            Arc::new(EmbeddingService::new(EmbeddingDeps {
+                embedder,
+                embeddings: stores.embeddings.clone(),
+                snippets: stores.snippets.clone(),
+                metrics: metrics.clone(),
+            }))
+        });
         let signal = Arc::new(OutboxSignal::new(
             metrics.sync_backlog.with_label_values(&["pending"]),
         ));
@@ -156,6 +207,8 @@ impl Service {
             cache_ttl: Duration::from_secs(settings.snippet_cache_ttl_secs),
             signal: signal.clone(),
             feed: feed.clone(),
+            search,
+            embedding: embedding.clone(),
         }));
         let context = Arc::new(ContextService::new(ContextDeps {
             cache: cache.clone(),
@@ -197,6 +250,7 @@ impl Service {
             data_platform,
             gateway,
             cognitive,
+            embeddings: embedding.clone(),
             signal,
             config: WorkerConfig {
                 poll_interval: Duration::from_millis(settings.outbox_poll_interval_ms),
@@ -219,6 +273,7 @@ impl Service {
             postgres: stores.postgres.clone(),
             pruner: stores.changes_pruner.clone(),
             stream: stream.clone(),
+            embedding,
         };
         let state = AppState::new(Shared {
             services: Services {
@@ -263,8 +318,15 @@ impl Service {
             postgres,
             pruner,
             stream,
+            embedding,
         } = background;
         let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
+        if let Some(embedding) = embedding {
+            let (backfill, counting) = (embedding.clone(), stop.clone());
+            tokio::spawn(async move { embedding.keep_backlog_counted(counting).await });
+            let stop = stop.clone();
+            tokio::spawn(async move { backfill.backfill(&stop).await });
+        }
         tokio::spawn(forget_idle_users(state.clone(), stop.clone()));
         let flushing = tokio::spawn(flush_token_uses(personal, stop.clone()));
         tokio::spawn(stream.follow(feed.clone(), stop.clone()));

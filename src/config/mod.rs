@@ -76,6 +76,12 @@ pub const ENV_VARS: &[&str] = &[
     "STREAM_MAX_PER_USER",
     "NEAR_CACHE_TTL_SECS",
     "NEAR_CACHE_MAX_BYTES",
+    "EMBEDDINGS_URL",
+    "EMBEDDINGS_MODEL",
+    "EMBEDDINGS_API_KEY",
+    "EMBEDDINGS_MODEL_DIR",
+    "SEARCH_MIN_SIMILARITY",
+    "VECTOR_INDEX_MAX_BYTES",
 ];
 
 /// Paths the probes use, on the health port and the API port alike.
@@ -152,6 +158,17 @@ pub struct Settings {
     pub stream_max_per_user: usize,
     pub near_cache_ttl_secs: u64,
     pub near_cache_max_bytes: u64,
+    /// An OpenAI-compatible embeddings endpoint (`.../v1`, or its `/embeddings` route).
+    pub embeddings_url: Option<String>,
+    pub embeddings_model: Option<String>,
+    #[serde(deserialize_with = "parse::trimmed")]
+    pub embeddings_api_key: Option<SecretString>,
+    /// A local sentence-transformers model: config.json, tokenizer.json, model.safetensors.
+    pub embeddings_model_dir: Option<std::path::PathBuf>,
+    /// Cosine similarity below which a snippet is no semantic match.
+    pub search_min_similarity: f32,
+    /// Bytes the in-process vector indexes may hold together.
+    pub vector_index_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -211,6 +228,12 @@ impl Default for Settings {
             stream_max_per_user: 16,
             near_cache_ttl_secs: 10,
             near_cache_max_bytes: 16 * 1024 * 1024,
+            embeddings_url: None,
+            embeddings_model: None,
+            embeddings_api_key: None,
+            embeddings_model_dir: None,
+            search_min_similarity: 0.2,
+            vector_index_max_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -39,6 +39,7 @@ impl Settings {
             ("COGNITIVE_SERVICES_URL", &self.cognitive_services_url),
             ("DATA_PLATFORM_URL", &self.data_platform_url),
             ("OPENAI_BASE_URL", &self.openai_base_url),
+            ("EMBEDDINGS_URL", &self.embeddings_url),
         ] {
             if let Some(value) = value {
                 match Url::parse(value) {
@@ -48,6 +49,7 @@ impl Settings {
             }
         }
         self.validate_ai()?;
+        self.validate_embeddings()?;
         if let Some(url) = &self.redis_url {
             let url = url.expose_secret();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -94,6 +96,40 @@ impl Settings {
             if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
                 return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
             }
+        }
+        Ok(())
+    }
+
+    /// At most one embedding provider, and what it needs.
+    fn validate_embeddings(&self) -> Result<(), ConfigError> {
+        let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
+        let remote = self.embeddings_url.is_some();
+        if remote && self.embeddings_model_dir.is_some() {
+            return fail(
+                "EMBEDDINGS_URL",
+                "and EMBEDDINGS_MODEL_DIR are both set; set one embedding provider",
+            );
+        }
+        if remote
+            && self
+                .embeddings_model
+                .as_deref()
+                .is_none_or(|m| m.trim().is_empty())
+        {
+            return fail("EMBEDDINGS_MODEL", "is required with EMBEDDINGS_URL");
+        }
+        if !remote {
+            for (var, set) in [
+                ("EMBEDDINGS_MODEL", self.embeddings_model.is_some()),
+                ("EMBEDDINGS_API_KEY", self.embeddings_api_key.is_some()),
+            ] {
+                if set {
+                    return fail(var, "is set, but EMBEDDINGS_URL is unset");
+                }
+            }
+        }
+        if !(-1.0..=1.0).contains(&self.search_min_similarity) {
+            return fail("SEARCH_MIN_SIMILARITY", "must be between -1 and 1");
         }
         Ok(())
     }

@@ -16,6 +16,8 @@ pub enum Target {
     Gateway,
     /// `POST {COGNITIVE_SERVICES_URL}/analyze`, merged into the snippet's metadata.
     Enrichment,
+    /// The snippet's embedding, computed by the configured embedding provider.
+    Embedding,
     /// A cache key that could not be dropped after a write (cache down): dropped once it is
     /// back, so a stale copy is never served.
     CacheInvalidation,
@@ -27,6 +29,7 @@ impl Target {
             Self::DataPlatform => "data_platform",
             Self::Gateway => "gateway",
             Self::Enrichment => "enrichment",
+            Self::Embedding => "embedding",
             Self::CacheInvalidation => "cache_invalidation",
         }
     }
@@ -37,6 +40,7 @@ impl Target {
             "data_platform" => Some(Self::DataPlatform),
             "gateway" => Some(Self::Gateway),
             "enrichment" => Some(Self::Enrichment),
+            "embedding" => Some(Self::Embedding),
             "cache_invalidation" => Some(Self::CacheInvalidation),
             _ => None,
         }
@@ -74,6 +78,11 @@ pub enum Change {
 }
 
 impl Change {
+    /// Whether the change may alter what is embedded (the embedder skips it when it did not).
+    fn calls_for_embedding(self) -> bool {
+        !matches!(self, Self::Deleted)
+    }
+
     /// Whether the change calls for a new analysis of the code.
     fn calls_for_analysis(self) -> bool {
         matches!(self, Self::Created | Self::Updated { code_changed: true })
@@ -86,12 +95,15 @@ pub struct EventPlan {
     pub sync: bool,
     pub enrich: bool,
     pub notify: bool,
+    pub embed: bool,
 }
 
 impl EventPlan {
     /// How many events `for_snippet` records for `change`.
     pub fn snippet_event_count(&self, change: Change) -> usize {
-        usize::from(self.sync) + usize::from(self.enrich && change.calls_for_analysis())
+        usize::from(self.sync)
+            + usize::from(self.enrich && change.calls_for_analysis())
+            + usize::from(self.embed && change.calls_for_embedding())
     }
 
     /// What a snippet change records in its transaction: the events other services are owed
@@ -128,7 +140,7 @@ impl EventPlan {
         change: Change,
         now: DateTime<Utc>,
     ) -> Vec<NewEvent> {
-        let mut events = Vec::with_capacity(2);
+        let mut events = Vec::with_capacity(3);
         if self.sync {
             let event = match change {
                 Change::Created => "created",
@@ -146,6 +158,10 @@ impl EventPlan {
         if self.enrich && change.calls_for_analysis() {
             let payload = json!({ "user_id": user, "snippet_id": snippet.id });
             events.push(new_event(Target::Enrichment, payload, now));
+        }
+        if self.embed && change.calls_for_embedding() {
+            let payload = json!({ "user_id": user, "snippet_id": snippet.id });
+            events.push(new_event(Target::Embedding, payload, now));
         }
         events
     }

@@ -13,7 +13,9 @@ pub use assist::{AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL}
 pub use changes::{ChangeKind, ChangeRecord, Recorded, StreamEvent};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};
-pub use snippet::{ListFilter, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
+pub use snippet::{
+    ListFilter, ListParams, NewSnippet, SearchMode, Snippet, SnippetPage, SnippetPatch,
+};
 pub use token::{
     NewToken, Scope, Scopes, StoredToken, TokenInfo, TokenRequest, TOKEN_DEFAULT_DAYS,
     TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS,

@@ -83,8 +83,31 @@ pub struct ListParams {
     pub language: Option<String>,
     /// Only snippets carrying this tag.
     pub tag: Option<String>,
-    /// Full-text search over title, description, code and tags; every word must match.
+    /// Search over title, description, code and tags. In `text` mode every word must match.
     pub q: Option<String>,
+    /// How `q` ranks: `text` (every word must match, newest first), `semantic` (nearest in
+    /// meaning) or `hybrid` (both, fused). Default `hybrid` when an embedding provider is
+    /// configured, `text` otherwise.
+    pub mode: Option<SearchMode>,
+}
+
+/// How a search ranks its matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Text,
+    Semantic,
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Semantic => "semantic",
+            Self::Hybrid => "hybrid",
+        }
+    }
 }
 
 /// One page of a listing.
@@ -98,6 +121,9 @@ pub struct SnippetPage {
     /// Present, and true, when a search found more than 1,000 matches: `total` is 1,000.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub total_capped: bool,
+    /// How the search ranked (present with `q`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SearchMode>,
 }
 
 impl NewSnippet {
@@ -200,10 +226,14 @@ pub struct ListFilter {
     pub language: Option<String>,
     pub tag: Option<String>,
     pub query: Option<String>,
+    /// How `query` ranks; `Text` without a query.
+    pub mode: SearchMode,
 }
 
 impl ListParams {
-    pub fn validate(self) -> Checked<ListFilter> {
+    /// Checks the request; `semantic` tells whether an embedding provider is configured,
+    /// which decides the default mode and whether the others may be asked for.
+    pub fn validate(self, semantic: bool) -> Checked<ListFilter> {
         let limit = self.limit.unwrap_or(10);
         if !(1..=PAGE_MAX).contains(&limit) {
             return Err(ValidationError::new(
@@ -228,12 +258,30 @@ impl ListParams {
         if let Some(q) = &query {
             check_text("q", q, SEARCH_MAX_CHARS)?;
         }
+        let default = if semantic {
+            SearchMode::Hybrid
+        } else {
+            SearchMode::Text
+        };
+        let mode = match self.mode.unwrap_or(default) {
+            SearchMode::Text => SearchMode::Text,
+            _ if !semantic => {
+                return Err(ValidationError::new(
+                    "mode",
+                    "semantic and hybrid search need an embedding provider \
+                     (EMBEDDINGS_MODEL_DIR or EMBEDDINGS_URL); use mode=text",
+                ))
+            }
+            _ if query.is_none() => SearchMode::Text,
+            asked => asked,
+        };
         Ok(ListFilter {
             limit,
             offset,
             language: non_empty(self.language).map(|s| s.trim().to_owned()),
             tag: non_empty(self.tag).map(|s| s.trim().to_owned()),
             query,
+            mode,
         })
     }
 }

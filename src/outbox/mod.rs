@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::Cache;
 use crate::metrics::Metrics;
 use crate::model::{PendingEvent, Target};
-use crate::service::{OutboxSignal, SnippetService};
+use crate::service::{EmbeddingFailure, EmbeddingService, OutboxSignal, SnippetService};
 use crate::store::{OutboxQueue, OutboxStats, StoreError};
 use crate::upstream::{CognitiveClient, DataPlatformClient, GatewayClient, UpstreamError};
 
@@ -46,6 +46,8 @@ pub struct OutboxWorker {
     pub data_platform: Option<DataPlatformClient>,
     pub gateway: Option<GatewayClient>,
     pub cognitive: Option<Arc<CognitiveClient>>,
+    /// Embeds snippets after their change, when an embedding provider is configured.
+    pub embeddings: Option<Arc<EmbeddingService>>,
     /// Woken when a use case records events, so delivery need not wait for the next poll;
     /// it also keeps the backlog gauge.
     pub signal: Arc<OutboxSignal>,
@@ -54,6 +56,7 @@ pub struct OutboxWorker {
     pub last_count: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// The snippet an enrichment or embedding event is about.
 #[derive(Deserialize)]
 struct EnrichmentTask {
     user_id: String,
@@ -200,7 +203,34 @@ impl OutboxWorker {
                 None => Err(UpstreamError::NotConfigured("gateway")),
             },
             Target::Enrichment => self.enrich(event, request_id).await,
+            Target::Embedding => self.embed(event).await,
             Target::CacheInvalidation => self.invalidate(event).await,
+        }
+    }
+
+    /// Embeds the snippet as it is now. Without a provider (it was configured when the event
+    /// was recorded) there is nothing to do: a later start with one backfills.
+    async fn embed(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
+        let Some(embeddings) = &self.embeddings else {
+            return Ok(());
+        };
+        let Ok(task) = serde_json::from_str::<EnrichmentTask>(&event.payload) else {
+            tracing::error!(event = %event.id, "unreadable embedding event; dropping it");
+            return Ok(());
+        };
+        const NAME: &str = "embedding provider";
+        match embeddings
+            .embed_snippets(&task.user_id, &[task.snippet_id])
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(EmbeddingFailure::Store(_)) => Err(UpstreamError::Unreachable("store")),
+            Err(EmbeddingFailure::Provider(e)) => Err(match e {
+                crate::embeddings::EmbedError::Timeout => UpstreamError::Timeout(NAME),
+                crate::embeddings::EmbedError::Status(code) => UpstreamError::Status(NAME, code),
+                crate::embeddings::EmbedError::Malformed(_) => UpstreamError::Malformed(NAME),
+                _ => UpstreamError::Unreachable(NAME),
+            }),
         }
     }
 

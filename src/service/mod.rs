@@ -4,19 +4,23 @@
 
 mod assist;
 mod context;
+mod embedding;
 mod error;
 mod health;
 mod outbox_signal;
 mod rate_limit;
+mod search;
 mod snippets;
 mod stream;
 mod tokens;
 
 pub use assist::{AnswerCache, AnswerEvent, AnswerStream, AssistDeps, AssistService};
 pub use context::{ContextDeps, ContextService};
+pub use embedding::{EmbeddingDeps, EmbeddingFailure, EmbeddingService};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
 pub use outbox_signal::OutboxSignal;
+pub use search::{SearchDeps, SearchPage, SearchService};
 pub use snippets::{SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
 pub use tokens::{CreatedToken, TokenService};

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{OutboxSignal, ServiceError, ServiceResult};
+use super::{EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult};
 use crate::cache::{jittered, snippet_key, Cache, Lookup};
 use crate::metrics::Metrics;
 use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{
     cache_invalidation, now, Change, EventPlan, JsonObject, Limits, ListParams, NewSnippet,
-    Recorded, Snippet, SnippetPage, SnippetPatch,
+    Recorded, SearchMode, Snippet, SnippetPage, SnippetPatch,
 };
 use crate::store::{ChangeFeed, OutboxQueue, SnippetStore};
 
@@ -33,6 +33,10 @@ pub struct SnippetDeps {
     pub signal: Arc<OutboxSignal>,
     /// Tells this process's subscribers and caches of each committed change.
     pub feed: ChangeFeed,
+    /// Search by meaning, when an embedding provider is configured.
+    pub search: Option<Arc<SearchService>>,
+    /// Told of changes that will be embedded, for its backlog gauge.
+    pub embedding: Option<Arc<EmbeddingService>>,
 }
 
 /// The snippet use cases, the only code that changes snippets.
@@ -59,9 +63,22 @@ impl SnippetService {
         Ok(snippet)
     }
 
-    /// One page of the user's snippets, newest first.
+    /// One page of the user's snippets: newest first, or as the search ranks them.
     pub async fn list(&self, user: &str, params: ListParams) -> ServiceResult<SnippetPage> {
-        let filter = params.validate()?;
+        let filter = params.validate(self.deps.search.is_some())?;
+        if let (Some(search), SearchMode::Semantic | SearchMode::Hybrid) =
+            (&self.deps.search, filter.mode)
+        {
+            let page = search.page(user, &filter).await?;
+            return Ok(SnippetPage {
+                snippets: page.snippets,
+                total: page.total,
+                limit: filter.limit,
+                offset: filter.offset,
+                total_capped: page.total_capped,
+                mode: Some(page.mode),
+            });
+        }
         let (snippets, counted) = self.deps.store.list_snippets(user, &filter).await?;
         let total_capped = filter.query.is_some() && counted > SEARCH_TOTAL_CAP;
         Ok(SnippetPage {
@@ -74,16 +91,21 @@ impl SnippetService {
             limit: filter.limit,
             offset: filter.offset,
             total_capped,
+            mode: filter.query.is_some().then_some(SearchMode::Text),
         })
     }
 
-    /// Up to `limit` of the user's snippets matching any word of `query`, best first.
+    /// Up to `limit` of the user's snippets most relevant to `query`, best first: by both
+    /// rankings when an embedding provider is configured, else any word by text relevance.
     pub async fn relevant(
         &self,
         user: &str,
         query: &str,
         limit: i64,
     ) -> ServiceResult<Vec<Snippet>> {
+        if let Some(search) = &self.deps.search {
+            return search.relevant(user, query, limit).await;
+        }
         Ok(self.deps.store.search_relevant(user, query, limit).await?)
     }
 
@@ -188,6 +210,9 @@ impl SnippetService {
     }
 
     fn events_recorded(&self, change: Change) {
+        if let Some(embedding) = &self.deps.embedding {
+            embedding.changed();
+        }
         let count = self.deps.plan.snippet_event_count(change);
         self.deps.signal.recorded(count);
     }

@@ -2,6 +2,7 @@
 //! each, one implementation per database, chosen once at start-up.
 
 mod changes;
+mod embeddings;
 mod error;
 pub mod feed;
 mod group_commit;
@@ -14,6 +15,7 @@ mod text_search;
 mod tokens;
 
 pub use changes::{ChangeLog, StreamPosition};
+pub use embeddings::{EmbeddingStore, IndexEntry, NewEmbedding};
 pub use error::StoreError;
 pub use feed::{ChangeFeed, FeedMessage};
 pub use outbox_queue::{OutboxQueue, OutboxStats};
@@ -43,6 +45,9 @@ pub trait SnippetStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError>;
+
+    /// Those of `ids` that are the user's snippets, in no particular order.
+    async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError>;
 
     /// One page of the user's snippets, newest first, and the total matching the filter: exact
     /// without a query; with one, counted only up to `SEARCH_TOTAL_CAP + 1`.
@@ -104,6 +109,7 @@ pub struct Stores {
     pub snippets: Arc<dyn SnippetStore>,
     pub outbox: Arc<dyn OutboxQueue>,
     pub tokens: Arc<dyn TokenStore>,
+    pub embeddings: Arc<dyn EmbeddingStore>,
     /// The change log, to read (SQLite: the reader connections).
     pub changes: Arc<dyn ChangeLog>,
     /// The change log, to prune (SQLite: the writer).
@@ -161,6 +167,7 @@ pub async fn connect(
             Ok(Stores {
                 outbox: Arc::new(pool.clone()),
                 tokens: Arc::new(pool.clone()),
+                embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
                 changes: Arc::new(pool.clone()),
                 changes_pruner: Arc::new(pool.clone()),
                 postgres: Some(pool),
@@ -172,6 +179,10 @@ pub async fn connect(
             Ok(Stores {
                 outbox: Arc::new(store.writer().clone()),
                 tokens: Arc::new(tokens::SqliteTokens {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
+                embeddings: Arc::new(embeddings::SqliteEmbeddings {
                     readers: store.readers().clone(),
                     writer: store.writer().clone(),
                 }),

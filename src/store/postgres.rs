@@ -139,6 +139,19 @@ impl SnippetStore for PostgresStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
+    async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE id = ANY($1) AND user_id = $2");
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(ids)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
+        into_snippets(rows)
+    }
+
     async fn list_snippets(
         &self,
         user: &str,

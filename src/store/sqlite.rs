@@ -215,6 +215,22 @@ impl SnippetStore for SqliteStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
+    async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {SNIPPET_COLUMNS} FROM snippets \
+             WHERE id IN (SELECT value FROM json_each(?)) AND user_id = ?"
+        );
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(serde_json::to_string(ids).unwrap_or_default())
+            .bind(user)
+            .fetch_all(&self.readers)
+            .await?;
+        into_snippets(rows)
+    }
+
     async fn list_snippets(
         &self,
         user: &str,

@@ -41,6 +41,8 @@ mod mcp;
 mod outages;
 mod outbox;
 mod replicas;
+mod semantic;
+mod semantic_outages;
 mod snippets;
 mod store_faults;
 mod stream;

@@ -106,6 +106,8 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         cache_ttl: Duration::from_secs(60),
         signal: signal.clone(),
         feed: ChangeFeed::default(),
+        search: None,
+        embedding: None,
     }));
     let http = HttpUpstream::new(
         "data_platform",
@@ -122,6 +124,7 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         data_platform: Some(DataPlatformClient::new(http)),
         gateway: None,
         cognitive: None,
+        embeddings: None,
         signal,
         config: WorkerConfig {
             poll_interval: Duration::from_secs(1),

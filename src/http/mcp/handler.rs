@@ -116,6 +116,7 @@ impl ServerHandler for McpServer {
 #[serde(deny_unknown_fields)]
 struct Search {
     query: Option<String>,
+    mode: Option<crate::model::SearchMode>,
     language: Option<String>,
     tag: Option<String>,
     limit: Option<i64>,
@@ -146,6 +147,7 @@ impl McpServer {
                     language: search.language,
                     tag: search.tag,
                     q: search.query,
+                    mode: search.mode,
                 };
                 let page = services.snippets.list(user, params).await?;
                 Ok(render::search(&page))

@@ -19,7 +19,11 @@ pub fn search(page: &SnippetPage) -> (Value, String) {
         text.push_str("\n\n");
         text.push_str(&snippet(s));
     }
-    (json!({"snippets": snippets, "total": page.total}), text)
+    let mut structured = json!({"snippets": snippets, "total": page.total});
+    if let Some(mode) = page.mode {
+        structured["mode"] = json!(mode.as_str());
+    }
+    (structured, text)
 }
 
 /// One snippet: its title, language, id and code.

@@ -32,7 +32,10 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
     let search_input = object(
         json!({
             "query": {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$",
-                "description": "Full-text search over title, description, code and tags"},
+                "description": "What to look for, in words or as a question"},
+            "mode": {"type": "string", "enum": ["text", "semantic", "hybrid"],
+                "description": "text: every word must match; semantic: nearest in meaning; \
+                    hybrid: both fused (the default when the server has an embedding provider)"},
             "language": {"type": "string", "description": "Only this language"},
             "tag": {"type": "string", "description": "Only snippets with this tag"},
             "limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX,
@@ -50,7 +53,8 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
         },
     });
     let search_output = object(
-        json!({"snippets": {"type": "array", "items": found}, "total": {"type": "integer"}}),
+        json!({"snippets": {"type": "array", "items": found}, "total": {"type": "integer"},
+            "mode": {"type": "string"}}),
         &["snippets", "total"],
     );
     let saved = object(
@@ -84,7 +88,7 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
     Arc::new(vec![
         spec(
             "search_snippets",
-            "Search the user's saved code snippets by words, language or tag, newest first.",
+            "Search the user's saved code snippets by words or meaning, language or tag.",
             Scope::SnippetsRead,
             search_input,
             search_output,

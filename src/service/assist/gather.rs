@@ -29,8 +29,8 @@ pub async fn gather(
     Gathered { workflow, snippets }
 }
 
-/// Full-text matches first, then the most recent to fill. A store outage costs the answer
-/// its snippets, not the answer itself.
+/// The most relevant first (by text and meaning when embeddings are configured), then the
+/// most recent to fill. A store outage costs the answer its snippets, not the answer itself.
 async fn relevant_snippets(service: &SnippetService, user: &str, query: &str) -> Vec<Snippet> {
     let limit = SNIPPETS_PER_QUESTION as i64;
     let mut chosen: Vec<Snippet> = match service.relevant(user, query, limit).await {

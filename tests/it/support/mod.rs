@@ -3,6 +3,7 @@
 pub mod ai;
 pub mod backends;
 pub mod in_process;
+pub mod model;
 pub mod openai_stub;
 pub mod process;
 pub mod round_robin;

@@ -1,0 +1,134 @@
+//! The in-process vector index of one user: the sign bits of each embedding (48 bytes for 384
+//! dimensions), scanned by Hamming distance to pick candidates that are then ranked exactly.
+//! It is built from the store on a user's first semantic search and catches up on each
+//! search by reading the embeddings written since (`seq` grows with every write, on every
+//! replica), so an embedding made on another replica is found without any message.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use crate::embeddings::vector;
+use crate::store::IndexEntry;
+
+pub struct UserIndex {
+    /// 64-bit words per vector; 0 until the first entry fixes it.
+    words: usize,
+    ids: Vec<Arc<str>>,
+    codes: Vec<u64>,
+    slots: HashMap<Arc<str>, u32>,
+    /// The highest `seq` applied.
+    pub last_seq: i64,
+}
+
+impl UserIndex {
+    pub fn new() -> Self {
+        Self {
+            words: 0,
+            ids: Vec::new(),
+            codes: Vec::new(),
+            slots: HashMap::new(),
+            last_seq: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Bytes held, roughly, for the cache's weight.
+    pub fn weight(&self) -> u32 {
+        let per_entry = self.words * 8 + 96;
+        u32::try_from(self.ids.len() * per_entry + 256).unwrap_or(u32::MAX)
+    }
+
+    /// Applies entries read from the store (oldest first). An entry replaces the snippet's
+    /// earlier one; entries of another dimension than the index's are ignored.
+    pub fn apply(&mut self, entries: Vec<IndexEntry>) {
+        for entry in entries {
+            self.last_seq = self.last_seq.max(entry.seq);
+            let words = entry.signs.len().div_ceil(8);
+            if self.words == 0 {
+                self.words = words;
+            }
+            if words != self.words {
+                continue;
+            }
+            let code = vector::words(&entry.signs);
+            match self.slots.get(entry.snippet_id.as_str()) {
+                Some(&slot) => {
+                    let at = slot as usize * self.words;
+                    self.codes.splice(at..at + self.words, code);
+                }
+                None => {
+                    let id: Arc<str> = Arc::from(entry.snippet_id);
+                    let slot = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+                    self.slots.insert(Arc::clone(&id), slot);
+                    self.ids.push(id);
+                    self.codes.extend(code);
+                }
+            }
+        }
+    }
+
+    /// The `count` entries nearest to `query_bits` by Hamming distance, nearest first.
+    pub fn candidates(&self, query_bits: &[u8], count: usize) -> Vec<Arc<str>> {
+        if self.words == 0 || count == 0 {
+            return Vec::new();
+        }
+        let query: Vec<u64> = vector::words(query_bits).collect();
+        if query.len() != self.words {
+            return Vec::new();
+        }
+        // A max-heap of the best so far: its top is the worst kept, replaced by any nearer.
+        let mut best: BinaryHeap<(u32, Reverse<u32>)> = BinaryHeap::with_capacity(count + 1);
+        for (slot, code) in self.codes.chunks_exact(self.words).enumerate() {
+            let distance: u32 = code
+                .iter()
+                .zip(&query)
+                .map(|(a, b)| (a ^ b).count_ones())
+                .sum();
+            if best.len() < count {
+                best.push((distance, Reverse(slot as u32)));
+            } else if best.peek().is_some_and(|(worst, _)| distance < *worst) {
+                best.pop();
+                best.push((distance, Reverse(slot as u32)));
+            }
+        }
+        let mut kept = best.into_vec();
+        kept.sort_unstable();
+        kept.into_iter()
+            .map(|(_, Reverse(slot))| Arc::clone(&self.ids[slot as usize]))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, bits: u8, seq: i64) -> IndexEntry {
+        IndexEntry {
+            snippet_id: id.into(),
+            signs: vec![bits],
+            seq,
+        }
+    }
+
+    #[test]
+    fn nearest_by_hamming_and_replaced_on_rewrite() {
+        let mut index = UserIndex::new();
+        index.apply(vec![
+            entry("a", 0b0000_1111, 1),
+            entry("b", 0b1111_0000, 2),
+            entry("c", 0b0000_0111, 3),
+        ]);
+        let ids = |v: Vec<Arc<str>>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(index.candidates(&[0b0000_1111], 2)), ["a", "c"]);
+        index.apply(vec![entry("a", 0b1111_0000, 4)]);
+        assert_eq!(index.len(), 3);
+        assert_eq!(index.last_seq, 4);
+        assert_eq!(ids(index.candidates(&[0b1111_0000], 2)), ["a", "b"]);
+    }
+}

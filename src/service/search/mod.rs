@@ -1,0 +1,290 @@
+//! Search by meaning, and hybrid search: the text ranking and the vector ranking fused by
+//! reciprocal rank fusion. The vector ranking picks candidates from the user's in-process
+//! index by Hamming distance of sign bits, then ranks them exactly by the cosine of their
+//! stored byte vectors. Nothing here grows with the collection but the index scan, a few
+//! nanoseconds per snippet.
+
+mod fusion;
+mod index;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use moka::future::Cache as AsyncCache;
+use moka::sync::Cache;
+
+use self::fusion::fuse;
+use self::index::UserIndex;
+use super::{ServiceError, ServiceResult};
+use crate::embeddings::{vector, EmbedError, SharedEmbedder, Urgency};
+use crate::model::bounds::SEARCH_TOTAL_CAP;
+use crate::model::{ListFilter, SearchMode, Snippet};
+use crate::store::{EmbeddingStore, SnippetStore, StoreError};
+use crate::upstream::UpstreamError;
+
+/// Entries read from the store per round when building or catching up an index.
+const INDEX_PAGE: i64 = 20_000;
+/// An index is rebuilt this often, dropping the entries of deleted snippets.
+const REBUILD_AFTER: Duration = Duration::from_secs(600);
+/// Candidates ranked exactly per result wanted, and at least this many.
+const CANDIDATES_PER_RESULT: usize = 4;
+const MIN_CANDIDATES: usize = 200;
+/// Each ranking contributes at least this deep a list to the fusion.
+const MIN_WINDOW: i64 = 50;
+/// Queries whose vectors are kept: a person pages through the same search.
+const QUERY_CACHE: u64 = 4_096;
+
+pub struct SearchDeps {
+    pub embedder: SharedEmbedder,
+    pub embeddings: Arc<dyn EmbeddingStore>,
+    pub snippets: Arc<dyn SnippetStore>,
+    /// Below this cosine similarity a snippet is not a semantic match.
+    pub min_similarity: f32,
+    /// Bytes the users' indexes may hold together; the least recently searched go first.
+    pub index_max_bytes: u64,
+}
+
+/// One page of a search, as the listing answers it.
+pub struct SearchPage {
+    pub snippets: Vec<Snippet>,
+    pub total: i64,
+    pub total_capped: bool,
+    /// How it was ranked: hybrid falls back to text when the provider cannot embed the query.
+    pub mode: SearchMode,
+}
+
+type SharedIndex = Arc<RwLock<UserIndex>>;
+
+pub struct SearchService {
+    deps: SearchDeps,
+    indexes: AsyncCache<String, SharedIndex>,
+    queries: Cache<String, Arc<Vec<f32>>>,
+}
+
+impl SearchService {
+    pub fn new(deps: SearchDeps) -> Self {
+        let indexes = AsyncCache::builder()
+            .max_capacity(deps.index_max_bytes)
+            .weigher(|_: &String, index: &SharedIndex| {
+                index.read().map(|i| i.weight()).unwrap_or(1)
+            })
+            .time_to_live(REBUILD_AFTER)
+            .build();
+        Self {
+            deps,
+            indexes,
+            queries: Cache::new(QUERY_CACHE),
+        }
+    }
+
+    pub fn model_id(&self) -> &str {
+        self.deps.embedder.model_id()
+    }
+
+    /// One page of a `semantic` or `hybrid` search.
+    pub async fn page(&self, user: &str, filter: &ListFilter) -> ServiceResult<SearchPage> {
+        let query = filter.query.as_deref().unwrap_or_default();
+        let wanted = (filter.offset + filter.limit).min(SEARCH_TOTAL_CAP);
+        let window = wanted.max(MIN_WINDOW);
+        let (texts, counted) = if filter.mode == SearchMode::Hybrid {
+            let text_filter = ListFilter {
+                limit: window,
+                offset: 0,
+                mode: SearchMode::Text,
+                ..filter.clone()
+            };
+            self.deps.snippets.list_snippets(user, &text_filter).await?
+        } else {
+            (Vec::new(), 0)
+        };
+        let nearest = match self.nearest(user, query, window as usize).await {
+            Ok(nearest) => nearest,
+            Err(e) if filter.mode == SearchMode::Hybrid => {
+                tracing::warn!(error = %e, "cannot rank by meaning; answering by text alone");
+                return Ok(text_only(texts, counted, filter));
+            }
+            Err(e) => return Err(e),
+        };
+        let text_ids: Vec<&str> = texts.iter().map(|s| s.id.as_str()).collect();
+        let missing: Vec<String> = nearest
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !text_ids.contains(&id.as_str()))
+            .collect();
+        let mut found = self.deps.snippets.get_snippets(user, &missing).await?;
+        found.retain(|s| matches_filters(s, filter));
+        let semantic_only = found.len() as i64;
+        let vector_ranked: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
+        let ranked = fuse(texts, found, &vector_ranked);
+        let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
+        let total_capped = matched > SEARCH_TOTAL_CAP;
+        let snippets = ranked
+            .into_iter()
+            .skip(filter.offset as usize)
+            .take(filter.limit as usize)
+            .collect();
+        Ok(SearchPage {
+            snippets,
+            total: matched.min(SEARCH_TOTAL_CAP),
+            total_capped,
+            mode: filter.mode,
+        })
+    }
+
+    /// The user's snippets most relevant to `query` by both rankings (for ai-assist): the
+    /// text ranking is any word by relevance, as ai-assist has always matched.
+    pub async fn relevant(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> ServiceResult<Vec<Snippet>> {
+        let window = (limit * 4).max(20);
+        let texts = self
+            .deps
+            .snippets
+            .search_relevant(user, query, window)
+            .await?;
+        let nearest = match self.nearest(user, query, window as usize).await {
+            Ok(nearest) => nearest,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot rank by meaning; choosing by text alone");
+                return Ok(texts.into_iter().take(limit as usize).collect());
+            }
+        };
+        let missing: Vec<String> = nearest
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !texts.iter().any(|s| &s.id == id))
+            .collect();
+        let found = self.deps.snippets.get_snippets(user, &missing).await?;
+        let vector_ranked: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
+        let mut ranked = fuse(texts, found, &vector_ranked);
+        ranked.truncate(limit as usize);
+        Ok(ranked)
+    }
+
+    /// Up to `count` of the user's snippets nearest in meaning to `query`, with their cosine
+    /// similarity, nearest first; only those at or above the minimum similarity.
+    pub async fn nearest(
+        &self,
+        user: &str,
+        query: &str,
+        count: usize,
+    ) -> ServiceResult<Vec<(String, f32)>> {
+        let query_vector = self.query_vector(query).await?;
+        let index = self.index(user).await?;
+        let bits = vector::sign_bits(&query_vector);
+        let wanted = (count * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
+        let candidates: Vec<String> = index
+            .read()
+            .map(|i| i.candidates(&bits, wanted))
+            .unwrap_or_default()
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vectors = self
+            .deps
+            .embeddings
+            .vectors(user, self.model_id(), &candidates)
+            .await?;
+        let mut scored: Vec<(String, f32)> = vectors
+            .into_iter()
+            .map(|(id, v)| {
+                let score = vector::cosine(&query_vector, &v);
+                (id, score)
+            })
+            .filter(|(_, score)| *score >= self.deps.min_similarity)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        scored.truncate(count);
+        Ok(scored)
+    }
+
+    async fn query_vector(&self, query: &str) -> ServiceResult<Arc<Vec<f32>>> {
+        if let Some(cached) = self.queries.get(query) {
+            return Ok(cached);
+        }
+        let mut vectors = self
+            .deps
+            .embedder
+            .embed(vec![query.to_owned()], Urgency::Query)
+            .await
+            .map_err(provider_error)?;
+        let vector = Arc::new(vectors.pop().unwrap_or_default());
+        self.queries.insert(query.to_owned(), Arc::clone(&vector));
+        Ok(vector)
+    }
+
+    /// The user's index, built on first use and brought up to date with the store.
+    async fn index(&self, user: &str) -> ServiceResult<SharedIndex> {
+        let index = self
+            .indexes
+            .try_get_with(user.to_owned(), async {
+                let index = Arc::new(RwLock::new(UserIndex::new()));
+                self.catch_up(user, &index).await?;
+                Ok::<_, StoreError>(index)
+            })
+            .await
+            .map_err(|e| ServiceError::Store((*e).clone()))?;
+        self.catch_up(user, &index).await?;
+        Ok(index)
+    }
+
+    /// Applies the embeddings written since the index's last; no lock is held while the
+    /// store is read.
+    async fn catch_up(&self, user: &str, index: &SharedIndex) -> Result<(), StoreError> {
+        loop {
+            let after = index.read().map(|i| i.last_seq).unwrap_or(i64::MAX);
+            let entries = self
+                .deps
+                .embeddings
+                .index_entries(user, self.model_id(), after, INDEX_PAGE)
+                .await?;
+            let full = entries.len() as i64 == INDEX_PAGE;
+            if let Ok(mut index) = index.write() {
+                // Another search may have applied them meanwhile: applying twice is harmless.
+                index.apply(entries);
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn text_only(texts: Vec<Snippet>, counted: i64, filter: &ListFilter) -> SearchPage {
+    SearchPage {
+        snippets: texts
+            .into_iter()
+            .skip(filter.offset as usize)
+            .take(filter.limit as usize)
+            .collect(),
+        total: counted.min(SEARCH_TOTAL_CAP),
+        total_capped: counted > SEARCH_TOTAL_CAP,
+        mode: SearchMode::Text,
+    }
+}
+
+fn matches_filters(snippet: &Snippet, filter: &ListFilter) -> bool {
+    filter
+        .language
+        .as_ref()
+        .is_none_or(|l| &snippet.language == l)
+        && filter.tag.as_ref().is_none_or(|t| snippet.tags.contains(t))
+}
+
+/// A query that cannot be embedded is the provider's trouble, answered as such.
+fn provider_error(e: EmbedError) -> ServiceError {
+    const NAME: &str = "embedding provider";
+    tracing::warn!(error = %e, "embedding a query failed");
+    ServiceError::Upstream(match e {
+        EmbedError::Timeout => UpstreamError::Timeout(NAME),
+        EmbedError::Unreachable | EmbedError::Model(_) => UpstreamError::Unreachable(NAME),
+        EmbedError::Status(code) => UpstreamError::Status(NAME, code),
+        EmbedError::Malformed(_) => UpstreamError::Malformed(NAME),
+    })
+}

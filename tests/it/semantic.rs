@@ -1,0 +1,275 @@
+//! Search by meaning with the local model: a question finds the snippet that answers it
+//! without sharing a word, embeddings are computed after the save and kept across restarts,
+//! an edit re-embeds, a model change re-embeds everything, and a user sees only their own.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::model::model_dir;
+use crate::support::{settings_for, status_json, user, Backend, TestApp};
+
+fn go_waitgroup() -> Value {
+    json!({
+        "title": "sync.WaitGroup example",
+        "language": "go",
+        "tags": ["concurrency"],
+        "code": "var wg sync.WaitGroup\nfor _, job := range jobs {\n\twg.Add(1)\n\tgo func(j Job) {\n\t\tdefer wg.Done()\n\t\tj.Run()\n\t}(job)\n}\nwg.Wait()",
+    })
+}
+
+fn distractors() -> Vec<Value> {
+    vec![
+        json!({"title": "Parse a CSV file with pandas", "language": "python",
+               "code": "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head())"}),
+        json!({"title": "Center a div with flexbox", "language": "css",
+               "code": ".box { display: flex; justify-content: center; align-items: center; }"}),
+        json!({"title": "Postgres: list table sizes", "language": "sql",
+               "code": "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class ORDER BY 2 DESC;"}),
+    ]
+}
+
+const QUESTION: &str = "how do I wait for all goroutines to finish";
+
+async fn start(backend: &Backend, dir: &Path) -> TestApp {
+    let mut settings = settings_for(backend);
+    settings.embeddings_model_dir = Some(dir.to_path_buf());
+    TestApp::start_with(backend, settings).await
+}
+
+async fn search(app: &TestApp, who: &str, query: &str, mode: &str) -> Value {
+    let q = urlencode(query);
+    let (status, body) = status_json(
+        app.get(&format!("/api/v1/snippets?q={q}&mode={mode}"), who)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    page["snippets"]
+        .as_array()
+        .expect("snippets")
+        .iter()
+        .map(|s| s["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Waits until the backlog gauge has counted every snippet as embedded.
+async fn embedded(app: &TestApp, expected_total: f64) {
+    let done = crate::support::eventually(Duration::from_secs(60), || async {
+        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
+            .await
+            >= expected_total
+            && app.metric("pieces_embeddings_backlog", &[]).await == 0.0
+    })
+    .await;
+    assert!(done, "snippets were not embedded in time");
+}
+
+#[tokio::test]
+async fn a_question_finds_the_snippet_that_shares_no_word_with_it() {
+    let Some(dir) = model_dir("a_question_finds_the_snippet_that_shares_no_word_with_it") else {
+        return;
+    };
+    let backend = Backend::sqlite();
+    let app = start(&backend, &dir).await;
+    let (me, other) = (user(), user());
+    let wanted = app.create(&me, &go_waitgroup()).await;
+    for body in distractors() {
+        app.create(&me, &body).await;
+    }
+    // Another user's identical snippet must never show.
+    app.create(&other, &go_waitgroup()).await;
+    embedded(&app, 5.0).await;
+
+    let text = search(&app, &me, QUESTION, "text").await;
+    assert_eq!(text["total"], 0, "no word in common: {text}");
+    assert_eq!(text["mode"], "text");
+
+    for mode in ["semantic", "hybrid"] {
+        let page = search(&app, &me, QUESTION, mode).await;
+        assert_eq!(page["mode"], mode);
+        assert_eq!(page["snippets"][0]["id"], wanted.as_str(), "{mode}: {page}");
+        let ids: Vec<&str> = page["snippets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        assert_eq!(
+            ids.iter().filter(|id| **id == wanted).count(),
+            1,
+            "once, and only mine"
+        );
+        assert!(page["snippets"].as_array().unwrap().len() <= 4);
+    }
+
+    // The default is hybrid when a model is configured.
+    let q = urlencode(QUESTION);
+    let (_, default) = status_json(app.get(&format!("/api/v1/snippets?q={q}"), &me).await).await;
+    assert_eq!(default["mode"], "hybrid");
+    assert_eq!(default["snippets"][0]["id"], wanted.as_str());
+
+    // A filter applies to meaning as it does to words.
+    let (_, css_only) = status_json(
+        app.get(
+            &format!("/api/v1/snippets?q={q}&mode=semantic&language=css"),
+            &me,
+        )
+        .await,
+    )
+    .await;
+    assert!(titles(&css_only).iter().all(|t| t.contains("flexbox")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn edits_re_embed_deletes_disappear_and_a_restart_recomputes_nothing() {
+    let Some(dir) = model_dir("edits_re_embed_deletes_disappear_and_a_restart_recomputes_nothing")
+    else {
+        return;
+    };
+    let backend = Backend::sqlite();
+    let app = start(&backend, &dir).await;
+    let me = user();
+    let id = app
+        .create(
+            &me,
+            &json!({"title": "Center a div with flexbox", "language": "css",
+                    "code": ".box { display: flex; justify-content: center; }"}),
+        )
+        .await;
+    for body in distractors().into_iter().skip(1) {
+        app.create(&me, &body).await;
+    }
+    embedded(&app, 3.0).await;
+
+    // Metadata is not embedded: no new embedding.
+    let path = format!("/api/v1/snippets/{id}");
+    app.patch(&path, &me, &json!({"metadata": {"k": "v"}}))
+        .await;
+    // The code and title are: the snippet now answers another question.
+    let changed = app.patch(&path, &me, &go_waitgroup()).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    embedded(&app, 4.0).await;
+    assert_eq!(
+        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
+            .await,
+        4.0,
+        "the metadata edit was not embedded again"
+    );
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert_eq!(page["snippets"][0]["id"], id.as_str(), "{page}");
+    app.stop().await;
+
+    // A restart finds every embedding stored: nothing is embedded again.
+    let app = start(&backend, &dir).await;
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert_eq!(page["snippets"][0]["id"], id.as_str());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
+            .await,
+        0.0
+    );
+
+    let deleted = app.delete(&path, &me).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert!(
+        titles(&page).iter().all(|t| t != "sync.WaitGroup example"),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn snippets_saved_before_a_model_was_configured_are_backfilled_and_a_new_model_re_embeds_all()
+{
+    let Some(dir) = model_dir("backfill") else {
+        return;
+    };
+    let backend = Backend::sqlite();
+    let me = user();
+    let plain = TestApp::start(&backend).await;
+    let wanted = plain.create(&me, &go_waitgroup()).await;
+    for body in distractors() {
+        plain.create(&me, &body).await;
+    }
+    // Without a provider, only text search exists, and the other modes say why.
+    let q = urlencode(QUESTION);
+    let refused = plain
+        .get(&format!("/api/v1/snippets?q={q}&mode=semantic"), &me)
+        .await;
+    let body = crate::support::expect_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["field"], "mode", "{body}");
+    plain.stop().await;
+
+    let app = start(&backend, &dir).await;
+    embedded(&app, 4.0).await;
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert_eq!(page["snippets"][0]["id"], wanted.as_str());
+    app.stop().await;
+
+    // The same weights under another name are another model: everything is embedded again.
+    let renamed = tempfile::tempdir().expect("temp dir");
+    let other = renamed.path().join("another-model");
+    std::fs::create_dir(&other).expect("dir");
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(dir.join(file), other.join(file)).expect("link");
+    }
+    let app = start(&backend, &other).await;
+    embedded(&app, 4.0).await;
+    let page = search(&app, &me, QUESTION, "hybrid").await;
+    assert_eq!(page["snippets"][0]["id"], wanted.as_str());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_snippet_embedded_through_one_replica_is_found_through_another() {
+    let test = "on_postgres_a_snippet_embedded_through_one_replica_is_found_through_another";
+    let Some(dir) = model_dir(test) else {
+        return;
+    };
+    let Some(backend) = Backend::postgres(test).await else {
+        return;
+    };
+    let a = start(&backend, &dir).await;
+    let b = start(&backend, &dir).await;
+    let me = user();
+    for body in distractors() {
+        a.create(&me, &body).await;
+    }
+    // B builds its index before the snippet exists, then must catch up.
+    let before = search(&b, &me, QUESTION, "semantic").await;
+    assert!(titles(&before)
+        .iter()
+        .all(|t| t != "sync.WaitGroup example"));
+    let wanted = a.create(&me, &go_waitgroup()).await;
+    let found = crate::support::eventually(Duration::from_secs(30), || async {
+        search(&b, &me, QUESTION, "semantic").await["snippets"][0]["id"] == wanted.as_str()
+    })
+    .await;
+    assert!(
+        found,
+        "replica B never found the snippet embedded through A"
+    );
+    let hybrid = search(&b, &me, QUESTION, "hybrid").await;
+    assert_eq!(hybrid["snippets"][0]["id"], wanted.as_str());
+    a.stop().await;
+    b.stop().await;
+}
