@@ -79,6 +79,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
+    one_thread_for_the_embedding_model();
     pieces_connector::telemetry::init(&settings);
     let runtime = match runtime(tokio::runtime::Builder::new_multi_thread()) {
         Ok(r) => r,
@@ -91,6 +92,16 @@ fn serve(settings: Settings) -> ExitCode {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The local embedding model's matrix products use as many threads as `RAYON_NUM_THREADS`
+/// says, by default one per core: a backlog of embeddings would take every core from the
+/// requests. One thread keeps its work on the (low-priority) thread that asks for it. Set
+/// before any other thread exists, so no one reads the environment meanwhile.
+fn one_thread_for_the_embedding_model() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Metrics {
     pub embeddings_backlog: IntGauge,
     /// Snippets embedded (or found unchanged, or failed), by outcome.
     pub embeddings: IntCounterVec,
+    /// Always 1; its label names the embedding model in use.
+    pub embedding_model: IntGaugeVec,
     /// Always 1; its label tells which build runs.
     build_info: IntGaugeVec,
 }
@@ -202,6 +204,13 @@ impl Metrics {
                 Opts::new("pieces_embeddings_total", "Snippets embedded, by outcome"),
                 &["outcome"],
             )?,
+            embedding_model: IntGaugeVec::new(
+                Opts::new(
+                    "pieces_embedding_model_info",
+                    "The embedding model in use, by its id",
+                ),
+                &["model"],
+            )?,
             mcp_tool_calls: IntCounterVec::new(
                 Opts::new("pieces_mcp_tool_calls_total", "MCP tool calls"),
                 &["tool", "outcome"],
@@ -231,6 +240,7 @@ impl Metrics {
         r.register(Box::new(metrics.near_cache_invalidation_lag.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
+        r.register(Box::new(metrics.embedding_model.clone()))?;
         r.register(Box::new(metrics.build_info.clone()))?;
         #[cfg(target_os = "linux")]
         r.register(Box::new(

@@ -170,6 +170,12 @@ impl Service {
             upstream("data_platform", &settings.data_platform_url).map(DataPlatformClient::new);
         let gateway = upstream("gateway", &settings.gateway_url).map(GatewayClient::new);
         let embedder = embedder(&settings).await?;
+        if let Some(embedder) = &embedder {
+            metrics
+                .embedding_model
+                .with_label_values(&[embedder.model_id()])
+                .set(1);
+        }
         let plan = EventPlan {
             sync: data_platform.is_some(),
             enrich: cognitive.is_some(),

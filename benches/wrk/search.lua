@@ -1,6 +1,9 @@
--- Full-text search: GET /api/v1/snippets?q=<word>, each word matching about 1% of snippets.
+-- Search: GET /api/v1/snippets?q=<word>, each word matching about 1% of snippets; in the
+-- mode BENCH_MODE names (text, semantic, hybrid), or the service's default.
+mode = os.getenv("BENCH_MODE")
+suffix = (mode and mode ~= "") and ("&mode=" .. mode) or ""
 n = 0
 function request()
   n = n + 1
-  return wrk.format("GET", "/api/v1/snippets?q=" .. words[(n % #words) + 1], auth)
+  return wrk.format("GET", "/api/v1/snippets?q=" .. words[(n % #words) + 1] .. suffix, auth)
 end

@@ -4,7 +4,6 @@
 //! search by reading the embeddings written since (`seq` grows with every write, on every
 //! replica), so an embedding made on another replica is found without any message.
 
-use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
@@ -82,7 +81,8 @@ impl UserIndex {
             return Vec::new();
         }
         // A max-heap of the best so far: its top is the worst kept, replaced by any nearer.
-        let mut best: BinaryHeap<(u32, Reverse<u32>)> = BinaryHeap::with_capacity(count + 1);
+        // Ties go to the earlier entry.
+        let mut best: BinaryHeap<(u32, u32)> = BinaryHeap::with_capacity(count + 1);
         for (slot, code) in self.codes.chunks_exact(self.words).enumerate() {
             let distance: u32 = code
                 .iter()
@@ -90,16 +90,16 @@ impl UserIndex {
                 .map(|(a, b)| (a ^ b).count_ones())
                 .sum();
             if best.len() < count {
-                best.push((distance, Reverse(slot as u32)));
+                best.push((distance, slot as u32));
             } else if best.peek().is_some_and(|(worst, _)| distance < *worst) {
                 best.pop();
-                best.push((distance, Reverse(slot as u32)));
+                best.push((distance, slot as u32));
             }
         }
         let mut kept = best.into_vec();
         kept.sort_unstable();
         kept.into_iter()
-            .map(|(_, Reverse(slot))| Arc::clone(&self.ids[slot as usize]))
+            .map(|(_, slot)| Arc::clone(&self.ids[slot as usize]))
             .collect()
     }
 }
