@@ -127,22 +127,27 @@ def main():
     ceiling_rps = ceiling["rps"]
 
     workdir = tempfile.mkdtemp(prefix="pieces-search-")
-    cleanup_db = None
+    cleanups = []
+
+    def fresh_store(name):
+        """A new, empty store: each scenario group starts from nothing."""
+        if args.backend == "postgres":
+            extra, cleanup = run.postgres_env()
+            cleanups.append(cleanup)
+            return extra
+        return {"DATABASE_URL": f"sqlite://{workdir}/{name}.db"}
+
     env = dict(base_env, EMBEDDINGS_MODEL_DIR=args.model_dir, SEARCH_MIN_SIMILARITY="-1")
-    if args.backend == "postgres":
-        extra, cleanup_db = run.postgres_env()
-        env.update(extra)
-    else:
-        env["DATABASE_URL"] = f"sqlite://{workdir}/pieces.db"
     api = f"http://127.0.0.1:{API}"
     try:
         if args.creates:
             for label, extra in (("model off", {"EMBEDDINGS_MODEL_DIR": ""}), ("model on", {})):
-                proc = start(dict(env, **extra), workdir)
+                proc = start(dict(env, **extra, **fresh_store(label.replace(" ", "-"))), workdir)
                 with RssWatch(proc.pid) as w:
                     post = wrk("post_snippet.lua", api, wide, wrk_env)
                 row(f"POST /api/v1/snippets ({label})", post, ceiling_rps, w.peak)
                 stop(proc)
+        env.update(fresh_store("search"))
         proc = start(env, workdir)
         model = model_id()
         for n in (int(s) for s in args.sizes.split(",") if s):
@@ -170,8 +175,8 @@ def main():
         print(f"\npeak RSS over the run {run.rss_kib(proc.pid, 'VmHWM') / 1024:.1f} MiB", flush=True)
         stop(proc)
     finally:
-        if cleanup_db:
-            run.drop_database(*cleanup_db)
+        for cleanup in cleanups:
+            run.drop_database(*cleanup)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,19 @@ impl OutboxWorker {
         }
         let events = self.queue.claim_due(free as i64, LEASE).await?;
         let claimed = events.len();
+        // Embeddings go together: one run of the model and one commit for the batch.
+        let (embeddings, events): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .partition(|e| e.target == Target::Embedding && self.embeddings.is_some());
+        if !embeddings.is_empty() {
+            if let Ok(slot) = slots.clone().acquire_owned().await {
+                let worker = Arc::clone(self);
+                tokio::spawn(async move {
+                    worker.settle_embeddings(embeddings).await;
+                    drop(slot);
+                });
+            }
+        }
         for event in events {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 break;
@@ -146,8 +159,61 @@ impl OutboxWorker {
     }
 
     async fn settle(&self, event: PendingEvent) {
+        let delivered = self.deliver(&event).await;
+        self.record(event, delivered).await;
+    }
+
+    /// Embeds the snippets of several embedding events at once and completes them in one
+    /// transaction; on failure each is rescheduled as any failed delivery is.
+    async fn settle_embeddings(&self, events: Vec<PendingEvent>) {
+        let Some(embeddings) = &self.embeddings else {
+            return;
+        };
+        let mut by_user: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for event in &events {
+            match serde_json::from_str::<EnrichmentTask>(&event.payload) {
+                Ok(task) => by_user
+                    .entry(task.user_id)
+                    .or_default()
+                    .push(task.snippet_id),
+                Err(_) => {
+                    tracing::error!(event = %event.id, "unreadable embedding event; dropping it")
+                }
+            }
+        }
+        let mut outcome = Ok(());
+        for (user, ids) in by_user {
+            if let Err(e) = embeddings.embed_snippets(&user, &ids).await {
+                outcome = Err(embedding_failure(e));
+                break;
+            }
+        }
+        if outcome.is_ok() {
+            let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+            match self.queue.complete_all(&ids).await {
+                Ok(()) => {
+                    for _ in &events {
+                        self.count(Target::Embedding.as_str(), "delivered");
+                        self.signal.settled();
+                    }
+                    return;
+                }
+                Err(e) => {
+                    // Their leases run out and they are embedded again, found unchanged.
+                    tracing::warn!(error = %e, "cannot record embedding deliveries");
+                    return;
+                }
+            }
+        }
+        for event in events {
+            self.record(event, outcome.clone()).await;
+        }
+    }
+
+    /// Records a delivery's outcome: the event is removed, rescheduled, or marked dead.
+    async fn record(&self, event: PendingEvent, delivered: Result<(), UpstreamError>) {
         let target = event.target.as_str();
-        let result = match self.deliver(&event).await {
+        let result = match delivered {
             Ok(()) => {
                 self.count(target, "delivered");
                 let done = self.queue.complete(&event.id).await;
@@ -218,20 +284,11 @@ impl OutboxWorker {
             tracing::error!(event = %event.id, "unreadable embedding event; dropping it");
             return Ok(());
         };
-        const NAME: &str = "embedding provider";
-        match embeddings
+        embeddings
             .embed_snippets(&task.user_id, &[task.snippet_id])
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(EmbeddingFailure::Store(_)) => Err(UpstreamError::Unreachable("store")),
-            Err(EmbeddingFailure::Provider(e)) => Err(match e {
-                crate::embeddings::EmbedError::Timeout => UpstreamError::Timeout(NAME),
-                crate::embeddings::EmbedError::Status(code) => UpstreamError::Status(NAME, code),
-                crate::embeddings::EmbedError::Malformed(_) => UpstreamError::Malformed(NAME),
-                _ => UpstreamError::Unreachable(NAME),
-            }),
-        }
+            .map(drop)
+            .map_err(embedding_failure)
     }
 
     /// Analyses the snippet as it is now (it may have changed or gone since the event).
@@ -281,6 +338,19 @@ impl OutboxWorker {
             .sync_deliveries
             .with_label_values(&[target, outcome])
             .inc();
+    }
+}
+
+/// An embedding that failed, as a delivery failure.
+fn embedding_failure(failure: EmbeddingFailure) -> UpstreamError {
+    use crate::embeddings::EmbedError;
+    const NAME: &str = "embedding provider";
+    match failure {
+        EmbeddingFailure::Store(_) => UpstreamError::Unreachable("store"),
+        EmbeddingFailure::Provider(EmbedError::Timeout) => UpstreamError::Timeout(NAME),
+        EmbeddingFailure::Provider(EmbedError::Status(code)) => UpstreamError::Status(NAME, code),
+        EmbeddingFailure::Provider(EmbedError::Malformed(_)) => UpstreamError::Malformed(NAME),
+        EmbeddingFailure::Provider(_) => UpstreamError::Unreachable(NAME),
     }
 }
 

@@ -94,7 +94,9 @@ fn ids_json(ids: &[String]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 
-/// SQLite: writes on the one writer connection, reads on the readers.
+/// SQLite: writes on the one writer connection, reads on the readers. Look-ups by a list of
+/// ids write `+user_id` and `+model`: the unary plus keeps the planner from walking all of
+/// the user's rows by the (model, user_id) index instead of probing the ids.
 pub struct SqliteEmbeddings {
     pub writer: SqlitePool,
     pub readers: SqlitePool,
@@ -109,7 +111,7 @@ impl EmbeddingStore for SqliteEmbeddings {
     ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
         let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT snippet_id, content_hash FROM snippet_embeddings \
-             WHERE model = ? AND snippet_id IN (SELECT value FROM json_each(?))",
+             WHERE +model = ? AND snippet_id IN (SELECT value FROM json_each(?))",
         )
         .bind(model)
         .bind(ids_json(ids))
@@ -174,7 +176,7 @@ impl EmbeddingStore for SqliteEmbeddings {
     ) -> Result<Vec<(String, Vec<i8>)>, StoreError> {
         let rows: Vec<VectorRow> = sqlx::query_as(
             "SELECT snippet_id, vector FROM snippet_embeddings \
-             WHERE snippet_id IN (SELECT value FROM json_each(?)) AND user_id = ? AND model = ?",
+             WHERE snippet_id IN (SELECT value FROM json_each(?)) AND +user_id = ? AND +model = ?",
         )
         .bind(ids_json(ids))
         .bind(user)

@@ -35,6 +35,9 @@ pub trait OutboxQueue: Send + Sync {
     /// Removes a delivered event.
     async fn complete(&self, id: &str) -> Result<(), StoreError>;
 
+    /// Removes delivered events in one transaction (one commit for a batch).
+    async fn complete_all(&self, ids: &[String]) -> Result<(), StoreError>;
+
     /// Schedules another try, or gives up when `dead`.
     async fn reschedule(
         &self,
@@ -88,6 +91,15 @@ macro_rules! outbox_queue_on {
 
             async fn complete(&self, id: &str) -> Result<(), StoreError> {
                 sqlx::query(COMPLETE).bind(id).execute(self).await?;
+                Ok(())
+            }
+
+            async fn complete_all(&self, ids: &[String]) -> Result<(), StoreError> {
+                let mut tx = self.begin().await?;
+                for id in ids {
+                    sqlx::query(COMPLETE).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

@@ -221,7 +221,7 @@ impl SnippetStore for SqliteStore {
         }
         let sql = format!(
             "SELECT {SNIPPET_COLUMNS} FROM snippets \
-             WHERE id IN (SELECT value FROM json_each(?)) AND user_id = ?"
+             WHERE id IN (SELECT value FROM json_each(?)) AND +user_id = ?"
         );
         let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
             .bind(serde_json::to_string(ids).unwrap_or_default())

@@ -23,7 +23,7 @@ use url::Url;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     #[error("{0} is not configured")]
     NotConfigured(&'static str),

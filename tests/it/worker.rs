@@ -41,6 +41,10 @@ impl OutboxQueue for CountingQueue {
         self.inner.complete(id).await
     }
 
+    async fn complete_all(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.complete_all(ids).await
+    }
+
     async fn reschedule(
         &self,
         id: &str,
