@@ -80,28 +80,57 @@ impl UserIndex {
         if query.len() != self.words {
             return Vec::new();
         }
-        // A max-heap of the best so far: its top is the worst kept, replaced by any nearer.
-        // Ties go to the earlier entry.
-        let mut best: BinaryHeap<(u32, u32)> = BinaryHeap::with_capacity(count + 1);
-        for (slot, code) in self.codes.chunks_exact(self.words).enumerate() {
-            let distance: u32 = code
-                .iter()
-                .zip(&query)
-                .map(|(a, b)| (a ^ b).count_ones())
-                .sum();
-            if best.len() < count {
-                best.push((distance, slot as u32));
-            } else if best.peek().is_some_and(|(worst, _)| distance < *worst) {
-                best.pop();
-                best.push((distance, slot as u32));
-            }
-        }
-        let mut kept = best.into_vec();
+        let mut kept = nearest_codes(&self.codes, self.words, &query, count);
         kept.sort_unstable();
         kept.into_iter()
             .map(|(_, slot)| Arc::clone(&self.ids[slot as usize]))
             .collect()
     }
+}
+
+/// The `count` codes nearest to `query` as (distance, slot), unordered. Counting differing
+/// bits is most of a search's work: with the processor's POPCNT instruction it is one
+/// instruction a word, without it about fifteen, so the scan is compiled for it where the
+/// processor has it.
+fn nearest_codes(codes: &[u64], words: usize, query: &[u64], count: usize) -> Vec<(u32, u32)> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the processor was just found to have POPCNT.
+        return unsafe { nearest_codes_popcnt(codes, words, query, count) };
+    }
+    scan(codes, words, query, count)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn nearest_codes_popcnt(
+    codes: &[u64],
+    words: usize,
+    query: &[u64],
+    count: usize,
+) -> Vec<(u32, u32)> {
+    scan(codes, words, query, count)
+}
+
+#[inline(always)]
+fn scan(codes: &[u64], words: usize, query: &[u64], count: usize) -> Vec<(u32, u32)> {
+    // A max-heap of the best so far: its top is the worst kept, replaced by any nearer.
+    // Ties go to the earlier entry.
+    let mut best: BinaryHeap<(u32, u32)> = BinaryHeap::with_capacity(count + 1);
+    for (slot, code) in codes.chunks_exact(words).enumerate() {
+        let distance: u32 = code
+            .iter()
+            .zip(query)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        if best.len() < count {
+            best.push((distance, slot as u32));
+        } else if best.peek().is_some_and(|(worst, _)| distance < *worst) {
+            best.pop();
+            best.push((distance, slot as u32));
+        }
+    }
+    best.into_vec()
 }
 
 #[cfg(test)]
