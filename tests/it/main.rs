@@ -36,6 +36,7 @@ mod connections;
 mod errors;
 mod lifecycle;
 mod listing_totals;
+mod local_session;
 mod manifests;
 mod mcp;
 mod outages;

@@ -5,6 +5,7 @@ mod assist;
 mod events;
 mod fallback;
 pub mod health;
+mod local_session;
 mod openapi;
 mod openapi_rules;
 mod snippets;
@@ -22,7 +23,8 @@ use super::middleware;
 use super::state::AppState;
 
 /// The API port's router: `/api/v1`, `/openapi.json` and the probes, with every layer. Each
-/// route is registered with its description, so none can exist undocumented.
+/// route is registered with its description, so none can exist undocumented. Beside them, not
+/// described since it is not API: in local mode the web page's sign-in route.
 pub fn build_router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(snippets::router())
@@ -39,11 +41,16 @@ pub fn build_router(state: AppState) -> Router {
     let api = api
         .layer(Extension(openapi::served(&doc)))
         .merge(super::mcp::router(&state, &doc));
-    let api = middleware::with_request_logging(api, tracing::Level::INFO)
-        .merge(middleware::with_request_logging(
-            probes,
-            tracing::Level::DEBUG,
-        ))
+    let mut api = middleware::with_request_logging(api, tracing::Level::INFO).merge(
+        middleware::with_request_logging(probes, tracing::Level::DEBUG),
+    );
+    if let Some(local) = local_session::router(&state) {
+        api = api.merge(middleware::with_request_logging(
+            local,
+            tracing::Level::INFO,
+        ));
+    }
+    let api = api
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed);
     middleware::with_common_layers(api, &state).with_state(state)
