@@ -48,5 +48,6 @@ mod snippets;
 mod store_faults;
 mod stream;
 mod tokens;
+mod web;
 mod worker;
 mod workflow;

@@ -10,6 +10,7 @@ mod openapi;
 mod openapi_rules;
 mod snippets;
 mod tokens;
+mod web;
 mod workflow;
 
 pub use openapi::ApiDoc;
@@ -24,7 +25,8 @@ use super::state::AppState;
 
 /// The API port's router: `/api/v1`, `/openapi.json` and the probes, with every layer. Each
 /// route is registered with its description, so none can exist undocumented. Beside them, not
-/// described since it is not API: in local mode the web page's sign-in route.
+/// described since they are not API: the web page and `/docs`, and in local mode the page's
+/// sign-in route.
 pub fn build_router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(snippets::router())
@@ -41,9 +43,15 @@ pub fn build_router(state: AppState) -> Router {
     let api = api
         .layer(Extension(openapi::served(&doc)))
         .merge(super::mcp::router(&state, &doc));
-    let mut api = middleware::with_request_logging(api, tracing::Level::INFO).merge(
-        middleware::with_request_logging(probes, tracing::Level::DEBUG),
-    );
+    let mut api = middleware::with_request_logging(api, tracing::Level::INFO)
+        .merge(middleware::with_request_logging(
+            probes,
+            tracing::Level::DEBUG,
+        ))
+        .merge(middleware::with_request_logging(
+            web::router(),
+            tracing::Level::DEBUG,
+        ));
     if let Some(local) = local_session::router(&state) {
         api = api.merge(middleware::with_request_logging(
             local,
