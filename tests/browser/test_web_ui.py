@@ -192,7 +192,7 @@ class Run:
 
     def text(self, css):
         return self.driver.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null", css)
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : \"\"", css)
 
     def wait_title(self, title, present=True):
         self.wait(lambda d: (title in self.titles()) == present, 8,
