@@ -170,7 +170,7 @@ check_dockerfile() {
 check_shell() {
   step "shellcheck"
   shopt -s nullglob
-  local scripts=(deploy.sh .ci/run .ci/*.sh .ci/lib/*.sh)
+  local scripts=(deploy.sh .ci/run .ci/*.sh .ci/lib/*.sh web/vendor/*.sh)
   shopt -u nullglob
   if shellcheck --external-sources --severity=style "${scripts[@]}"; then
     printf 'ok   %s\n' "${scripts[@]}"

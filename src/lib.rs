@@ -49,7 +49,7 @@ pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), Startu
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
     let keys = JwtKeys::new(&secret, issuer, audience);
-    let token = keys.mint("local-user", LOCAL_TOKEN_TTL_SECS);
+    let token = keys.mint(auth::LOCAL_USER, LOCAL_TOKEN_TTL_SECS);
     Ok((keys, Some(token)))
 }
 
@@ -153,6 +153,6 @@ mod tests {
         }
         let (keys, token) = jwt_keys(&settings).expect("local mode");
         let token = token.expect("a ready token");
-        assert_eq!(keys.verify(&token).expect("valid"), "local-user");
+        assert_eq!(keys.verify(&token).expect("valid"), auth::LOCAL_USER);
     }
 }

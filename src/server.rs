@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Authenticator, JwtKeys, PersonalTokens};
+use crate::auth::{Authenticator, JwtKeys, LocalMode, PersonalTokens};
 use crate::cache::{Cache, MemoryCache, NearCache, RedisCache};
 use crate::config::Settings;
 use crate::embeddings::{LocalEmbedder, LocalModel, RemoteEmbedder, SharedEmbedder};
@@ -129,8 +129,13 @@ struct Background {
 
 impl Service {
     /// Connects the store (running migrations) and the cache, builds the upstream clients,
-    /// and assembles the use cases on them.
+    /// and assembles the use cases on them. Without `JWT_SECRET_KEY` in `settings` this is
+    /// local mode, and `jwt` holds the run's own random secret (see `crate::jwt_keys`).
     pub async fn build(settings: Settings, jwt: JwtKeys) -> Result<Self, StartupError> {
+        let local = settings
+            .jwt_secret_key
+            .is_none()
+            .then(|| LocalMode::new(jwt.clone()));
         let metrics = Arc::new(Metrics::new()?);
         metrics.preset_error_types(crate::http::error::ApiError::CODES);
         let stores = store::connect(
@@ -297,6 +302,7 @@ impl Service {
             auth: Arc::new(Authenticator::new(jwt, personal.clone())),
             metrics,
             settings,
+            local,
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),
         });

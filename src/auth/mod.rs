@@ -2,9 +2,11 @@
 //! was given), turned into a `Principal` for any front door.
 
 mod jwt;
+mod local;
 pub mod personal;
 
 pub use jwt::JwtKeys;
+pub use local::{LocalMode, LocalToken, LOCAL_USER};
 pub use personal::PersonalTokens;
 
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, LocalMode};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::service::{HealthService, Services};
@@ -26,6 +26,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Validated configuration.
     pub settings: Settings,
+    /// Set in local mode only (no `JWT_SECRET_KEY`): mints the web page's tokens on loopback.
+    pub local: Option<LocalMode>,
     /// Set when shutdown begins; readiness answers 503 from then on.
     pub shutting_down: AtomicBool,
     /// Cancelled when shutdown begins: listeners stop accepting, streams end, background

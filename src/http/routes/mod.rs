@@ -5,10 +5,12 @@ mod assist;
 mod events;
 mod fallback;
 pub mod health;
+mod local_session;
 mod openapi;
 mod openapi_rules;
 mod snippets;
 mod tokens;
+mod web;
 mod workflow;
 
 pub use openapi::ApiDoc;
@@ -22,7 +24,9 @@ use super::middleware;
 use super::state::AppState;
 
 /// The API port's router: `/api/v1`, `/openapi.json` and the probes, with every layer. Each
-/// route is registered with its description, so none can exist undocumented.
+/// route is registered with its description, so none can exist undocumented. Beside them, not
+/// described since they are not API: the web page and `/docs`, and in local mode the page's
+/// sign-in route.
 pub fn build_router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(snippets::router())
@@ -39,11 +43,22 @@ pub fn build_router(state: AppState) -> Router {
     let api = api
         .layer(Extension(openapi::served(&doc)))
         .merge(super::mcp::router(&state, &doc));
-    let api = middleware::with_request_logging(api, tracing::Level::INFO)
+    let mut api = middleware::with_request_logging(api, tracing::Level::INFO)
         .merge(middleware::with_request_logging(
             probes,
             tracing::Level::DEBUG,
         ))
+        .merge(middleware::with_request_logging(
+            web::router(),
+            tracing::Level::DEBUG,
+        ));
+    if let Some(local) = local_session::router(&state) {
+        api = api.merge(middleware::with_request_logging(
+            local,
+            tracing::Level::INFO,
+        ));
+    }
+    let api = api
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed);
     middleware::with_common_layers(api, &state).with_state(state)

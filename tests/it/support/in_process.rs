@@ -1,7 +1,10 @@
 //! The service's router driven in process with `oneshot`: no socket, no server task, for
 //! tests of routing, extractors and error shapes.
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
@@ -38,6 +41,19 @@ impl InProcess {
     pub async fn start() -> Self {
         let backend = Backend::sqlite();
         let settings = settings_for(&backend);
+        Self::start_with(backend, settings).await
+    }
+
+    /// Local mode: no `JWT_SECRET_KEY`, the service signs with the keys it is given (here the
+    /// test secret, so `token` still works).
+    pub async fn start_local() -> Self {
+        let backend = Backend::sqlite();
+        let mut settings = settings_for(&backend);
+        settings.jwt_secret_key = None;
+        Self::start_with(backend, settings).await
+    }
+
+    async fn start_with(backend: Backend, settings: pieces_connector::config::Settings) -> Self {
         let keys = JwtKeys::new(SECRET.as_bytes(), None, None);
         let service = Service::build(settings, keys)
             .await
@@ -83,6 +99,13 @@ impl InProcess {
 impl Call<'_> {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.request = self.request.header(name, value);
+        self
+    }
+
+    /// The client's address, as the listener records it for each connection.
+    pub fn peer(mut self, addr: &str) -> Self {
+        let addr: SocketAddr = addr.parse().expect("a socket address");
+        self.request = self.request.extension(ConnectInfo(addr));
         self
     }
 

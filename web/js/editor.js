@@ -1,0 +1,75 @@
+// The create and edit form, in a dialog. The service's 422 answers name the field; the
+// sentence is shown next to it.
+
+import { api, ApiError } from "./api.js";
+import { $, clearFieldErrors, showFieldError, toast } from "./dom.js";
+import { loadList } from "./snippets.js";
+
+let editing = null;
+let onSaved = null;
+
+/** Opens the form for a new snippet (`snippet` null) or to change one; `saved` gets the
+ * stored snippet. */
+export function openEditor(snippet, saved) {
+  editing = snippet;
+  onSaved = saved;
+  const form = $("#editor-form");
+  clearFieldErrors(form);
+  form.reset();
+  $("#editor-title").textContent = snippet ? "Edit snippet" : "New snippet";
+  if (snippet) {
+    form.elements.title.value = snippet.title;
+    form.elements.language.value = snippet.language;
+    form.elements.tags.value = snippet.tags.join(", ");
+    form.elements.description.value = snippet.description ?? "";
+    form.elements.code.value = snippet.code;
+  }
+  $("#editor").showModal();
+  form.elements.title.focus();
+}
+
+export function setUpEditor() {
+  const form = $("#editor-form");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearFieldErrors(form);
+    const button = $("#editor-save");
+    button.disabled = true;
+    try {
+      await save(form);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $("#editor-cancel").addEventListener("click", () => $("#editor").close());
+}
+
+async function save(form) {
+  const v = (name) => form.elements[name].value;
+  const body = {
+    title: v("title"),
+    language: v("language"),
+    code: v("code"),
+    tags: v("tags").split(",").map((t) => t.trim()).filter(Boolean),
+  };
+  const description = v("description").trim();
+  if (description) body.description = description;
+  else if (editing) body.description = null;
+  let snippet;
+  try {
+    if (editing) {
+      snippet = await api("PATCH", `/api/v1/snippets/${encodeURIComponent(editing.id)}`, { body });
+    } else {
+      snippet = (await api("POST", "/api/v1/snippets", { body })).snippet;
+    }
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 422 && showFieldError(form, e.field, e.message))) {
+      showFieldError(form, "form", e.message);
+    }
+    return;
+  }
+  $("#editor").close();
+  toast(editing ? "Saved" : "Stored");
+  loadList();
+  if (onSaved) onSaved(snippet);
+}
