@@ -7,6 +7,7 @@
 mod fusion;
 mod index;
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -27,8 +28,8 @@ const INDEX_PAGE: i64 = 20_000;
 /// An index is rebuilt this often, dropping the entries of deleted snippets.
 const REBUILD_AFTER: Duration = Duration::from_secs(600);
 /// Candidates ranked exactly per result wanted, and at least this many.
-const CANDIDATES_PER_RESULT: usize = 4;
-const MIN_CANDIDATES: usize = 200;
+const CANDIDATES_PER_RESULT: usize = 2;
+const MIN_CANDIDATES: usize = 100;
 /// Each ranking contributes at least this deep a list to the fusion.
 const MIN_WINDOW: i64 = 50;
 /// Queries whose vectors are kept: a person pages through the same search.
@@ -81,7 +82,8 @@ impl SearchService {
         self.deps.embedder.model_id()
     }
 
-    /// One page of a `semantic` or `hybrid` search.
+    /// One page of a `semantic` or `hybrid` search. Rows are read only for the page (and,
+    /// with a language or tag filter, for the vector ranking's candidates).
     pub async fn page(&self, user: &str, filter: &ListFilter) -> ServiceResult<SearchPage> {
         let query = filter.query.as_deref().unwrap_or_default();
         let wanted = (filter.offset + filter.limit).min(SEARCH_TOTAL_CAP);
@@ -105,30 +107,62 @@ impl SearchService {
             }
             Err(e) => return Err(e),
         };
-        let text_ids: Vec<&str> = texts.iter().map(|s| s.id.as_str()).collect();
-        let missing: Vec<String> = nearest
+        let text_ranked: Vec<String> = texts.iter().map(|s| s.id.clone()).collect();
+        let mut rows: HashMap<String, Snippet> =
+            texts.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let mut vector_ranked: Vec<String> = nearest.into_iter().map(|(id, _)| id).collect();
+        if filter.language.is_some() || filter.tag.is_some() {
+            let unseen: Vec<String> = vector_ranked
+                .iter()
+                .filter(|id| !rows.contains_key(*id))
+                .cloned()
+                .collect();
+            for snippet in self.deps.snippets.get_snippets(user, &unseen).await? {
+                if matches_filters(&snippet, filter) {
+                    rows.insert(snippet.id.clone(), snippet);
+                }
+            }
+            vector_ranked.retain(|id| rows.contains_key(id));
+        }
+        let semantic_only = vector_ranked
             .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !text_ids.contains(&id.as_str()))
-            .collect();
-        let mut found = self.deps.snippets.get_snippets(user, &missing).await?;
-        found.retain(|s| matches_filters(s, filter));
-        let semantic_only = found.len() as i64;
-        let vector_ranked: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
-        let ranked = fuse(texts, found, &vector_ranked);
-        let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
-        let total_capped = matched > SEARCH_TOTAL_CAP;
-        let snippets = ranked
+            .filter(|id| !text_ranked.contains(id))
+            .count() as i64;
+        let text_order: Vec<&str> = text_ranked.iter().map(String::as_str).collect();
+        let vector_order: Vec<&str> = vector_ranked.iter().map(String::as_str).collect();
+        let page_ids: Vec<String> = fuse(&text_order, &vector_order)
             .into_iter()
             .skip(filter.offset as usize)
             .take(filter.limit as usize)
+            .map(str::to_owned)
             .collect();
+        let snippets = self.rows_in_order(user, page_ids, rows).await?;
+        let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
         Ok(SearchPage {
             snippets,
             total: matched.min(SEARCH_TOTAL_CAP),
-            total_capped,
+            total_capped: matched > SEARCH_TOTAL_CAP,
             mode: filter.mode,
         })
+    }
+
+    /// The snippets of `ids` in that order: those already read, the others read now.
+    async fn rows_in_order(
+        &self,
+        user: &str,
+        ids: Vec<String>,
+        mut rows: HashMap<String, Snippet>,
+    ) -> ServiceResult<Vec<Snippet>> {
+        let unread: Vec<String> = ids
+            .iter()
+            .filter(|id| !rows.contains_key(*id))
+            .cloned()
+            .collect();
+        for snippet in self.deps.snippets.get_snippets(user, &unread).await? {
+            rows.insert(snippet.id.clone(), snippet);
+        }
+        // A snippet deleted in between is left out.
+        Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
     }
 
     /// The user's snippets most relevant to `query` by both rankings (for ai-assist): the
@@ -152,16 +186,16 @@ impl SearchService {
                 return Ok(texts.into_iter().take(limit as usize).collect());
             }
         };
-        let missing: Vec<String> = nearest
-            .iter()
-            .map(|(id, _)| id.clone())
-            .filter(|id| !texts.iter().any(|s| &s.id == id))
+        let text_ranked: Vec<String> = texts.iter().map(|s| s.id.clone()).collect();
+        let text_order: Vec<&str> = text_ranked.iter().map(String::as_str).collect();
+        let vector_order: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
+        let chosen: Vec<String> = fuse(&text_order, &vector_order)
+            .into_iter()
+            .take(limit as usize)
+            .map(str::to_owned)
             .collect();
-        let found = self.deps.snippets.get_snippets(user, &missing).await?;
-        let vector_ranked: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
-        let mut ranked = fuse(texts, found, &vector_ranked);
-        ranked.truncate(limit as usize);
-        Ok(ranked)
+        let rows = texts.into_iter().map(|s| (s.id.clone(), s)).collect();
+        self.rows_in_order(user, chosen, rows).await
     }
 
     /// Up to `count` of the user's snippets nearest in meaning to `query`, with their cosine
