@@ -4,9 +4,10 @@
 //! search by reading the embeddings written since (`seq` grows with every write, on every
 //! replica), so an embedding made on another replica is found without any message.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::hamming::{self, HEAD_WORDS};
 use crate::embeddings::vector;
 use crate::store::IndexEntry;
 
@@ -15,6 +16,8 @@ pub struct UserIndex {
     words: usize,
     ids: Vec<Arc<str>>,
     codes: Vec<u64>,
+    /// The first `HEAD_WORDS` words of each code, side by side, for a fast first pass.
+    heads: Vec<u64>,
     slots: HashMap<Arc<str>, u32>,
     /// The highest `seq` applied.
     pub last_seq: i64,
@@ -26,6 +29,7 @@ impl UserIndex {
             words: 0,
             ids: Vec::new(),
             codes: Vec::new(),
+            heads: Vec::new(),
             slots: HashMap::new(),
             last_seq: 0,
         }
@@ -38,7 +42,7 @@ impl UserIndex {
 
     /// Bytes held, roughly, for the cache's weight.
     pub fn weight(&self) -> u32 {
-        let per_entry = self.words * 8 + 96;
+        let per_entry = (self.words + HEAD_WORDS) * 8 + 96;
         u32::try_from(self.ids.len() * per_entry + 256).unwrap_or(u32::MAX)
     }
 
@@ -54,11 +58,17 @@ impl UserIndex {
             if words != self.words {
                 continue;
             }
-            let code = vector::words(&entry.signs);
+            let code: Vec<u64> = vector::words(&entry.signs).collect();
+            let mut head = [0u64; HEAD_WORDS];
+            for (h, c) in head.iter_mut().zip(&code) {
+                *h = *c;
+            }
             match self.slots.get(entry.snippet_id.as_str()) {
                 Some(&slot) => {
                     let at = slot as usize * self.words;
-                    self.codes.splice(at..at + self.words, code);
+                    self.codes[at..at + self.words].copy_from_slice(&code);
+                    let at = slot as usize * HEAD_WORDS;
+                    self.heads[at..at + HEAD_WORDS].copy_from_slice(&head);
                 }
                 None => {
                     let id: Arc<str> = Arc::from(entry.snippet_id);
@@ -66,6 +76,7 @@ impl UserIndex {
                     self.slots.insert(Arc::clone(&id), slot);
                     self.ids.push(id);
                     self.codes.extend(code);
+                    self.heads.extend(head);
                 }
             }
         }
@@ -80,57 +91,11 @@ impl UserIndex {
         if query.len() != self.words {
             return Vec::new();
         }
-        let mut kept = nearest_codes(&self.codes, self.words, &query, count);
-        kept.sort_unstable();
-        kept.into_iter()
+        hamming::nearest(&self.codes, &self.heads, self.words, &query, count)
+            .into_iter()
             .map(|(_, slot)| Arc::clone(&self.ids[slot as usize]))
             .collect()
     }
-}
-
-/// The `count` codes nearest to `query` as (distance, slot), unordered. Counting differing
-/// bits is most of a search's work: with the processor's POPCNT instruction it is one
-/// instruction a word, without it about fifteen, so the scan is compiled for it where the
-/// processor has it.
-fn nearest_codes(codes: &[u64], words: usize, query: &[u64], count: usize) -> Vec<(u32, u32)> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        // SAFETY: the processor was just found to have POPCNT.
-        return unsafe { nearest_codes_popcnt(codes, words, query, count) };
-    }
-    scan(codes, words, query, count)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-fn nearest_codes_popcnt(
-    codes: &[u64],
-    words: usize,
-    query: &[u64],
-    count: usize,
-) -> Vec<(u32, u32)> {
-    scan(codes, words, query, count)
-}
-
-#[inline(always)]
-fn scan(codes: &[u64], words: usize, query: &[u64], count: usize) -> Vec<(u32, u32)> {
-    // A max-heap of the best so far: its top is the worst kept, replaced by any nearer.
-    // Ties go to the earlier entry.
-    let mut best: BinaryHeap<(u32, u32)> = BinaryHeap::with_capacity(count + 1);
-    for (slot, code) in codes.chunks_exact(words).enumerate() {
-        let distance: u32 = code
-            .iter()
-            .zip(query)
-            .map(|(a, b)| (a ^ b).count_ones())
-            .sum();
-        if best.len() < count {
-            best.push((distance, slot as u32));
-        } else if best.peek().is_some_and(|(worst, _)| distance < *worst) {
-            best.pop();
-            best.push((distance, slot as u32));
-        }
-    }
-    best.into_vec()
 }
 
 #[cfg(test)]

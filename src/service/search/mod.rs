@@ -5,6 +5,7 @@
 //! nanoseconds per snippet.
 
 mod fusion;
+mod hamming;
 mod index;
 
 use std::collections::HashMap;
