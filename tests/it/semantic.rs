@@ -273,3 +273,21 @@ async fn on_postgres_a_snippet_embedded_through_one_replica_is_found_through_ano
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_provider_the_description_offers_text_search_only() {
+    let app = crate::support::in_process::InProcess::start().await;
+    let doc = app
+        .anonymous(axum::http::Method::GET, "/openapi.json")
+        .send()
+        .await
+        .json();
+    let parameters = doc["paths"]["/api/v1/snippets"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let mode = parameters
+        .iter()
+        .find(|p| p["name"] == "mode")
+        .expect("a mode parameter");
+    assert_eq!(mode["schema"]["enum"], json!(["text"]), "{mode}");
+}

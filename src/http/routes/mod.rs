@@ -39,7 +39,9 @@ pub fn build_router(state: AppState) -> Router {
     let (probes, probes_doc) = health::router().split_for_parts();
     let mut doc = doc;
     doc.merge(probes_doc);
-    let doc = openapi::finish(doc, &state.settings.limits());
+    let settings = &state.settings;
+    let semantic = settings.embeddings_model_dir.is_some() || settings.embeddings_url.is_some();
+    let doc = openapi::finish(doc, &settings.limits(), semantic);
     let api = api
         .layer(Extension(openapi::served(&doc)))
         .merge(super::mcp::router(&state, &doc));

@@ -40,10 +40,14 @@ impl Modify for BearerAuth {
 #[derive(Clone)]
 pub struct OpenApiJson(pub Bytes);
 
-/// The document with this server's limits in place of the defaults.
-pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits) -> Value {
+/// The document with this server's limits in place of the defaults; without an embedding
+/// provider (`semantic` false) the search modes it refuses are left out.
+pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits, semantic: bool) -> Value {
     let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
     super::openapi_rules::apply(&mut doc, limits);
+    if !semantic {
+        super::openapi_rules::text_search_only(&mut doc);
+    }
     add_common_statuses(&mut doc);
     doc
 }

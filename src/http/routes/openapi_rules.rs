@@ -146,6 +146,21 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
     );
 }
 
+/// Without an embedding provider the listing accepts `mode=text` only, and says so.
+pub fn text_search_only(doc: &mut Value) {
+    let pointer = "/paths/~1api~1v1~1snippets/get/parameters";
+    let Some(Value::Array(parameters)) = doc.pointer_mut(pointer) else {
+        return;
+    };
+    for parameter in parameters.iter_mut().filter(|p| p["name"] == "mode") {
+        parameter["schema"] = json!({"type": "string", "enum": ["text"]});
+        parameter["description"] = json!(
+            "How `q` ranks. This server has no embedding provider, so only `text` (every word \
+             must match, newest first); `semantic` and `hybrid` answer 422."
+        );
+    }
+}
+
 fn schema_mut<'a>(doc: &'a mut Value, schema: &str) -> Option<&'a mut Map<String, Value>> {
     doc.pointer_mut(&format!("/components/schemas/{schema}"))?
         .as_object_mut()
