@@ -47,7 +47,9 @@ def settle(database_url):
     after a bulk load: statistics, the visibility map and writing the load out of the log."""
     if database_url.startswith("sqlite://"):
         db = sqlite3.connect(database_url[len("sqlite://"):], timeout=30)
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # TRUNCATE, not PASSIVE: a log left full, even once copied back, makes every page
+        # read look it up; the service's own writes would reset it, a bulk load does not.
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.close()
     else:
         subprocess.run(["psql", database_url, "-q", "-c", "VACUUM ANALYZE snippets", "-c", "CHECKPOINT"],

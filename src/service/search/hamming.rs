@@ -3,8 +3,6 @@
 //! two stages: a first pass over each code's first 128 bits (16 MB for a million) keeps the
 //! best `count * 16` (at least 2,048), and only those are compared on all their bits.
 
-use std::collections::BinaryHeap;
-
 /// Words of the first stage.
 pub const HEAD_WORDS: usize = 2;
 /// Below this many codes one full pass is cheap enough.
@@ -22,28 +20,74 @@ pub fn nearest(
     query: &[u64],
     count: usize,
 ) -> Vec<(u32, u32)> {
-    let entries = codes.len() / words.max(1);
-    let mut best = if entries < TWO_STAGES_FROM || words <= HEAD_WORDS {
-        scan_all(codes, words, query, count)
-    } else {
-        let survivors = (count * SURVIVORS_PER_RESULT).max(MIN_SURVIVORS);
-        let first = scan_heads(heads, &query[..HEAD_WORDS], survivors);
-        let mut refined: BinaryHeap<(u32, u32)> = BinaryHeap::with_capacity(count + 1);
-        for (_, slot) in first {
-            let at = slot as usize * words;
-            keep(
-                &mut refined,
-                count,
-                distance(&codes[at..at + words], query),
-                slot,
-            );
-        }
-        refined.into_vec()
-    };
-    best.sort_unstable();
-    best
+    if count == 0 || words == 0 || query.len() != words {
+        return Vec::new();
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the processor was just found to have POPCNT.
+        return unsafe { nearest_with_popcnt(codes, heads, words, query, count) };
+    }
+    nearest_by_passes(codes, heads, words, query, count)
 }
 
+/// The search compiled with the POPCNT instruction: without it, counting a word's bits takes
+/// about fifteen instructions. What the passes call in their loops is `inline(always)`, so it
+/// is compiled with the instruction too.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn nearest_with_popcnt(
+    codes: &[u64],
+    heads: &[u64],
+    words: usize,
+    query: &[u64],
+    count: usize,
+) -> Vec<(u32, u32)> {
+    nearest_by_passes(codes, heads, words, query, count)
+}
+
+#[inline(always)]
+fn nearest_by_passes(
+    codes: &[u64],
+    heads: &[u64],
+    words: usize,
+    query: &[u64],
+    count: usize,
+) -> Vec<(u32, u32)> {
+    if codes.len() / words < TWO_STAGES_FROM || words <= HEAD_WORDS {
+        return scan(codes.chunks_exact(words), query, count);
+    }
+    let survivors = (count * SURVIVORS_PER_RESULT).max(MIN_SURVIVORS);
+    let mut first = scan(
+        heads.chunks_exact(HEAD_WORDS),
+        &query[..HEAD_WORDS],
+        survivors,
+    );
+    // In slot order, so ties still go to the lower slot and memory is read forwards.
+    first.sort_unstable_by_key(|&(_, slot)| slot);
+    let mut best = Nearest::new(count);
+    for (_, slot) in first {
+        let at = slot as usize * words;
+        best.offer(distance(&codes[at..at + words], query), slot);
+    }
+    best.finish()
+}
+
+/// One pass over `codes` (in slot order) keeping the `count` nearest to `query`.
+#[inline(always)]
+fn scan<'a>(
+    codes: impl Iterator<Item = &'a [u64]>,
+    query: &[u64],
+    count: usize,
+) -> Vec<(u32, u32)> {
+    let mut best = Nearest::new(count);
+    for (slot, code) in codes.enumerate() {
+        best.offer(distance(code, query), slot as u32);
+    }
+    best.finish()
+}
+
+#[inline(always)]
 fn distance(code: &[u64], query: &[u64]) -> u32 {
     code.iter()
         .zip(query)
@@ -51,62 +95,52 @@ fn distance(code: &[u64], query: &[u64]) -> u32 {
         .sum()
 }
 
-/// Keeps the `count` smallest (distance, slot) in a max-heap whose top is the worst kept.
-#[inline(always)]
-fn keep(best: &mut BinaryHeap<(u32, u32)>, count: usize, distance: u32, slot: u32) {
-    if best.len() < count {
-        best.push((distance, slot));
-    } else if best.peek().is_some_and(|worst| (distance, slot) < *worst) {
-        best.pop();
-        best.push((distance, slot));
-    }
+/// The `count` smallest (distance, slot) pairs of a stream whose slots ascend, at a constant
+/// cost per pair: pairs nearer than the worst of the last selection are gathered, and each
+/// time `count * GATHER` are held the best `count` are selected (a heap would pay a
+/// logarithm on every replacement, and a large first stage makes many).
+struct Nearest {
+    count: usize,
+    kept: Vec<(u32, u32)>,
+    /// Only a distance below this can still be among the best; a pair at this distance
+    /// arrives after those kept, so loses the tie.
+    bound: u32,
 }
 
-fn scan_all(codes: &[u64], words: usize, query: &[u64], count: usize) -> Vec<(u32, u32)> {
-    with_popcnt(|| {
-        let mut best = BinaryHeap::with_capacity(count + 1);
-        for (slot, code) in codes.chunks_exact(words).enumerate() {
-            keep(&mut best, count, distance(code, query), slot as u32);
+const GATHER: usize = 4;
+
+impl Nearest {
+    fn new(count: usize) -> Self {
+        Self {
+            count,
+            kept: Vec::with_capacity(count * GATHER),
+            bound: u32::MAX,
         }
-        best.into_vec()
-    })
-}
+    }
 
-fn scan_heads(heads: &[u64], query: &[u64], count: usize) -> Vec<(u32, u32)> {
-    let (q0, q1) = (query[0], query[1]);
-    with_popcnt(|| {
-        let mut best = BinaryHeap::with_capacity(count + 1);
-        let mut worst = u32::MAX;
-        for (slot, head) in heads.chunks_exact(HEAD_WORDS).enumerate() {
-            let d = (head[0] ^ q0).count_ones() + (head[1] ^ q1).count_ones();
-            // Most codes lose to the worst kept: one comparison, no heap.
-            if d < worst || best.len() < count {
-                keep(&mut best, count, d, slot as u32);
-                if best.len() == count {
-                    worst = best.peek().map_or(u32::MAX, |w: &(u32, u32)| w.0 + 1);
-                }
+    #[inline(always)]
+    fn offer(&mut self, distance: u32, slot: u32) {
+        if distance < self.bound {
+            self.kept.push((distance, slot));
+            if self.kept.len() == self.count * GATHER {
+                self.select();
+                self.bound = self.kept[self.count - 1].0;
             }
         }
-        best.into_vec()
-    })
-}
-
-/// Runs `scan` compiled with the POPCNT instruction where the processor has it (detected at
-/// run time): without it, counting a word's bits takes about fifteen instructions.
-#[inline(always)]
-fn with_popcnt<T>(scan: impl FnOnce() -> T) -> T {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        // SAFETY: the processor was just found to have POPCNT.
-        return unsafe { popcnt(scan) };
     }
-    scan()
-}
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-fn popcnt<T>(scan: impl FnOnce() -> T) -> T {
-    scan()
+    fn select(&mut self) {
+        if self.kept.len() > self.count {
+            self.kept.select_nth_unstable(self.count - 1);
+            self.kept.truncate(self.count);
+        }
+    }
+
+    fn finish(mut self) -> Vec<(u32, u32)> {
+        self.select();
+        self.kept.sort_unstable();
+        self.kept
+    }
 }
 
 #[cfg(test)]
@@ -136,11 +170,31 @@ mod tests {
             query[0] ^= 0b1011;
             query[5] ^= 1 << 40;
             let fast = nearest(&codes, &heads, words, &query, 10);
-            let exact = scan_all(&codes, words, &query, 10);
+            let exact = scan(codes.chunks_exact(words), &query, 10);
             assert_eq!(fast[0].1 as usize, target);
-            let mut exact = exact;
-            exact.sort_unstable();
             assert_eq!(fast[0], exact[0]);
+        }
+    }
+
+    #[test]
+    fn a_pass_keeps_exactly_what_sorting_everything_keeps_ties_to_the_lower_slot() {
+        // One-byte codes: distances 0 to 8, so most pairs tie.
+        let mut state = 0x2545_f491_4f6c_dd1d;
+        let codes: Vec<u64> = (0..5_000).map(|_| next(&mut state) & 0xff).collect();
+        let query = [0x5a];
+        for count in [1, 7, 100, 1_250, 4_999, 6_000] {
+            let mut all: Vec<(u32, u32)> = codes
+                .iter()
+                .enumerate()
+                .map(|(slot, c)| ((c ^ query[0]).count_ones(), slot as u32))
+                .collect();
+            all.sort_unstable();
+            all.truncate(count);
+            assert_eq!(
+                nearest(&codes, &codes, 1, &query, count),
+                all,
+                "count {count}"
+            );
         }
     }
 }
