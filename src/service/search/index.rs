@@ -2,10 +2,13 @@
 //! dimensions), scanned by Hamming distance to pick candidates that are then ranked exactly.
 //! It is built from the store on a user's first semantic search and catches up on each
 //! search by reading the embeddings written since (`seq` grows with every write, on every
-//! replica), so an embedding made on another replica is found without any message.
+//! replica), so an embedding made on another replica is found without any message. Entries
+//! of deleted snippets stay until the index is rebuilt: they cost a candidate slot, never a
+//! wrong answer, since candidates are ranked by the vectors the store still holds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::hamming::{self, HEAD_WORDS};
 use crate::embeddings::vector;
@@ -21,6 +24,9 @@ pub struct UserIndex {
     slots: HashMap<Arc<str>, u32>,
     /// The highest `seq` applied.
     pub last_seq: i64,
+    built_at: Instant,
+    /// A fresh copy is being built to replace this one.
+    rebuilding: bool,
 }
 
 impl UserIndex {
@@ -32,7 +38,21 @@ impl UserIndex {
             heads: Vec::new(),
             slots: HashMap::new(),
             last_seq: 0,
+            built_at: Instant::now(),
+            rebuilding: false,
         }
+    }
+
+    /// True once for an index built longer than `age` ago, until `rebuild_failed`: the caller
+    /// then builds a fresh copy and swaps it in.
+    pub fn claim_rebuild(&mut self, age: Duration) -> bool {
+        let due = !self.rebuilding && self.built_at.elapsed() >= age;
+        self.rebuilding |= due;
+        due
+    }
+
+    pub fn rebuild_failed(&mut self) {
+        self.rebuilding = false;
     }
 
     #[cfg(test)]
@@ -47,10 +67,15 @@ impl UserIndex {
     }
 
     /// Applies entries read from the store (oldest first). An entry replaces the snippet's
-    /// earlier one; entries of another dimension than the index's are ignored.
+    /// earlier one; entries of another dimension than the index's are ignored, and so are
+    /// those not newer than the last applied: two searches catching up at once may read
+    /// overlapping ranges, and the slower must not put an older code back.
     pub fn apply(&mut self, entries: Vec<IndexEntry>) {
         for entry in entries {
-            self.last_seq = self.last_seq.max(entry.seq);
+            if entry.seq <= self.last_seq {
+                continue;
+            }
+            self.last_seq = entry.seq;
             let words = entry.signs.len().div_ceil(8);
             if self.words == 0 {
                 self.words = words;
@@ -124,5 +149,18 @@ mod tests {
         assert_eq!(index.len(), 3);
         assert_eq!(index.last_seq, 4);
         assert_eq!(ids(index.candidates(&[0b1111_0000], 2)), ["a", "b"]);
+        // A late reader of an older range changes nothing.
+        index.apply(vec![entry("a", 0b0000_1111, 1), entry("c", 0b1111_0000, 3)]);
+        assert_eq!(ids(index.candidates(&[0b1111_0000], 2)), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_rebuild_is_claimed_once_when_due_and_again_after_a_failure() {
+        let mut index = UserIndex::new();
+        assert!(!index.claim_rebuild(Duration::from_secs(60)));
+        assert!(index.claim_rebuild(Duration::ZERO));
+        assert!(!index.claim_rebuild(Duration::ZERO));
+        index.rebuild_failed();
+        assert!(index.claim_rebuild(Duration::ZERO));
     }
 }

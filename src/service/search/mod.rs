@@ -26,8 +26,11 @@ use crate::upstream::UpstreamError;
 
 /// Entries read from the store per round when building or catching up an index.
 const INDEX_PAGE: i64 = 20_000;
-/// An index is rebuilt this often, dropping the entries of deleted snippets.
+/// An index is rebuilt this often, dropping the entries of deleted snippets. The rebuild runs
+/// behind the searches, which use the old copy until the new one is swapped in.
 const REBUILD_AFTER: Duration = Duration::from_secs(600);
+/// The index of a user who has not searched for this long is dropped.
+const DROP_IDLE_AFTER: Duration = Duration::from_secs(1_800);
 /// Candidates ranked exactly per result wanted, and at least this many.
 const CANDIDATES_PER_RESULT: usize = 2;
 const MIN_CANDIDATES: usize = 100;
@@ -70,7 +73,7 @@ impl SearchService {
             .weigher(|_: &String, index: &SharedIndex| {
                 index.read().map(|i| i.weight()).unwrap_or(1)
             })
-            .time_to_live(REBUILD_AFTER)
+            .time_to_idle(DROP_IDLE_AFTER)
             .build();
         Self {
             deps,
@@ -256,37 +259,87 @@ impl SearchService {
 
     /// The user's index, built on first use and brought up to date with the store.
     async fn index(&self, user: &str) -> ServiceResult<SharedIndex> {
+        let store = self.deps.embeddings.as_ref();
         let index = self
             .indexes
             .try_get_with(user.to_owned(), async {
-                let index = Arc::new(RwLock::new(UserIndex::new()));
-                self.catch_up(user, &index).await?;
-                Ok::<_, StoreError>(index)
+                let index = build(store, self.model_id(), user).await?;
+                Ok::<_, StoreError>(Arc::new(RwLock::new(index)))
             })
             .await
             .map_err(|e| ServiceError::Store((*e).clone()))?;
-        self.catch_up(user, &index).await?;
+        catch_up(store, self.model_id(), user, &index).await?;
+        if index
+            .write()
+            .is_ok_and(|mut i| i.claim_rebuild(REBUILD_AFTER))
+        {
+            self.rebuild_behind(user, &index);
+        }
         Ok(index)
     }
 
-    /// Applies the embeddings written since the index's last; no lock is held while the
-    /// store is read.
-    async fn catch_up(&self, user: &str, index: &SharedIndex) -> Result<(), StoreError> {
-        loop {
-            let after = index.read().map(|i| i.last_seq).unwrap_or(i64::MAX);
-            let entries = self
-                .deps
-                .embeddings
-                .index_entries(user, self.model_id(), after, INDEX_PAGE)
-                .await?;
-            let full = entries.len() as i64 == INDEX_PAGE;
-            if let Ok(mut index) = index.write() {
-                // Another search may have applied them meanwhile: applying twice is harmless.
-                index.apply(entries);
+    /// Builds a fresh copy of the user's index on its own task and swaps it in.
+    fn rebuild_behind(&self, user: &str, index: &SharedIndex) {
+        let store = Arc::clone(&self.deps.embeddings);
+        let model = self.model_id().to_owned();
+        let user = user.to_owned();
+        let index = Arc::clone(index);
+        tokio::spawn(async move {
+            match build(store.as_ref(), &model, &user).await {
+                Ok(fresh) => {
+                    if let Ok(mut old) = index.write() {
+                        // Anything newer than the fresh copy is read by the next catch-up.
+                        *old = fresh;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "rebuilding a search index failed; keeping the old one");
+                    if let Ok(mut old) = index.write() {
+                        old.rebuild_failed();
+                    }
+                }
             }
-            if !full {
-                return Ok(());
-            }
+        });
+    }
+}
+
+/// A user's index read whole from the store.
+async fn build(
+    store: &dyn EmbeddingStore,
+    model: &str,
+    user: &str,
+) -> Result<UserIndex, StoreError> {
+    let mut index = UserIndex::new();
+    loop {
+        let entries = store
+            .index_entries(user, model, index.last_seq, INDEX_PAGE)
+            .await?;
+        let full = entries.len() as i64 == INDEX_PAGE;
+        index.apply(entries);
+        if !full {
+            return Ok(index);
+        }
+    }
+}
+
+/// Applies the embeddings written since the index's last; no lock is held while the store is
+/// read.
+async fn catch_up(
+    store: &dyn EmbeddingStore,
+    model: &str,
+    user: &str,
+    index: &SharedIndex,
+) -> Result<(), StoreError> {
+    loop {
+        let after = index.read().map(|i| i.last_seq).unwrap_or(i64::MAX);
+        let entries = store.index_entries(user, model, after, INDEX_PAGE).await?;
+        let full = entries.len() as i64 == INDEX_PAGE;
+        if let Ok(mut index) = index.write() {
+            // Another search may have applied some meanwhile; `apply` skips those.
+            index.apply(entries);
+        }
+        if !full {
+            return Ok(());
         }
     }
 }
