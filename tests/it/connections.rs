@@ -110,17 +110,19 @@ fn api_addr(app: &TestApp) -> SocketAddr {
 }
 
 /// `n` connections that each send half a request header and then only listen; each ends with
-/// how long after sending the service closed it. Connections the service has not accepted wait
+/// how long after it began the service closed it. Connections the service has not accepted wait
 /// in the kernel's backlog (or retry their SYN) like any client's.
 fn hold_half_sent_requests(addr: SocketAddr, n: usize) -> JoinSet<Duration> {
     let mut held = JoinSet::new();
     for _ in 0..n {
         held.spawn(async move {
+            // Timed from before the connect: a task left waiting after its send (3,000 of
+            // them share two threads) would otherwise start its clock late.
+            let started = Instant::now();
             let mut stream = TcpStream::connect(addr).await.expect("connect");
             stream.write_all(HALF_A_HEADER).await.expect("send");
-            let sent = Instant::now();
             closed(&mut stream).await;
-            sent.elapsed()
+            started.elapsed()
         });
     }
     held

@@ -10,6 +10,7 @@ on_each_backend!(
     listing_is_newest_first_with_total_and_paging,
     listing_filters_by_language_and_tag,
     full_text_search_covers_every_field_and_needs_every_word,
+    a_search_pages_newest_first_and_counts_up_to_the_cap,
     search_input_is_text_never_query_syntax,
     patch_changes_only_the_given_fields,
     deleted_snippet_is_gone,
@@ -190,6 +191,83 @@ async fn full_text_search_covers_every_field_and_needs_every_word(backend: Backe
         search("graceful%20backoff").await.is_empty(),
         "a word missing means no match"
     );
+}
+
+async fn a_search_pages_newest_first_and_counts_up_to_the_cap(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    // 1,001 matches of "needle", every third also "odd", created one after another (creates
+    // sent together may be stamped in one order and committed in another).
+    for n in 0..1_001 {
+        let extra = if n % 3 == 0 { " odd" } else { "" };
+        app.create(
+            &alice,
+            &json!({"title": format!("needle {n}{extra}"), "code": "x", "language": "go"}),
+        )
+        .await;
+    }
+    app.create(
+        &user(),
+        &json!({"title": "needle odd elsewhere", "code": "x", "language": "go"}),
+    )
+    .await;
+    let page = |query: &'static str| {
+        let app = &app;
+        let alice = alice.clone();
+        async move {
+            let (status, page) =
+                status_json(app.get(&format!("/api/v1/snippets?{query}"), &alice).await).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {page}");
+            page
+        }
+    };
+    let created_at = |page: &Value| -> Vec<String> {
+        page["snippets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["created_at"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let odd = page("q=odd&limit=100").await;
+    assert_eq!(
+        (odd["total"].as_i64(), odd.get("total_capped")),
+        (Some(334), None)
+    );
+    let dates = created_at(&odd);
+    assert_eq!(dates.len(), 100);
+    assert!(
+        dates.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {dates:?}"
+    );
+    let last = page("q=odd&limit=10&offset=330").await;
+    assert_eq!(
+        (last["total"].as_i64(), created_at(&last).len()),
+        (Some(334), 4)
+    );
+    let past = page("q=odd&limit=10&offset=500").await;
+    assert_eq!(
+        (past["total"].as_i64(), created_at(&past).len()),
+        (Some(334), 0)
+    );
+    let none = page("q=odd%20absent").await;
+    assert_eq!(
+        (none["total"].as_i64(), created_at(&none).len()),
+        (Some(0), 0)
+    );
+    let capped = page("q=needle&limit=5&offset=2").await;
+    assert_eq!(
+        (capped["total"].as_i64(), capped["total_capped"].as_bool()),
+        (Some(1_000), Some(true))
+    );
+    let first = page("q=needle&limit=7").await;
+    assert_eq!(
+        created_at(&capped),
+        created_at(&first)[2..7],
+        "a capped search still pages newest first"
+    );
+    let deep = page("q=needle&offset=1000").await;
+    assert_eq!(created_at(&deep).len(), 1, "pages past the cap still work");
 }
 
 async fn search_input_is_text_never_query_syntax(backend: Backend) {
