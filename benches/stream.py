@@ -130,14 +130,23 @@ async def main():
         rss_before = [run.rss_kib(r.pid) for r in replicas]
         streams, readers = [], []
         arrivals = {u: [] for u in users}
-        for i, user in enumerate(users):
-            api = PORTS[i % 2][0]
-            reader, writer = await open_stream(api, tokens[user])
-            streams.append(writer)
-            readers.append(asyncio.create_task(read_events(reader, arrivals[user])))
-        await asyncio.sleep(2)
-        rss_after = [run.rss_kib(r.pid) for r in replicas]
+
+        async def open_streams(part):
+            for i, user in part:
+                api = PORTS[i % 2][0]
+                reader, writer = await open_stream(api, tokens[user])
+                streams.append(writer)
+                readers.append(asyncio.create_task(read_events(reader, arrivals[user])))
+            await asyncio.sleep(2)
+            return [run.rss_kib(r.pid) for r in replicas]
+
+        # The first half also pays what any first streams cost once (the allocator's pages
+        # for each thread, the bus's subscriptions); the second half shows what one more costs.
+        half = args.streams // 2
+        rss_half = await open_streams(list(enumerate(users))[:half])
+        rss_after = await open_streams(list(enumerate(users))[half:])
         per_stream = [(a - b) * 1024 / (args.streams / 2) for a, b in zip(rss_after, rss_before)]
+        marginal = [(a - m) * 1024 / ((args.streams - half) / 2) for a, m in zip(rss_after, rss_half)]
         # Changes through replica one for users whose streams are on replica two.
         on_two = [u for i, u in enumerate(users) if i % 2 == 1]
         loop = asyncio.get_running_loop()
@@ -156,7 +165,10 @@ async def main():
                   f"max {lags[-1]:.2f}")
         print(f"replica two's own histogram: p50 <= {histogram_quantile(text, 'pieces_stream_delivery_lag_seconds', 0.5) * 1000:g} ms, "
               f"p99 <= {histogram_quantile(text, 'pieces_stream_delivery_lag_seconds', 0.99) * 1000:g} ms")
-        print("resident memory per idle stream: " + ", ".join(
+        print("resident memory per idle stream, the second half's streams: " + ", ".join(
+            f"replica {i + 1}: {m / 1024:.1f} KiB ({mid / 1024:.1f} -> {after / 1024:.1f} MiB)"
+            for i, (m, mid, after) in enumerate(zip(marginal, rss_half, rss_after))))
+        print("  averaged over all streams, one-time growth included: " + ", ".join(
             f"replica {i + 1}: {b / 1024:.1f} KiB ({before / 1024:.1f} -> {after / 1024:.1f} MiB)"
             for i, (b, before, after) in enumerate(zip(per_stream, rss_before, rss_after))))
         for w in streams:
