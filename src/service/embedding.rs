@@ -114,6 +114,12 @@ impl EmbeddingService {
     /// Embeds every snippet that has no embedding by the configured model, a batch at a
     /// time, until none is left or `shutdown`.
     pub async fn backfill(&self, shutdown: &CancellationToken) {
+        // Most starts find nothing to do: two counts say so without probing every snippet.
+        if let Ok(left) = self.deps.embeddings.backlog(self.model_id()).await {
+            if left <= 0 {
+                return;
+            }
+        }
         let started = Instant::now();
         let mut reported = Instant::now();
         let mut cursor = String::new();
