@@ -42,7 +42,8 @@ pub struct EmbeddingDeps {
 
 pub struct EmbeddingService {
     deps: EmbeddingDeps,
-    /// Set when embeddings may have changed since the gauge was last counted.
+    /// Set when embeddings may have changed since the gauge was last counted (the backfill
+    /// counts first, at start-up).
     dirty: AtomicBool,
 }
 
@@ -50,7 +51,7 @@ impl EmbeddingService {
     pub fn new(deps: EmbeddingDeps) -> Self {
         Self {
             deps,
-            dirty: AtomicBool::new(true),
+            dirty: AtomicBool::new(false),
         }
     }
 
@@ -115,11 +116,16 @@ impl EmbeddingService {
     /// time, until none is left or `shutdown`.
     pub async fn backfill(&self, shutdown: &CancellationToken) {
         // Most starts find nothing to do: two counts say so without probing every snippet.
-        if let Ok(left) = self.deps.embeddings.backlog(self.model_id()).await {
-            if left <= 0 {
+        // This first count also sets the gauge; the recount loop takes over from here.
+        match self.deps.embeddings.backlog(self.model_id()).await {
+            Ok(left) if left <= 0 => {
+                self.deps.metrics.embeddings_backlog.set(0);
                 return;
             }
+            Ok(left) => self.deps.metrics.embeddings_backlog.set(left),
+            Err(_) => {}
         }
+        self.changed();
         let started = Instant::now();
         let mut reported = Instant::now();
         let mut cursor = String::new();

@@ -11,24 +11,27 @@ const TWO_STAGES_FROM: usize = 20_000;
 const SURVIVORS_PER_RESULT: usize = 16;
 const MIN_SURVIVORS: usize = 2_048;
 
+/// Codes of `words` 64-bit words each, side by side, and the first `HEAD_WORDS` words of
+/// each in `heads`.
+#[derive(Clone, Copy)]
+pub struct Codes<'a> {
+    pub codes: &'a [u64],
+    pub heads: &'a [u64],
+    pub words: usize,
+}
+
 /// The `count` slots nearest to `query` as (distance, slot), nearest first; ties go to the
-/// lower slot. `heads` holds the first `HEAD_WORDS` words of each of the codes.
-pub fn nearest(
-    codes: &[u64],
-    heads: &[u64],
-    words: usize,
-    query: &[u64],
-    count: usize,
-) -> Vec<(u32, u32)> {
-    if count == 0 || words == 0 || query.len() != words {
+/// lower slot.
+pub fn nearest(codes: Codes<'_>, query: &[u64], count: usize) -> Vec<(u32, u32)> {
+    if count == 0 || codes.words == 0 || query.len() != codes.words {
         return Vec::new();
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("popcnt") {
         // SAFETY: the processor was just found to have POPCNT.
-        return unsafe { nearest_with_popcnt(codes, heads, words, query, count) };
+        return unsafe { nearest_with_popcnt(codes, query, count) };
     }
-    nearest_by_passes(codes, heads, words, query, count)
+    nearest_by_passes(codes, query, count)
 }
 
 /// The search compiled with the POPCNT instruction: without it, counting a word's bits takes
@@ -36,24 +39,17 @@ pub fn nearest(
 /// is compiled with the instruction too.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-fn nearest_with_popcnt(
-    codes: &[u64],
-    heads: &[u64],
-    words: usize,
-    query: &[u64],
-    count: usize,
-) -> Vec<(u32, u32)> {
-    nearest_by_passes(codes, heads, words, query, count)
+fn nearest_with_popcnt(codes: Codes<'_>, query: &[u64], count: usize) -> Vec<(u32, u32)> {
+    nearest_by_passes(codes, query, count)
 }
 
 #[inline(always)]
-fn nearest_by_passes(
-    codes: &[u64],
-    heads: &[u64],
-    words: usize,
-    query: &[u64],
-    count: usize,
-) -> Vec<(u32, u32)> {
+fn nearest_by_passes(codes: Codes<'_>, query: &[u64], count: usize) -> Vec<(u32, u32)> {
+    let Codes {
+        codes,
+        heads,
+        words,
+    } = codes;
     if codes.len() / words < TWO_STAGES_FROM || words <= HEAD_WORDS {
         return scan(codes.chunks_exact(words), query, count);
     }
@@ -169,7 +165,12 @@ mod tests {
             let mut query = codes[target * words..(target + 1) * words].to_vec();
             query[0] ^= 0b1011;
             query[5] ^= 1 << 40;
-            let fast = nearest(&codes, &heads, words, &query, 10);
+            let all = Codes {
+                codes: &codes,
+                heads: &heads,
+                words,
+            };
+            let fast = nearest(all, &query, 10);
             let exact = scan(codes.chunks_exact(words), &query, 10);
             assert_eq!(fast[0].1 as usize, target);
             assert_eq!(fast[0], exact[0]);
@@ -190,11 +191,12 @@ mod tests {
                 .collect();
             all.sort_unstable();
             all.truncate(count);
-            assert_eq!(
-                nearest(&codes, &codes, 1, &query, count),
-                all,
-                "count {count}"
-            );
+            let one_word = Codes {
+                codes: &codes,
+                heads: &codes,
+                words: 1,
+            };
+            assert_eq!(nearest(one_word, &query, count), all, "count {count}");
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::hamming::{self, HEAD_WORDS};
+use super::hamming::{self, Codes, HEAD_WORDS};
 use crate::embeddings::vector;
 use crate::store::IndexEntry;
 
@@ -27,6 +27,12 @@ pub struct UserIndex {
     built_at: Instant,
     /// A fresh copy is being built to replace this one.
     rebuilding: bool,
+}
+
+impl Default for UserIndex {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl UserIndex {
@@ -116,7 +122,12 @@ impl UserIndex {
         if query.len() != self.words {
             return Vec::new();
         }
-        hamming::nearest(&self.codes, &self.heads, self.words, &query, count)
+        let codes = Codes {
+            codes: &self.codes,
+            heads: &self.heads,
+            words: self.words,
+        };
+        hamming::nearest(codes, &query, count)
             .into_iter()
             .map(|(_, slot)| Arc::clone(&self.ids[slot as usize]))
             .collect()

@@ -116,11 +116,7 @@ impl SearchService {
             texts.into_iter().map(|s| (s.id.clone(), s)).collect();
         let mut vector_ranked: Vec<String> = nearest.into_iter().map(|(id, _)| id).collect();
         if filter.language.is_some() || filter.tag.is_some() {
-            let unseen: Vec<String> = vector_ranked
-                .iter()
-                .filter(|id| !rows.contains_key(*id))
-                .cloned()
-                .collect();
+            let unseen = not_in(&rows, &vector_ranked);
             for snippet in self.deps.snippets.get_snippets(user, &unseen).await? {
                 if matches_filters(&snippet, filter) {
                     rows.insert(snippet.id.clone(), snippet);
@@ -157,11 +153,7 @@ impl SearchService {
         ids: Vec<String>,
         mut rows: HashMap<String, Snippet>,
     ) -> ServiceResult<Vec<Snippet>> {
-        let unread: Vec<String> = ids
-            .iter()
-            .filter(|id| !rows.contains_key(*id))
-            .cloned()
-            .collect();
+        let unread = not_in(&rows, &ids);
         for snippet in self.deps.snippets.get_snippets(user, &unread).await? {
             rows.insert(snippet.id.clone(), snippet);
         }
@@ -263,8 +255,9 @@ impl SearchService {
         let index = self
             .indexes
             .try_get_with(user.to_owned(), async {
-                let index = build(store, self.model_id(), user).await?;
-                Ok::<_, StoreError>(Arc::new(RwLock::new(index)))
+                let index = SharedIndex::default();
+                catch_up(store, self.model_id(), user, &index).await?;
+                Ok::<_, StoreError>(index)
             })
             .await
             .map_err(|e| ServiceError::Store((*e).clone()))?;
@@ -285,11 +278,12 @@ impl SearchService {
         let user = user.to_owned();
         let index = Arc::clone(index);
         tokio::spawn(async move {
-            match build(store.as_ref(), &model, &user).await {
-                Ok(fresh) => {
-                    if let Ok(mut old) = index.write() {
+            let fresh = SharedIndex::default();
+            match catch_up(store.as_ref(), &model, &user, &fresh).await {
+                Ok(()) => {
+                    if let (Ok(mut old), Ok(mut fresh)) = (index.write(), fresh.write()) {
                         // Anything newer than the fresh copy is read by the next catch-up.
-                        *old = fresh;
+                        std::mem::swap(&mut *old, &mut *fresh);
                     }
                 }
                 Err(e) => {
@@ -300,25 +294,6 @@ impl SearchService {
                 }
             }
         });
-    }
-}
-
-/// A user's index read whole from the store.
-async fn build(
-    store: &dyn EmbeddingStore,
-    model: &str,
-    user: &str,
-) -> Result<UserIndex, StoreError> {
-    let mut index = UserIndex::new();
-    loop {
-        let entries = store
-            .index_entries(user, model, index.last_seq, INDEX_PAGE)
-            .await?;
-        let full = entries.len() as i64 == INDEX_PAGE;
-        index.apply(entries);
-        if !full {
-            return Ok(index);
-        }
     }
 }
 
@@ -333,6 +308,9 @@ async fn catch_up(
     loop {
         let after = index.read().map(|i| i.last_seq).unwrap_or(i64::MAX);
         let entries = store.index_entries(user, model, after, INDEX_PAGE).await?;
+        if entries.is_empty() {
+            return Ok(());
+        }
         let full = entries.len() as i64 == INDEX_PAGE;
         if let Ok(mut index) = index.write() {
             // Another search may have applied some meanwhile; `apply` skips those.
@@ -355,6 +333,14 @@ fn text_only(texts: Vec<Snippet>, counted: i64, filter: &ListFilter) -> SearchPa
         total_capped: counted > SEARCH_TOTAL_CAP,
         mode: SearchMode::Text,
     }
+}
+
+/// Those of `ids` not among `rows`.
+fn not_in(rows: &HashMap<String, Snippet>, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter(|id| !rows.contains_key(*id))
+        .cloned()
+        .collect()
 }
 
 fn matches_filters(snippet: &Snippet, filter: &ListFilter) -> bool {
