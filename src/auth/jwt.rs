@@ -11,6 +11,8 @@ use super::AuthError;
 
 /// Longest user id accepted from a token.
 const USER_ID_MAX_CHARS: usize = 256;
+/// Seconds a token is still accepted after its `exp`, for clocks that disagree a little.
+pub const LEEWAY_SECS: u64 = 30;
 
 /// Keys and rules for checking and minting tokens, built once at start-up.
 #[derive(Clone)]
@@ -45,7 +47,7 @@ struct MintedClaims<'a> {
 impl JwtKeys {
     pub fn new(secret: &[u8], issuer: Option<&str>, audience: Option<&str>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
         validation.set_required_spec_claims(&["exp"]);
         if let Some(iss) = issuer {
             validation.set_issuer(&[iss]);

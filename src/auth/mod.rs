@@ -4,10 +4,13 @@
 mod jwt;
 mod local;
 pub mod personal;
+mod verified_jwts;
 
 pub use jwt::JwtKeys;
 pub use local::{LocalMode, LocalToken, LOCAL_USER};
 pub use personal::PersonalTokens;
+
+use verified_jwts::{Verified, VerifiedJwts};
 
 use std::sync::Arc;
 
@@ -62,12 +65,17 @@ impl Principal {
 /// Turns a bearer credential into the caller it speaks for.
 pub struct Authenticator {
     jwt: JwtKeys,
+    verified_jwts: VerifiedJwts,
     personal: Arc<PersonalTokens>,
 }
 
 impl Authenticator {
     pub fn new(jwt: JwtKeys, personal: Arc<PersonalTokens>) -> Self {
-        Self { jwt, personal }
+        Self {
+            jwt,
+            verified_jwts: VerifiedJwts::new(jwt::LEEWAY_SECS),
+            personal,
+        }
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthFailure> {
@@ -83,7 +91,15 @@ impl Authenticator {
                 expires_at: Some(found.expires_at),
             });
         }
-        let (user, exp) = self.jwt.verify_until(token)?;
+        let Verified { user, exp } = match self.verified_jwts.get(token) {
+            Some(verified) => verified,
+            None => {
+                let (user, exp) = self.jwt.verify_until(token)?;
+                let verified = Verified { user, exp };
+                self.verified_jwts.remember(token, verified.clone());
+                verified
+            }
+        };
         Ok(Principal {
             user,
             scopes: Scopes::all(),

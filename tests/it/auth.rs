@@ -119,6 +119,39 @@ async fn bad_tokens_are_rejected_with_their_reason() {
     expect_error(basic, StatusCode::UNAUTHORIZED, "token_missing").await;
 }
 
+/// A verified token is remembered, so the next request skips its signature check: what is
+/// remembered must match only that exact token, never one that shares its claims.
+#[tokio::test]
+async fn a_remembered_token_vouches_for_itself_only() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let claims = json!({"user_id": "alice", "exp": now() + 600});
+    let good = sign(&claims, Algorithm::HS256, SECRET);
+    for _ in 0..2 {
+        assert_eq!(call(&app, &good).await.status(), StatusCode::OK);
+    }
+    // The same header and claims under another key: a different signature.
+    let forged = sign(
+        &claims,
+        Algorithm::HS256,
+        "another-secret-that-is-long-enough-too",
+    );
+    let (head_and_claims, _) = good.rsplit_once('.').expect("three parts");
+    assert!(forged.starts_with(head_and_claims));
+    rejected(&app, &forged, "token_bad_signature").await;
+    // The remembered signature on altered claims (another user).
+    let (_, signature) = good.rsplit_once('.').expect("three parts");
+    let (head, _) = good.split_once('.').expect("three parts");
+    let altered = format!(
+        "{head}.{}.{signature}",
+        base64_url(&json!({"user_id": "mallory", "exp": now() + 600}).to_string())
+    );
+    rejected(&app, &altered, "token_bad_signature").await;
+    // A prefix or an extension of the remembered token is not it.
+    rejected(&app, &good[..good.len() - 1], "token_bad_signature").await;
+    rejected(&app, &format!("{good}A"), "token_bad_signature").await;
+    assert_eq!(call(&app, &good).await.status(), StatusCode::OK);
+}
+
 fn base64_url(text: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = text.as_bytes();
