@@ -149,6 +149,12 @@ async fn responses_carry_security_and_cors_headers() {
         .send()
         .await;
     assert!(stranger.header("access-control-allow-origin").is_none());
+    // Without an Origin (no browser asking across origins) there is nothing to allow.
+    let plain = app.request(Method::GET, SNIPPETS, &user()).send().await;
+    assert!(plain.status.is_success());
+    assert!(plain.header("access-control-allow-origin").is_none());
+    assert!(plain.header("access-control-allow-credentials").is_none());
+    assert_eq!(plain.header("x-content-type-options"), Some("nosniff"));
 }
 
 #[tokio::test]
@@ -160,6 +166,10 @@ async fn metrics_are_labelled_by_route_template() {
     app.get(&format!("{SNIPPETS}/{id}"), &alice).await;
     app.get(&format!("{SNIPPETS}/{id}"), &alice).await;
     app.get("/api/v1/snippets/not-a-uuid", &alice).await;
+    app.request(Method::PUT, &format!("{SNIPPETS}/{id}"), &alice)
+        .send()
+        .await;
+    app.get("/api/v1/no-such-route", &alice).await;
     let text = app.service.state().metrics.render();
     assert!(!text.contains(&id), "raw ids never become labels");
     assert!(
@@ -168,8 +178,18 @@ async fn metrics_are_labelled_by_route_template() {
         ),
         "{text}"
     );
+    assert!(
+        text.contains(
+            r#"pieces_requests_total{endpoint="/api/v1/snippets/{id}",method="PUT",status="405"} 1"#
+        ),
+        "a wrong method counts under its route: {text}"
+    );
+    assert!(
+        text.contains(r#"pieces_requests_total{endpoint="unmatched",method="GET",status="404"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("pieces_request_duration_seconds_bucket"));
-    assert!(text.contains(r#"pieces_errors_total{error_type="not_found"} 1"#));
+    assert!(text.contains(r#"pieces_errors_total{error_type="not_found"} 2"#));
     assert!(text.contains(r#"pieces_cache_requests_total{result="hit"} 1"#));
     assert!(text.contains("pieces_active_connections"));
     assert!(text.contains("process_resident_memory_bytes"));

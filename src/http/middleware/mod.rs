@@ -1,21 +1,21 @@
 //! Layers every request passes through, one file per concern.
 
+mod cors;
 mod http_metrics;
 mod json_errors;
+mod route_stamp;
 mod security_headers;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -23,59 +23,63 @@ use tracing::Level;
 use crate::http::state::AppState;
 use crate::request_id;
 
-/// A span per request, named by route template and request id, at `level`. Completed
-/// requests are logged at DEBUG (at tens of thousands a second an access log would cost more
-/// than the requests); server errors at ERROR.
+/// What runs after routing, in one layer per route: a span per request, named by route
+/// template and request id, at `level`, and the template copied onto the response for the
+/// layers outside the router. Completed requests are logged at DEBUG (at tens of thousands a
+/// second an access log would cost more than the requests); server errors at ERROR.
 pub fn with_request_logging<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     level: Level,
 ) -> Router<S> {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(move |req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str());
+            let id = req
+                .headers()
+                .get(request_id::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if level == Level::DEBUG {
+                tracing::debug_span!("request", method = %req.method(), route, request_id = id)
+            } else {
+                tracing::info_span!("request", method = %req.method(), route, request_id = id)
+            }
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG));
     router.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(move |req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", |p| p.as_str());
-                let id = req
-                    .headers()
-                    .get(request_id::HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if level == Level::DEBUG {
-                    tracing::debug_span!("request", method = %req.method(), route, request_id = id)
-                } else {
-                    tracing::info_span!("request", method = %req.method(), route, request_id = id)
-                }
-            })
-            .on_request(())
-            .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        ServiceBuilder::new()
+            .layer(trace)
+            .layer(route_stamp::RouteStampLayer),
     )
 }
 
-/// Request ids, metrics, JSON errors, CORS, security headers, timeouts and body limits.
-pub fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+/// The router with its state, inside request ids, metrics, JSON errors, CORS, security
+/// headers, timeouts and body limits. These wrap the router once rather than each route (as
+/// `Router::layer` would), since each layer of routes costs every request a boxed clone.
+pub fn with_common_layers(router: Router<AppState>, state: &AppState) -> Router {
     let x_request_id = HeaderName::from_static(request_id::HEADER);
-    router
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(
-                    x_request_id.clone(),
-                    MakeRequestUuid,
-                ))
-                .layer(PropagateRequestIdLayer::new(x_request_id))
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    around_each_request,
-                ))
-                .layer(CatchPanicLayer::custom(json_errors::panic_response))
-                .layer(cors(state))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    state.settings.request_timeout(),
-                )),
-        )
+    let routed = router.with_state(state.clone());
+    Router::new().fallback_service(
+        ServiceBuilder::new()
+            .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+            .layer(SetRequestIdLayer::new(x_request_id.clone(), NewRequestId))
+            .layer(PropagateRequestIdLayer::new(x_request_id))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                around_each_request,
+            ))
+            .layer(CatchPanicLayer::custom(json_errors::panic_response))
+            .layer(cors::layer(state))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::GATEWAY_TIMEOUT,
+                state.settings.request_timeout(),
+            ))
+            .service(routed),
+    )
 }
 
 /// The request id in scope, bare error bodies made JSON, security headers, and the answer
@@ -87,16 +91,18 @@ async fn around_each_request(
     next: Next,
 ) -> Response {
     let started = http_metrics::Started::now(request.method());
-    let route = request.extensions().get::<MatchedPath>().cloned();
     // `SetRequestIdLayer` runs first, so the header is always present.
     let id = request
         .headers()
         .get(request_id::HEADER)
         .cloned()
         .unwrap_or_else(|| HeaderValue::from_static(""));
-    // Filled inside the scope, so a filled error body carries the request id.
-    let mut response = request_id::scope(id, async move {
-        json_errors::fill_bare_errors(next.run(request).await)
+    // Filled inside the scope, so a filled error body carries the request id; the route is
+    // read first, since a filled response is a new one.
+    let (route, mut response) = request_id::scope(id, async move {
+        let response = next.run(request).await;
+        let route = response.extensions().get::<MatchedPath>().cloned();
+        (route, json_errors::fill_bare_errors(response))
     })
     .await;
     security_headers::add(response.headers_mut());
@@ -109,35 +115,15 @@ async fn around_each_request(
     response
 }
 
-fn cors(state: &AppState) -> CorsLayer {
-    // Shared, not a list: every layer is cloned per request, and a list is a vector.
-    let origins: Arc<[HeaderValue]> = state
-        .settings
-        .cors_origins()
-        .iter()
-        .filter_map(|o| o.parse().ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            origins.contains(origin)
-        }))
-        .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static(request_id::HEADER),
-        ])
-        .expose_headers([
-            header::LOCATION,
-            header::RETRY_AFTER,
-            HeaderName::from_static(request_id::HEADER),
-        ])
-        .max_age(Duration::from_secs(3600))
+/// Ids for requests that come without one: random UUIDs written straight into the header
+/// value (tower-http's `MakeRequestUuid` formats one through `Display` and parses it back).
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
 }

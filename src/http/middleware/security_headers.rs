@@ -2,22 +2,29 @@
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 
-const HEADERS: [(HeaderName, &str); 5] = [
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::X_FRAME_OPTIONS, "DENY"),
-    (header::REFERRER_POLICY, "no-referrer"),
+// Values made at compile time: `from_static` checks each byte when it runs.
+const HEADERS: [(HeaderName, HeaderValue); 5] = [
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
     (
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; frame-ancestors 'none'",
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     ),
-    (header::CACHE_CONTROL, "no-store"),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
 ];
 
 /// Adds each header the handler did not set itself.
 pub fn add(headers: &mut HeaderMap) {
+    // Room for all at once: growing the map a header at a time rehashes it twice.
+    headers.reserve(HEADERS.len());
     for (name, value) in HEADERS {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
+        headers.entry(name).or_insert(value);
     }
 }

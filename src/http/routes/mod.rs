@@ -34,36 +34,39 @@ pub fn build_router(state: AppState) -> Router {
         .merge(assist::router())
         .merge(tokens::router())
         .merge(events::router())
+        .split_for_parts();
+    let (description, description_doc) = OpenApiRouter::new()
         .routes(routes!(openapi::openapi_json))
         .split_for_parts();
     let (probes, probes_doc) = health::router().split_for_parts();
     let mut doc = doc;
+    doc.merge(description_doc);
     doc.merge(probes_doc);
     let settings = &state.settings;
     let semantic = settings.embeddings_model_dir.is_some() || settings.embeddings_url.is_some();
     let doc = openapi::finish(doc, &settings.limits(), semantic);
+    // Only the description's own route carries it.
+    let description = description.layer(Extension(openapi::served(&doc)));
     let api = api
-        .layer(Extension(openapi::served(&doc)))
+        .merge(description)
         .merge(super::mcp::router(&state, &doc));
-    let mut api = middleware::with_request_logging(api, tracing::Level::INFO)
-        .merge(middleware::with_request_logging(
-            probes,
-            tracing::Level::DEBUG,
-        ))
-        .merge(middleware::with_request_logging(
-            web::router(),
-            tracing::Level::DEBUG,
-        ));
+    let mut api = routed(api, tracing::Level::INFO)
+        .merge(routed(probes, tracing::Level::DEBUG))
+        .merge(routed(web::router(), tracing::Level::DEBUG));
     if let Some(local) = local_session::router(&state) {
-        api = api.merge(middleware::with_request_logging(
-            local,
-            tracing::Level::INFO,
-        ));
+        api = api.merge(routed(local, tracing::Level::INFO));
     }
-    let api = api
-        .fallback(fallback::not_found)
-        .method_not_allowed_fallback(fallback::method_not_allowed);
-    middleware::with_common_layers(api, &state).with_state(state)
+    let api = api.fallback(fallback::not_found);
+    middleware::with_common_layers(api, &state)
+}
+
+/// Routes with their logging; a wrong method is answered inside it, so it is counted under
+/// its route.
+fn routed<S: Clone + Send + Sync + 'static>(router: Router<S>, level: tracing::Level) -> Router<S> {
+    middleware::with_request_logging(
+        router.method_not_allowed_fallback(fallback::method_not_allowed),
+        level,
+    )
 }
 
 /// The probe listener's router.
