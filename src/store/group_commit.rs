@@ -1,6 +1,8 @@
-//! Group commit for creates. A durable commit costs a WAL flush and, on PostgreSQL, round trips
-//! for BEGIN and COMMIT, so creates that arrive together are written in one transaction: one
-//! flush for the lot. Each caller is answered only after that commit.
+//! Group commit. A durable commit costs a WAL flush and, on PostgreSQL, round trips for BEGIN
+//! and COMMIT, and on PostgreSQL each change also holds its user's stream position locked until
+//! its commit. So writes that arrive together (creates; events without a row, such as context
+//! updates) are written in one transaction: one flush and one lock for the lot. Each caller is
+//! answered only after that commit.
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
@@ -15,31 +17,48 @@ pub struct Create {
     pub recorded: Recorded,
 }
 
-/// Writes creates to one database.
+/// Writes batches of `T` to one database.
 #[async_trait]
-pub trait BatchWriter: Send + Sync + 'static {
-    /// Inserts every create in one transaction: all of them or none.
-    async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError>;
+pub trait BatchWriter<T>: Send + Sync + 'static {
+    /// Writes every item in one transaction: all of them or none.
+    async fn write_batch(&self, items: &[T]) -> Result<(), StoreError>;
 }
 
-struct Job {
-    create: Create,
+struct Job<T> {
+    item: T,
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-pub struct CreateBatcher {
-    jobs: mpsc::Sender<Job>,
+/// Collects the writes of concurrent callers into transactions of up to a batch each.
+pub struct Batcher<T> {
+    jobs: mpsc::Sender<Job<T>>,
 }
 
-impl CreateBatcher {
-    /// Starts the committing task, which writes up to `max_batch` creates per transaction; it
+/// Creates, committed together.
+pub type CreateBatcher = Batcher<Create>;
+
+impl<T: Send + Sync + 'static> Batcher<T> {
+    /// Starts the committing task, which writes up to `max_batch` items per transaction; it
     /// ends when the batcher is dropped.
-    pub fn spawn(writer: impl BatchWriter, max_batch: usize) -> Self {
+    pub fn spawn(writer: impl BatchWriter<T>, max_batch: usize) -> Self {
         let (jobs, queue) = mpsc::channel(max_batch * 4);
         tokio::spawn(commit_loop(writer, queue, max_batch));
         Self { jobs }
     }
 
+    /// Writes `item` with whatever else is waiting; returns once it is committed.
+    pub async fn write(&self, item: T) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        let closed = || StoreError::Unavailable("the store is shutting down".to_owned());
+        self.jobs
+            .send(Job { item, done })
+            .await
+            .map_err(|_| closed())?;
+        committed.await.map_err(|_| closed())?
+    }
+}
+
+impl CreateBatcher {
     /// Stores a new snippet and the events `plan` owes for it; returns once they are committed.
     pub async fn create(
         &self,
@@ -47,27 +66,25 @@ impl CreateBatcher {
         snippet: &Snippet,
         plan: &EventPlan,
     ) -> Result<(), StoreError> {
-        let (done, committed) = oneshot::channel();
-        let create = Create {
+        self.write(Create {
             user: user.to_owned(),
             snippet: snippet.clone(),
             recorded: plan.for_snippet(user, snippet, Change::Created, snippet.created_at),
-        };
-        let closed = || StoreError::Unavailable("the store is shutting down".to_owned());
-        self.jobs
-            .send(Job { create, done })
-            .await
-            .map_err(|_| closed())?;
-        committed.await.map_err(|_| closed())?
+        })
+        .await
     }
 }
 
-async fn commit_loop(writer: impl BatchWriter, mut queue: mpsc::Receiver<Job>, max_batch: usize) {
+async fn commit_loop<T>(
+    writer: impl BatchWriter<T>,
+    mut queue: mpsc::Receiver<Job<T>>,
+    max_batch: usize,
+) {
     let mut jobs = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut jobs, max_batch).await > 0 {
-        let (creates, waiters): (Vec<Create>, Vec<_>) =
-            jobs.drain(..).map(|job| (job.create, job.done)).unzip();
-        match writer.write_batch(&creates).await {
+        let (items, waiters): (Vec<T>, Vec<_>) =
+            jobs.drain(..).map(|job| (job.item, job.done)).unzip();
+        match writer.write_batch(&items).await {
             Ok(()) => {
                 for done in waiters {
                     let _ = done.send(Ok(()));
@@ -75,9 +92,9 @@ async fn commit_loop(writer: impl BatchWriter, mut queue: mpsc::Receiver<Job>, m
             }
             // The database refused a row: it must not fail its neighbours, so each is retried
             // alone for its own answer.
-            Err(e) if e.is_refusal() && creates.len() > 1 => {
-                for (create, done) in creates.iter().zip(waiters) {
-                    let _ = done.send(writer.write_batch(std::slice::from_ref(create)).await);
+            Err(e) if e.is_refusal() && items.len() > 1 => {
+                for (item, done) in items.iter().zip(waiters) {
+                    let _ = done.send(writer.write_batch(std::slice::from_ref(item)).await);
                 }
             }
             // The database is out of reach: retrying row by row would only multiply the wait.
@@ -135,7 +152,7 @@ mod tests {
         for id in ["a", "a", "c"] {
             let (done, answer) = oneshot::channel();
             jobs.send(Job {
-                create: create(id),
+                item: create(id),
                 done,
             })
             .await

@@ -33,6 +33,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::EventPlan;
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
+use outbox_queue::BatchedOutbox;
 
 #[async_trait]
 pub trait SnippetStore: Send + Sync {
@@ -165,7 +166,7 @@ pub async fn connect(
                 PostgresStore::connect(url.expose_secret(), max_connections, timeout).await?;
             let pool = store.pool().clone();
             Ok(Stores {
-                outbox: Arc::new(pool.clone()),
+                outbox: Arc::new(BatchedOutbox::spawn(pool.clone())),
                 tokens: Arc::new(pool.clone()),
                 embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
                 changes: Arc::new(pool.clone()),
@@ -177,7 +178,7 @@ pub async fn connect(
         DatabaseUrl::Sqlite(url) => {
             let store = SqliteStore::connect(url, timeout).await?;
             Ok(Stores {
-                outbox: Arc::new(store.writer().clone()),
+                outbox: Arc::new(BatchedOutbox::spawn(store.writer().clone())),
                 tokens: Arc::new(tokens::SqliteTokens {
                     readers: store.readers().clone(),
                     writer: store.writer().clone(),

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
 
+use super::group_commit::{BatchWriter, Batcher};
 use super::row::EventRow;
 use super::{postgres_insert, sqlite, to_micros, StoreError};
 use crate::model::{PendingEvent, Recorded};
@@ -134,3 +135,63 @@ outbox_queue_on!(
     "FOR UPDATE SKIP LOCKED",
     postgres_insert::record_one
 );
+
+/// Most concurrent enqueues written in one transaction.
+const MAX_ENQUEUE_BATCH: usize = 64;
+
+/// A queue whose enqueues are committed together (group commit): on PostgreSQL every enqueue
+/// also takes its user's stream position, locked until the commit, so one user's concurrent
+/// context updates would otherwise wait on each other's commits one by one.
+pub struct BatchedOutbox<P> {
+    pool: P,
+    enqueues: Batcher<Recorded>,
+}
+
+impl<P> BatchedOutbox<P>
+where
+    P: OutboxQueue + BatchWriter<Recorded> + Clone,
+{
+    pub fn spawn(pool: P) -> Self {
+        Self {
+            enqueues: Batcher::spawn(pool.clone(), MAX_ENQUEUE_BATCH),
+            pool,
+        }
+    }
+}
+
+#[async_trait]
+impl<P: OutboxQueue> OutboxQueue for BatchedOutbox<P> {
+    async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError> {
+        self.enqueues.write(recorded.clone()).await
+    }
+
+    async fn claim_due(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        self.pool.claim_due(limit, lease).await
+    }
+
+    async fn complete(&self, id: &str) -> Result<(), StoreError> {
+        self.pool.complete(id).await
+    }
+
+    async fn complete_all(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.pool.complete_all(ids).await
+    }
+
+    async fn reschedule(
+        &self,
+        id: &str,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        self.pool.reschedule(id, next_attempt, error, dead).await
+    }
+
+    async fn stats(&self) -> Result<OutboxStats, StoreError> {
+        self.pool.stats().await
+    }
+}

@@ -15,7 +15,17 @@ use crate::model::{ChangeRecord, NewEvent, Recorded};
 pub const MAX_BATCH: usize = 64;
 
 #[async_trait]
-impl BatchWriter for PgPool {
+impl BatchWriter<Recorded> for PgPool {
+    async fn write_batch(&self, recorded: &[Recorded]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        record(&mut tx, recorded).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BatchWriter<Create> for PgPool {
     async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(

@@ -129,11 +129,23 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl BatchWriter for SqlitePool {
+impl BatchWriter<Create> for SqlitePool {
     async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for c in creates {
             insert_created(&mut tx, &c.user, &c.snippet, &c.recorded).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BatchWriter<Recorded> for SqlitePool {
+    async fn write_batch(&self, recorded: &[Recorded]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for r in recorded {
+            record(&mut tx, r).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -12,7 +12,10 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::support::sse::{SseEvent, SseReader};
 use crate::support::{eventually, settings_for, snippet, status_json, user, Backend, TestApp};
 
-on_each_backend!(every_change_arrives_in_order_and_a_resume_has_no_gap_or_duplicate);
+on_each_backend!(
+    every_change_arrives_in_order_and_a_resume_has_no_gap_or_duplicate,
+    concurrent_context_updates_are_committed_together_and_numbered_once,
+);
 
 const EVENTS: &str = "/api/v1/events";
 const WAIT: Duration = Duration::from_secs(10);
@@ -367,6 +370,36 @@ async fn the_near_cache_never_serves_what_another_replica_changed() {
     })
     .await;
     assert!(served_near, "reads were served from the near cache");
+}
+
+/// Context updates that arrive together are committed together: each is answered after that
+/// commit, and each still gets its own event.
+async fn concurrent_context_updates_are_committed_together_and_numbered_once(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let bodies: Vec<Value> = (0..40)
+        .map(|n| json!({"session_id": format!("s{n}"), "context_type": "t", "context_data": {"n": n}}))
+        .collect();
+    let updates = bodies
+        .iter()
+        .map(|body| app.post("/api/v1/workflow-context", &alice, body));
+    let answers = futures_util::future::join_all(updates).await;
+    assert!(answers.iter().all(|r| r.status() == StatusCode::OK));
+    let mut stream = subscribe(&app, &app.token(&alice), Some("0")).await;
+    let events = stream.take(40, WAIT).await;
+    assert_eq!(ids(&events), (1..=40).collect::<Vec<i64>>());
+    let mut sessions: Vec<String> = events
+        .iter()
+        .map(|e| {
+            e.data["data"]["session_id"]
+                .as_str()
+                .expect("a session")
+                .to_owned()
+        })
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    assert_eq!(sessions.len(), 40, "each update once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
