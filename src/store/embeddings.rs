@@ -75,6 +75,17 @@ struct VectorRow {
     vector: Vec<u8>,
 }
 
+// Queries both stores run as written (SQLite reads `$n` parameters too).
+
+/// A user's index entries written after `seq`, in the order they were written.
+const INDEX_ENTRIES: &str = "SELECT snippet_id, signs, seq FROM snippet_embeddings \
+    WHERE model = $1 AND user_id = $2 AND seq > $3 ORDER BY seq LIMIT $4";
+
+/// Snippets, in id order after `after`, without an embedding by `model`.
+const UNEMBEDDED: &str = "SELECT s.user_id, s.id FROM snippets s WHERE s.id > $1 AND NOT EXISTS \
+    (SELECT 1 FROM snippet_embeddings e WHERE e.snippet_id = s.id AND e.model = $2) \
+    ORDER BY s.id LIMIT $3";
+
 fn to_stored(vector: &[i8]) -> Vec<u8> {
     vector.iter().map(|b| *b as u8).collect()
 }
@@ -156,16 +167,13 @@ impl EmbeddingStore for SqliteEmbeddings {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<IndexEntry>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT snippet_id, signs, seq FROM snippet_embeddings \
-             WHERE model = ? AND user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(model)
-        .bind(user)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(&self.readers)
-        .await?)
+        Ok(sqlx::query_as(INDEX_ENTRIES)
+            .bind(model)
+            .bind(user)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?)
     }
 
     async fn vectors(
@@ -192,16 +200,12 @@ impl EmbeddingStore for SqliteEmbeddings {
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT s.user_id, s.id FROM snippets s WHERE s.id > ? AND NOT EXISTS \
-             (SELECT 1 FROM snippet_embeddings e WHERE e.snippet_id = s.id AND e.model = ?) \
-             ORDER BY s.id LIMIT ?",
-        )
-        .bind(after)
-        .bind(model)
-        .bind(limit)
-        .fetch_all(&self.readers)
-        .await?)
+        Ok(sqlx::query_as(UNEMBEDDED)
+            .bind(after)
+            .bind(model)
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?)
     }
 
     async fn backlog(&self, model: &str) -> Result<i64, StoreError> {
@@ -285,16 +289,13 @@ impl EmbeddingStore for PostgresEmbeddings {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<IndexEntry>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT snippet_id, signs, seq FROM snippet_embeddings \
-             WHERE model = $1 AND user_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-        )
-        .bind(model)
-        .bind(user)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(INDEX_ENTRIES)
+            .bind(model)
+            .bind(user)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn vectors(
@@ -321,16 +322,12 @@ impl EmbeddingStore for PostgresEmbeddings {
         after: &str,
         limit: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT s.user_id, s.id FROM snippets s WHERE s.id > $1 AND NOT EXISTS \
-             (SELECT 1 FROM snippet_embeddings e WHERE e.snippet_id = s.id AND e.model = $2) \
-             ORDER BY s.id LIMIT $3",
-        )
-        .bind(after)
-        .bind(model)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(UNEMBEDDED)
+            .bind(after)
+            .bind(model)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn backlog(&self, model: &str) -> Result<i64, StoreError> {
