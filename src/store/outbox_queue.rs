@@ -10,7 +10,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use super::group_commit::{BatchWriter, Batcher};
 use super::row::EventRow;
-use super::{postgres_insert, sqlite, to_micros, StoreError};
+use super::{to_micros, StoreError};
 use crate::model::{PendingEvent, Recorded};
 
 /// Outbox counts, for metrics.
@@ -62,16 +62,33 @@ const RESCHEDULE: &str =
 const STATS: &str =
     "SELECT COUNT(*) FILTER (WHERE NOT dead), COUNT(*) FILTER (WHERE dead) FROM outbox";
 
+/// Most concurrent enqueues written in one transaction.
+const MAX_ENQUEUE_BATCH: usize = 64;
+
+/// The queue on one pool. Its enqueues are committed together (group commit): on PostgreSQL
+/// every enqueue also takes its user's stream position, locked until the commit, so one
+/// user's concurrent context updates would otherwise wait on each other's commits one by one.
+pub struct BatchedOutbox<P> {
+    pool: P,
+    enqueues: Batcher<Recorded>,
+}
+
+impl<P: BatchWriter<Recorded> + Clone> BatchedOutbox<P> {
+    pub fn spawn(pool: P) -> Self {
+        Self {
+            enqueues: Batcher::spawn(pool.clone(), MAX_ENQUEUE_BATCH),
+            pool,
+        }
+    }
+}
+
 /// One implementation of the queue for each pool type, from the one text above.
 macro_rules! outbox_queue_on {
-    ($pool:ty, $lock:literal, $record:path) => {
+    ($pool:ty, $lock:literal) => {
         #[async_trait]
-        impl OutboxQueue for $pool {
+        impl OutboxQueue for BatchedOutbox<$pool> {
             async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError> {
-                let mut tx = self.begin().await?;
-                $record(&mut tx, recorded).await?;
-                tx.commit().await?;
-                Ok(())
+                self.enqueues.write(recorded.clone()).await
             }
 
             async fn claim_due(
@@ -85,18 +102,18 @@ macro_rules! outbox_queue_on {
                     .bind(to_micros(now + lease))
                     .bind(to_micros(now))
                     .bind(limit)
-                    .fetch_all(self)
+                    .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(EventRow::into_event).collect()
             }
 
             async fn complete(&self, id: &str) -> Result<(), StoreError> {
-                sqlx::query(COMPLETE).bind(id).execute(self).await?;
+                sqlx::query(COMPLETE).bind(id).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn complete_all(&self, ids: &[String]) -> Result<(), StoreError> {
-                let mut tx = self.begin().await?;
+                let mut tx = self.pool.begin().await?;
                 for id in ids {
                     sqlx::query(COMPLETE).bind(id).execute(&mut *tx).await?;
                 }
@@ -116,82 +133,19 @@ macro_rules! outbox_queue_on {
                     .bind(error)
                     .bind(dead)
                     .bind(id)
-                    .execute(self)
+                    .execute(&self.pool)
                     .await?;
                 Ok(())
             }
 
             async fn stats(&self) -> Result<OutboxStats, StoreError> {
-                let (pending, dead): (i64, i64) = sqlx::query_as(STATS).fetch_one(self).await?;
+                let (pending, dead): (i64, i64) =
+                    sqlx::query_as(STATS).fetch_one(&self.pool).await?;
                 Ok(OutboxStats { pending, dead })
             }
         }
     };
 }
 
-outbox_queue_on!(SqlitePool, "", sqlite::record);
-outbox_queue_on!(
-    PgPool,
-    "FOR UPDATE SKIP LOCKED",
-    postgres_insert::record_one
-);
-
-/// Most concurrent enqueues written in one transaction.
-const MAX_ENQUEUE_BATCH: usize = 64;
-
-/// A queue whose enqueues are committed together (group commit): on PostgreSQL every enqueue
-/// also takes its user's stream position, locked until the commit, so one user's concurrent
-/// context updates would otherwise wait on each other's commits one by one.
-pub struct BatchedOutbox<P> {
-    pool: P,
-    enqueues: Batcher<Recorded>,
-}
-
-impl<P> BatchedOutbox<P>
-where
-    P: OutboxQueue + BatchWriter<Recorded> + Clone,
-{
-    pub fn spawn(pool: P) -> Self {
-        Self {
-            enqueues: Batcher::spawn(pool.clone(), MAX_ENQUEUE_BATCH),
-            pool,
-        }
-    }
-}
-
-#[async_trait]
-impl<P: OutboxQueue> OutboxQueue for BatchedOutbox<P> {
-    async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError> {
-        self.enqueues.write(recorded.clone()).await
-    }
-
-    async fn claim_due(
-        &self,
-        limit: i64,
-        lease: Duration,
-    ) -> Result<Vec<PendingEvent>, StoreError> {
-        self.pool.claim_due(limit, lease).await
-    }
-
-    async fn complete(&self, id: &str) -> Result<(), StoreError> {
-        self.pool.complete(id).await
-    }
-
-    async fn complete_all(&self, ids: &[String]) -> Result<(), StoreError> {
-        self.pool.complete_all(ids).await
-    }
-
-    async fn reschedule(
-        &self,
-        id: &str,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-        dead: bool,
-    ) -> Result<(), StoreError> {
-        self.pool.reschedule(id, next_attempt, error, dead).await
-    }
-
-    async fn stats(&self) -> Result<OutboxStats, StoreError> {
-        self.pool.stats().await
-    }
-}
+outbox_queue_on!(SqlitePool, "");
+outbox_queue_on!(PgPool, "FOR UPDATE SKIP LOCKED");

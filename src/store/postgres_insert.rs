@@ -76,14 +76,6 @@ pub async fn record<'r>(
     record_in_postgres(&mut **tx, &changes).await
 }
 
-/// `record` for one change.
-pub async fn record_one(
-    tx: &mut Transaction<'_, Postgres>,
-    recorded: &Recorded,
-) -> Result<(), StoreError> {
-    record(tx, [recorded]).await
-}
-
 /// Records events inside the caller's transaction, all in one statement.
 async fn insert_events<'e>(
     tx: &mut Transaction<'_, Postgres>,
