@@ -1,7 +1,7 @@
 //! Serves a router with its connections bounded: at most `max_connections` open, request heads
 //! within `header_read_timeout`, idle keep-alive connections closed after `idle_timeout`.
-//! `axum::serve` has none of these knobs, so this drives the hyper-util server it wraps:
-//! HTTP/1.1, upgrades (WebSocket), graceful shutdown.
+//! `axum::serve` has none of these knobs, so this drives hyper's HTTP/1.1 server itself:
+//! upgrades (WebSocket), graceful shutdown.
 
 mod activity;
 mod io;
@@ -19,14 +19,15 @@ use axum::extract::ConnectInfo;
 use axum::middleware::AddExtension;
 use axum::Router;
 use hyper::body::Incoming;
+use hyper::server::conn::http1::Builder;
 use hyper::service::Service as _;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use prometheus::IntGauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
 use activity::{Activity, TrackedBody};
@@ -61,7 +62,8 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let builder = Arc::new(connection_builder());
     let with_peer = router.into_make_service_with_connect_info::<SocketAddr>();
-    let graceful = GracefulShutdown::new();
+    let stopping = CancellationToken::new();
+    let connections = TaskTracker::new();
     let mut shutdown = pin!(shutdown);
     loop {
         let (stream, peer, permit) = tokio::select! {
@@ -75,13 +77,15 @@ pub async fn serve(
             builder: builder.clone(),
             limits,
             peer,
-            watcher: graceful.watcher(),
+            stopping: stopping.clone(),
         };
-        tokio::spawn(connection.serve(stream, slot, TowerToHyperService::new(router)));
+        connections.spawn(connection.serve(stream, slot, TowerToHyperService::new(router)));
     }
     // Closed now, so newcomers are refused while the open connections finish.
     drop(listener);
-    graceful.shutdown().await;
+    stopping.cancel();
+    connections.close();
+    connections.wait().await;
     Ok(())
 }
 
@@ -120,18 +124,17 @@ fn is_about_one_client(e: &std::io::Error) -> bool {
     )
 }
 
-/// HTTP/1.1 only: what browsers, agents and the platform's gateway speak to this port, and
-/// a connection's state is smallest without the version sniffing and HTTP/2 machinery (an
-/// idle change stream is mostly its connection).
-fn connection_builder() -> Builder<TokioExecutor> {
-    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+/// HTTP/1.1 only: what browsers, agents and the platform's gateway speak to this port. hyper's
+/// own server rather than hyper-util's version-sniffing one: that one reads a connection's
+/// first 24 bytes apart (even when told HTTP/1 only, once upgrades are on), which doubled
+/// every connection's read buffer to 16 KiB, and an idle change stream is mostly its
+/// connection.
+fn connection_builder() -> Builder {
+    let mut builder = Builder::new();
     // `Activity` bounds request heads. hyper's own header timeout would do for the first
     // request, but it also runs while a kept-alive connection waits for its next one, so it
     // would close idle connections after the header timeout instead of the idle timeout.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(None);
+    builder.header_read_timeout(None);
     builder
 }
 
@@ -140,10 +143,11 @@ type PeerRouter = TowerToHyperService<AddExtension<Router, ConnectInfo<SocketAdd
 
 /// What a connection's task needs besides its socket and its service.
 struct Connection {
-    builder: Arc<Builder<TokioExecutor>>,
+    builder: Arc<Builder>,
     limits: ConnectionLimits,
     peer: SocketAddr,
-    watcher: Watcher,
+    /// Cancelled at shutdown: the connection finishes its request, then closes.
+    stopping: CancellationToken,
 }
 
 impl Connection {
@@ -153,25 +157,34 @@ impl Connection {
         let io = TokioIo::new(SlottedStream::new(stream, slot, activity.clone()));
         let tracked = activity.clone();
         let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-            let in_flight = tracked.request_started(request.version());
+            let in_flight = tracked.request_started();
             let answer = router.call(request);
             async move {
                 let response = answer.await?;
                 Ok::<_, Infallible>(response.map(|body| TrackedBody::new(body, in_flight)))
             }
         });
-        let served = self
-            .watcher
-            .watch(self.builder.serve_connection_with_upgrades(io, service));
-        tokio::select! {
-            result = served => {
-                if let Err(e) = result {
-                    tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+        let mut served = pin!(self.builder.serve_connection(io, service).with_upgrades());
+        let mut overdue = pin!(activity.overdue(&self.limits));
+        let ended = tokio::select! {
+            result = served.as_mut() => Some(result),
+            () = overdue.as_mut() => None,
+            () = self.stopping.cancelled() => {
+                served.as_mut().graceful_shutdown();
+                tokio::select! {
+                    result = served.as_mut() => Some(result),
+                    () = overdue.as_mut() => None,
                 }
             }
-            () = activity.overdue(&self.limits) => {
+        };
+        match ended {
+            Some(Err(e)) => {
+                tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+            }
+            None => {
                 tracing::debug!(peer = %self.peer, "closing a connection that idled or sent its request head too slowly");
             }
+            Some(Ok(())) => {}
         }
     }
 }

@@ -1,12 +1,11 @@
 //! What a connection is waiting for, since when, and so how long it may still wait.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::Version;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -22,9 +21,6 @@ pub(super) struct Activity {
     /// When nothing is in flight: since when the connection has waited, in milliseconds after
     /// `opened` shifted left one bit, tagged `HEAD` while a request head is under way.
     waiting: AtomicU64,
-    /// HTTP/2 exchanges frames between requests (pings, window updates), so there a read does
-    /// not mean a request head has started.
-    multiplexed: AtomicBool,
 }
 
 impl Activity {
@@ -34,27 +30,20 @@ impl Activity {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
             waiting: AtomicU64::new(HEAD),
-            multiplexed: AtomicBool::new(false),
         })
     }
 
     /// Bytes came in: on an idle HTTP/1 connection they start the next request head.
     pub(super) fn bytes_arrived(&self) {
         let idle = self.waiting.load(Ordering::Relaxed) & HEAD == 0;
-        if idle
-            && self.in_flight.load(Ordering::Acquire) == 0
-            && !self.multiplexed.load(Ordering::Relaxed)
-        {
+        if idle && self.in_flight.load(Ordering::Acquire) == 0 {
             self.wait_from_now(HEAD);
         }
     }
 
     /// A request head has been read; the request counts as in flight until the returned mark
     /// is dropped.
-    pub(super) fn request_started(self: &Arc<Self>, version: Version) -> InFlight {
-        if version == Version::HTTP_2 {
-            self.multiplexed.store(true, Ordering::Relaxed);
-        }
+    pub(super) fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
     }

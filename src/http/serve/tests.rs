@@ -117,3 +117,61 @@ async fn an_upgraded_connection_outlives_the_idle_timeout_and_keeps_its_slot() {
         "the slot is released when the upgraded connection closes"
     );
 }
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish_and_closes_idle_connections() {
+    let slow = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            "done"
+        }),
+    );
+    let router = slow.merge(peer_router());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let gauge = IntGauge::new("open", "open connections").expect("gauge");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router, LIMITS, gauge.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    // One connection answered and now idle between requests, one waiting on a slow answer.
+    let mut idle = TcpStream::connect(addr).await.expect("connect");
+    idle.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    assert!(read_head(&mut idle).await.starts_with("HTTP/1.1 200"));
+    let mut busy = TcpStream::connect(addr).await.expect("connect");
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // Every wait below is shorter than the idle timeout, which would close both anyway.
+    stop.send(()).expect("the server listens for its stop");
+    let quick = Duration::from_millis(600);
+    let mut answer = String::new();
+    tokio::time::timeout(quick, busy.read_to_string(&mut answer))
+        .await
+        .expect("the busy connection closes after its answer")
+        .expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.ends_with("done"),
+        "the answer arrives whole: {answer}"
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(quick, idle.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the idle connection is closed at shutdown");
+    tokio::time::timeout(quick, server)
+        .await
+        .expect("serve returns once its connections are done")
+        .expect("serve did not panic")
+        .expect("serve ended cleanly");
+    assert_eq!(gauge.get(), 0);
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "newcomers are refused"
+    );
+}
