@@ -4,6 +4,7 @@
 //! door; `store`, `cache`, `upstream` and `embeddings` are the backends the core is built on; `server`
 //! assembles them.
 
+pub mod allocator;
 pub mod auth;
 pub mod cache;
 pub mod config;

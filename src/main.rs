@@ -4,14 +4,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mimalloc::MiMalloc;
+use pieces_connector::allocator::SplitBySize;
 use pieces_connector::config::{Settings, LIVE_PATH};
 use pieces_connector::model::NewToken;
 
-/// Most of a request's own work is small short-lived allocations; glibc's allocator showed as
-/// about 15% of a warm read's profile, and mimalloc also keeps threads' heaps from fragmenting.
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
+static GLOBAL: SplitBySize = SplitBySize;
 
 /// Code snippets, workflow context and AI assistance for developers.
 #[derive(Parser)]
