@@ -12,7 +12,6 @@ and wrk (`apt-get install valgrind wrk`).
 """
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -90,7 +89,7 @@ def main():
 
     env = run.service_env()
     token = run.mint_token(env)
-    wrk_env = dict(os.environ, BENCH_TOKEN=token, BENCH_IDS="01900000-0000-7000-8000-000000000000")
+    wrk_env = run.wrk_env_for(token)
     workdir = tempfile.mkdtemp(prefix="pieces-instr-")
     cleanup_db = None
     try:

@@ -154,6 +154,15 @@ def service_env():
                 BIND_ADDRESS="127.0.0.1", AI_ASSIST_RATE_PER_MINUTE="1000")
 
 
+# An id no snippet has: the ceiling answers it, and scenarios start from it.
+UNKNOWN_ID = "01900000-0000-7000-8000-000000000000"
+
+
+def wrk_env_for(token):
+    """wrk's environment: the token, and the unknown id until a scenario sets its own."""
+    return dict(os.environ, BENCH_TOKEN=token, BENCH_IDS=UNKNOWN_ID)
+
+
 def mint_token(env, user="bench"):
     return subprocess.run([RELEASE / "pieces-connector", "token", "--user", user], env=env,
                           capture_output=True, text=True, check=True).stdout.strip()
@@ -335,13 +344,12 @@ def main():
     if args.ai_assist == "only":
         return ai_assist(args, base_env, 0)
     token = mint_token(base_env)
-    wrk_env = dict(os.environ, BENCH_TOKEN=token)
+    wrk_env = wrk_env_for(token)
 
     # The ceiling, measured in this run.
     ceiling_proc = subprocess.Popen([RELEASE / "examples" / "ceiling", str(CEILING)], env=base_env)
     time.sleep(0.3)
     ceiling_url = f"http://127.0.0.1:{CEILING}"
-    wrk_env["BENCH_IDS"] = "01900000-0000-7000-8000-000000000000"
     print(f"\nbackend: {args.backend}   connections: {args.connections}   wrk threads: {args.threads}   "
           f"{args.duration} s per scenario   cores: {os.cpu_count()}\n", flush=True)
     header()

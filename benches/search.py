@@ -112,7 +112,7 @@ def main():
         run.build()
     base_env = run.service_env()
     token = run.mint_token(base_env)
-    wrk_env = dict(os.environ, BENCH_TOKEN=token, BENCH_IDS="01900000-0000-7000-8000-000000000000")
+    wrk_env = run.wrk_env_for(token)
 
     ceiling_proc = subprocess.Popen([RELEASE / "examples" / "ceiling", str(run.CEILING)], env=base_env)
     time.sleep(0.3)

@@ -166,14 +166,15 @@ impl Connection {
         });
         let mut served = pin!(self.builder.serve_connection(io, service).with_upgrades());
         let mut overdue = pin!(activity.overdue(&self.limits));
-        let ended = tokio::select! {
-            result = served.as_mut() => Some(result),
-            () = overdue.as_mut() => None,
-            () = self.stopping.cancelled() => {
-                served.as_mut().graceful_shutdown();
-                tokio::select! {
-                    result = served.as_mut() => Some(result),
-                    () = overdue.as_mut() => None,
+        let mut stopping = pin!(self.stopping.cancelled());
+        let mut shutting_down = false;
+        let ended = loop {
+            tokio::select! {
+                result = served.as_mut() => break Some(result),
+                () = overdue.as_mut() => break None,
+                () = stopping.as_mut(), if !shutting_down => {
+                    shutting_down = true;
+                    served.as_mut().graceful_shutdown();
                 }
             }
         };
