@@ -21,9 +21,6 @@ use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 const COLUMNS: &str = "id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
                        description, created_at, updated_at";
 
-/// Up to this many full-text matches, a page is sorted from the matches themselves.
-const FEW_MATCHES: i64 = 200;
-
 pub struct PostgresStore {
     pool: PgPool,
     /// Creates, committed in groups.
@@ -80,7 +77,8 @@ impl PostgresStore {
     }
 
     /// How many of the user's snippets match `filter`. Unfiltered, the triggers' counter
-    /// answers from one row: counting would walk every index entry of the user.
+    /// answers from one row: counting would walk every index entry of the user. A search stops
+    /// counting past the cap, so it costs the same for any collection.
     async fn count(&self, user: &str, filter: &ListFilter) -> Result<i64, StoreError> {
         if filter.language.is_none() && filter.tag.is_none() && filter.query.is_none() {
             let total = sqlx::query_scalar(
@@ -95,12 +93,51 @@ impl PostgresStore {
             QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM snippets WHERE user_id = ");
         count.push_bind(user);
         Self::push_filters(&mut count, filter);
-        // A search stops counting past the cap, so it costs the same for any collection.
         if filter.query.is_some() {
             count.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
         }
         count.push(") AS matches");
         Ok(count.build_query_scalar().fetch_one(&self.pool).await?)
+    }
+
+    /// A page of a search with no more matches than the cap: the matches are read (through
+    /// the full-text index) and sorted, so the cost is bounded by the cap.
+    async fn sorted_page(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<Vec<Snippet>, StoreError> {
+        let mut page =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
+        page.push_bind(user)
+            .push(
+                " AND id IN (SELECT id FROM (SELECT id, created_at FROM snippets WHERE user_id = ",
+            )
+            .push_bind(user);
+        Self::push_filters(&mut page, filter);
+        page.push(" LIMIT ")
+            .push_bind(SEARCH_TOTAL_CAP + 1)
+            .push(") AS matches ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(filter.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.offset)
+            .push(") ORDER BY created_at DESC, id DESC");
+        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
+        into_snippets(rows)
+    }
+
+    /// A page of the user's snippets matching `filter`, walking their rows newest first.
+    async fn walk_page(&self, user: &str, filter: &ListFilter) -> Result<Vec<Snippet>, StoreError> {
+        let mut page =
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
+        page.push_bind(user);
+        Self::push_filters(&mut page, filter);
+        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(filter.limit)
+            .push(" OFFSET ")
+            .push_bind(filter.offset);
+        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
+        into_snippets(rows)
     }
 
     fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
@@ -161,25 +198,15 @@ impl SnippetStore for PostgresStore {
         if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
-        // Few matches: collect them first and sort (walking the user's rows newest first
-        // would pass most of them before finding the few). Many: walk and stop at the page.
-        let few = filter.query.is_some() && total <= FEW_MATCHES;
-        let mut page = QueryBuilder::new(if few {
-            format!("WITH m AS MATERIALIZED (SELECT {COLUMNS} FROM snippets WHERE user_id = ")
+        // Walking the user's rows newest first stops at the page, but passes every newer row
+        // that does not match: unbounded when a user's recent snippets are about other things.
+        // A search under the cap sorts its matches instead; only a capped search walks.
+        let page = if filter.query.is_some() && total <= SEARCH_TOTAL_CAP {
+            self.sorted_page(user, filter).await?
         } else {
-            format!("SELECT {COLUMNS} FROM snippets WHERE user_id = ")
-        });
-        page.push_bind(user);
-        Self::push_filters(&mut page, filter);
-        if few {
-            page.push(") SELECT * FROM m");
-        }
-        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(filter.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.offset);
-        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
-        Ok((into_snippets(rows)?, total))
+            self.walk_page(user, filter).await?
+        };
+        Ok((page, total))
     }
 
     async fn search_relevant(

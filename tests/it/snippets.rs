@@ -240,6 +240,16 @@ async fn a_search_pages_newest_first_and_counts_up_to_the_cap(backend: Backend) 
         dates.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {dates:?}"
     );
+    let ids = |page: &Value| -> Vec<String> {
+        page["snippets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let second = page("q=odd&limit=10&offset=10").await;
+    assert_eq!(ids(&second), ids(&odd)[10..20], "pages follow one order");
     let last = page("q=odd&limit=10&offset=330").await;
     assert_eq!(
         (last["total"].as_i64(), created_at(&last).len()),
