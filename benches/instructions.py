@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import run
@@ -81,15 +80,7 @@ def main():
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
-    for tool in ("valgrind", "callgrind_control", "wrk"):
-        if not shutil.which(tool):
-            raise SystemExit(f"{tool} is needed: apt-get install valgrind wrk")
-    if not args.no_build:
-        run.build()
-
-    env = run.service_env()
-    token = run.mint_token(env)
-    wrk_env = run.wrk_env_for(token)
+    env, token, wrk_env = run.prepare(args, "valgrind")
     workdir = tempfile.mkdtemp(prefix="pieces-instr-")
     cleanup_db = None
     try:

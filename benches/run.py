@@ -168,6 +168,20 @@ def mint_token(env, user="bench"):
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
+def prepare(args, *tools):
+    """What every benchmark does first: checks that its tools are installed, builds the release
+    binaries unless --no-build, and returns the service's environment, a token and wrk's
+    environment holding it."""
+    for tool in ("wrk", *tools):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install {' '.join(('wrk', *tools))}")
+    if not args.no_build:
+        build()
+    base_env = service_env()
+    token = mint_token(base_env)
+    return base_env, token, wrk_env_for(token)
+
+
 def warm_snippets(token, count):
     """Creates `count` snippets and reads each once, so each is cached; returns their ids."""
     ids = [call("POST", "/api/v1/snippets", token,
@@ -335,16 +349,9 @@ def main():
     p.add_argument("--ai-assist", choices=["on", "off", "only"], default="on",
                    help="the streamed ai-assist scenario against a stub provider (only: nothing else)")
     args = p.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
-    if not args.no_build:
-        build()
-
-    base_env = service_env()
+    base_env, token, wrk_env = prepare(args)
     if args.ai_assist == "only":
         return ai_assist(args, base_env, 0)
-    token = mint_token(base_env)
-    wrk_env = wrk_env_for(token)
 
     # The ceiling, measured in this run.
     ceiling_proc = subprocess.Popen([RELEASE / "examples" / "ceiling", str(CEILING)], env=base_env)

@@ -17,7 +17,6 @@ are computed behind them), and resident memory with each collection's index buil
 """
 
 import argparse
-import json
 import os
 import sqlite3
 import subprocess
@@ -108,11 +107,7 @@ def main():
                    help="also measure creates/s with the model on and off")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
-    if not args.no_build:
-        run.build()
-    base_env = run.service_env()
-    token = run.mint_token(base_env)
-    wrk_env = run.wrk_env_for(token)
+    base_env, _, wrk_env = run.prepare(args)
 
     ceiling_proc = subprocess.Popen([RELEASE / "examples" / "ceiling", str(run.CEILING)], env=base_env)
     time.sleep(0.3)

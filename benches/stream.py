@@ -20,7 +20,6 @@ import hmac
 import json
 import os
 import random
-import secrets
 import subprocess
 import sys
 import time

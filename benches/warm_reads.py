@@ -11,12 +11,10 @@ BENCH_POSTGRES_URL and BENCH_REDIS_URL as benches/run.py does.
 """
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,13 +65,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
-    if not args.no_build:
-        run.build()
-    base_env = run.service_env()
-    token = run.mint_token(base_env)
-    wrk_env = run.wrk_env_for(token)
+    base_env, token, wrk_env = run.prepare(args)
     workdir = tempfile.mkdtemp(prefix="pieces-warm-")
     postgres, cleanup = run.postgres_env()
     backends = {"embedded": {"DATABASE_URL": f"sqlite://{workdir}/pieces.db"}, "PostgreSQL + Redis": postgres}

@@ -117,13 +117,10 @@ impl PostgresStore {
         Self::push_filters(&mut page, filter);
         page.push(" LIMIT ")
             .push_bind(SEARCH_TOTAL_CAP + 1)
-            .push(") AS matches ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(filter.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.offset)
-            .push(") ORDER BY created_at DESC, id DESC");
-        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
-        into_snippets(rows)
+            .push(") AS matches");
+        Self::push_newest_first(&mut page, filter);
+        page.push(") ORDER BY created_at DESC, id DESC");
+        self.fetch_page(page).await
     }
 
     /// A page of the user's snippets matching `filter`, walking their rows newest first.
@@ -132,10 +129,22 @@ impl PostgresStore {
             QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
         page.push_bind(user);
         Self::push_filters(&mut page, filter);
-        page.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        Self::push_newest_first(&mut page, filter);
+        self.fetch_page(page).await
+    }
+
+    /// Newest first, and the page's bounds.
+    fn push_newest_first(q: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(filter.limit)
             .push(" OFFSET ")
             .push_bind(filter.offset);
+    }
+
+    async fn fetch_page(
+        &self,
+        mut page: QueryBuilder<'_, Postgres>,
+    ) -> Result<Vec<Snippet>, StoreError> {
         let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
         into_snippets(rows)
     }

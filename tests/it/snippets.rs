@@ -221,14 +221,16 @@ async fn a_search_pages_newest_first_and_counts_up_to_the_cap(backend: Backend) 
             page
         }
     };
-    let created_at = |page: &Value| -> Vec<String> {
+    let field = |page: &Value, name: &str| -> Vec<String> {
         page["snippets"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| s["created_at"].as_str().unwrap().to_owned())
+            .map(|s| s[name].as_str().unwrap().to_owned())
             .collect()
     };
+    let created_at = |page: &Value| field(page, "created_at");
+    let ids = |page: &Value| field(page, "id");
     let odd = page("q=odd&limit=100").await;
     assert_eq!(
         (odd["total"].as_i64(), odd.get("total_capped")),
@@ -240,14 +242,6 @@ async fn a_search_pages_newest_first_and_counts_up_to_the_cap(backend: Backend) 
         dates.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {dates:?}"
     );
-    let ids = |page: &Value| -> Vec<String> {
-        page["snippets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
     let second = page("q=odd&limit=10&offset=10").await;
     assert_eq!(ids(&second), ids(&odd)[10..20], "pages follow one order");
     let last = page("q=odd&limit=10&offset=330").await;
