@@ -87,6 +87,8 @@ pub async fn mint_personal_token(
         &settings.database_url,
         1,
         std::time::Duration::from_millis(settings.database_timeout_ms),
+        // A one-off command: its metrics are never served.
+        &metrics::Metrics::new().map_err(|e| e.to_string())?,
     )
     .await
     .map_err(|e| format!("DATABASE_URL: cannot open the store: {e}"))?;

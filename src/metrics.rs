@@ -60,6 +60,9 @@ pub mod labels {
     pub const STREAM_TRANSPORTS: &[&str] = &["sse", "ws"];
     /// `result` of `pieces_near_cache_requests_total`.
     pub const NEAR_CACHE_RESULTS: &[&str] = &["hit", "miss"];
+    /// `result` of `pieces_search_pages_total`: a kept page brought up to date, or a page
+    /// found afresh.
+    pub const SEARCH_PAGE_RESULTS: &[&str] = &["kept", "found"];
 }
 
 pub struct Metrics {
@@ -95,6 +98,8 @@ pub struct Metrics {
     pub near_cache_requests: IntCounterVec,
     /// From a change's commit to the drop of its copy from this replica's near cache.
     pub near_cache_invalidation_lag: Histogram,
+    /// PostgreSQL text-search pages, by how each was found.
+    pub search_pages: IntCounterVec,
     /// Snippets not yet embedded by the configured model.
     pub embeddings_backlog: IntGauge,
     /// Snippets embedded (or found unchanged, or failed), by outcome.
@@ -196,6 +201,13 @@ impl Metrics {
                 )
                 .buckets(latency_buckets),
             )?,
+            search_pages: IntCounterVec::new(
+                Opts::new(
+                    "pieces_search_pages_total",
+                    "PostgreSQL text-search pages: a kept page brought up to date, or found afresh",
+                ),
+                &["result"],
+            )?,
             embeddings_backlog: IntGauge::new(
                 "pieces_embeddings_backlog",
                 "Snippets not yet embedded by the configured model",
@@ -238,6 +250,7 @@ impl Metrics {
         r.register(Box::new(metrics.stream_delivery_lag.clone()))?;
         r.register(Box::new(metrics.near_cache_requests.clone()))?;
         r.register(Box::new(metrics.near_cache_invalidation_lag.clone()))?;
+        r.register(Box::new(metrics.search_pages.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.embedding_model.clone()))?;
@@ -283,6 +296,9 @@ impl Metrics {
         }
         for result in NEAR_CACHE_RESULTS {
             self.near_cache_requests.with_label_values(&[result]);
+        }
+        for result in SEARCH_PAGE_RESULTS {
+            self.search_pages.with_label_values(&[result]);
         }
         for tool in MCP_TOOLS {
             for outcome in MCP_OUTCOMES {

@@ -142,6 +142,7 @@ impl Service {
             &settings.database_url,
             settings.database_max_connections,
             Duration::from_millis(settings.database_timeout_ms),
+            &metrics,
         )
         .await?;
         let feed = ChangeFeed::default();

@@ -9,6 +9,7 @@ mod group_commit;
 mod outbox_queue;
 mod postgres;
 mod postgres_insert;
+mod postgres_pages;
 mod row;
 mod sqlite;
 mod text_search;
@@ -31,6 +32,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::metrics::Metrics;
 use crate::model::EventPlan;
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
 use outbox_queue::BatchedOutbox;
@@ -159,11 +161,13 @@ pub async fn connect(
     url: &DatabaseUrl,
     max_connections: u32,
     timeout: Duration,
+    metrics: &Metrics,
 ) -> Result<Stores, StoreError> {
     match url {
         DatabaseUrl::Postgres(url) => {
             let store =
-                PostgresStore::connect(url.expose_secret(), max_connections, timeout).await?;
+                PostgresStore::connect(url.expose_secret(), max_connections, timeout, metrics)
+                    .await?;
             let pool = store.pool().clone();
             Ok(Stores {
                 outbox: Arc::new(BatchedOutbox::spawn(pool.clone())),

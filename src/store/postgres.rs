@@ -7,24 +7,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use super::group_commit::CreateBatcher;
 use super::postgres_insert::{self, record};
-use super::row::{bind_content, into_snippets, json_text, SnippetRow};
+use super::postgres_pages::Pages;
+use super::row::{bind_content, into_snippets, json_text, SnippetRow, POSTGRES_COLUMNS as COLUMNS};
 use super::{to_micros, SnippetStore, StoreError};
-use crate::model::bounds::SEARCH_TOTAL_CAP;
+use crate::metrics::Metrics;
 use crate::model::{Change, EventPlan};
 use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
-
-/// JSON columns come back as text so both backends share one row type.
-const COLUMNS: &str = "id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
-                       description, created_at, updated_at";
 
 pub struct PostgresStore {
     pool: PgPool,
     /// Creates, committed in groups.
     creates: CreateBatcher,
+    pages: Pages,
 }
 
 impl PostgresStore {
@@ -32,6 +30,7 @@ impl PostgresStore {
         url: &str,
         max_connections: u32,
         timeout: Duration,
+        metrics: &Metrics,
     ) -> Result<Self, StoreError> {
         let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
         let options = PgConnectOptions::from_str(url)?
@@ -52,6 +51,7 @@ impl PostgresStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self {
             creates: CreateBatcher::spawn(pool.clone(), postgres_insert::MAX_BATCH),
+            pages: Pages::new(pool.clone(), metrics),
             pool,
         })
     }
@@ -74,93 +74,6 @@ impl PostgresStore {
             .fetch_optional(&mut **tx)
             .await?;
         row.map(SnippetRow::into_snippet).transpose()
-    }
-
-    /// How many of the user's snippets match `filter`. Unfiltered, the triggers' counter
-    /// answers from one row: counting would walk every index entry of the user. A search stops
-    /// counting past the cap, so it costs the same for any collection.
-    async fn count(&self, user: &str, filter: &ListFilter) -> Result<i64, StoreError> {
-        if filter.language.is_none() && filter.tag.is_none() && filter.query.is_none() {
-            let total = sqlx::query_scalar(
-                "SELECT COALESCE((SELECT n FROM snippet_counts WHERE user_id = $1), 0)",
-            )
-            .bind(user)
-            .fetch_one(&self.pool)
-            .await?;
-            return Ok(total);
-        }
-        let mut count =
-            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM snippets WHERE user_id = ");
-        count.push_bind(user);
-        Self::push_filters(&mut count, filter);
-        if filter.query.is_some() {
-            count.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
-        }
-        count.push(") AS matches");
-        Ok(count.build_query_scalar().fetch_one(&self.pool).await?)
-    }
-
-    /// A page of a search with no more matches than the cap: the matches are read (through
-    /// the full-text index) and sorted, so the cost is bounded by the cap.
-    async fn sorted_page(
-        &self,
-        user: &str,
-        filter: &ListFilter,
-    ) -> Result<Vec<Snippet>, StoreError> {
-        let mut page =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
-        page.push_bind(user)
-            .push(
-                " AND id IN (SELECT id FROM (SELECT id, created_at FROM snippets WHERE user_id = ",
-            )
-            .push_bind(user);
-        Self::push_filters(&mut page, filter);
-        page.push(" LIMIT ")
-            .push_bind(SEARCH_TOTAL_CAP + 1)
-            .push(") AS matches");
-        Self::push_newest_first(&mut page, filter);
-        page.push(") ORDER BY created_at DESC, id DESC");
-        self.fetch_page(page).await
-    }
-
-    /// A page of the user's snippets matching `filter`, walking their rows newest first.
-    async fn walk_page(&self, user: &str, filter: &ListFilter) -> Result<Vec<Snippet>, StoreError> {
-        let mut page =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
-        page.push_bind(user);
-        Self::push_filters(&mut page, filter);
-        Self::push_newest_first(&mut page, filter);
-        self.fetch_page(page).await
-    }
-
-    /// Newest first, and the page's bounds.
-    fn push_newest_first(q: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
-        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(filter.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.offset);
-    }
-
-    async fn fetch_page(
-        &self,
-        mut page: QueryBuilder<'_, Postgres>,
-    ) -> Result<Vec<Snippet>, StoreError> {
-        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.pool).await?;
-        into_snippets(rows)
-    }
-
-    fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
-        if let Some(language) = &filter.language {
-            q.push(" AND language = ").push_bind(language.clone());
-        }
-        if let Some(tag) = &filter.tag {
-            q.push(" AND tags ? ").push_bind(tag.clone());
-        }
-        if let Some(query) = &filter.query {
-            q.push(" AND search @@ plainto_tsquery('simple', ")
-                .push_bind(query.clone())
-                .push(")");
-        }
     }
 }
 
@@ -203,19 +116,7 @@ impl SnippetStore for PostgresStore {
         user: &str,
         filter: &ListFilter,
     ) -> Result<(Vec<Snippet>, i64), StoreError> {
-        let total = self.count(user, filter).await?;
-        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
-            return Ok((Vec::new(), total));
-        }
-        // Walking the user's rows newest first stops at the page, but passes every newer row
-        // that does not match: unbounded when a user's recent snippets are about other things.
-        // A search under the cap sorts its matches instead; only a capped search walks.
-        let page = if filter.query.is_some() && total <= SEARCH_TOTAL_CAP {
-            self.sorted_page(user, filter).await?
-        } else {
-            self.walk_page(user, filter).await?
-        };
-        Ok((page, total))
+        self.pages.list(user, filter).await
     }
 
     async fn search_relevant(

@@ -8,6 +8,12 @@ use super::{from_micros, StoreError};
 pub const SNIPPET_COLUMNS: &str =
     "id, title, code, language, tags, metadata, description, created_at, updated_at";
 
+/// The same columns from PostgreSQL, whose JSON columns come back as text so both backends
+/// share one row type.
+pub const POSTGRES_COLUMNS: &str =
+    "id, title, code, language, tags::text AS tags, metadata::text AS metadata, description, \
+     created_at, updated_at";
+
 #[derive(sqlx::FromRow)]
 pub struct SnippetRow {
     id: String,

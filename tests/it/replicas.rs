@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{expect_error, snippet, status_json, user, Backend, TestApp};
+use crate::support::{expect_error, page_field, snippet, status_json, user, Backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_sharing_postgres_and_redis_act_as_one() {
@@ -77,4 +77,69 @@ async fn replicas_starting_together_on_an_empty_database_both_migrate_safely() {
         let response = app.get(&format!("/api/v1/snippets/{id}"), &alice).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_on_one_replica_sees_changes_made_through_another() {
+    let Some(backend) =
+        Backend::postgres("a_search_on_one_replica_sees_changes_made_through_another").await
+    else {
+        return;
+    };
+    let (one, two) = tokio::join!(TestApp::start(&backend), TestApp::start(&backend));
+    let alice = user();
+    // The code names no word of a title, so a changed title alone decides a match.
+    let titled = |title: &str| json!({"title": title, "code": "x", "language": "go"});
+    let first = one.create(&alice, &titled("needle one")).await;
+    assert_eq!(needles(&two, &alice).await, ["needle one"]);
+
+    one.create(&alice, &titled("needle two")).await;
+    assert_eq!(
+        needles(&two, &alice).await,
+        ["needle two", "needle one"],
+        "created elsewhere"
+    );
+
+    let path = format!("/api/v1/snippets/{first}");
+    let status = one
+        .patch(&path, &alice, &json!({"title": "haystack one"}))
+        .await
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        needles(&two, &alice).await,
+        ["needle two"],
+        "changed elsewhere"
+    );
+
+    assert_eq!(needles(&one, &alice).await, ["needle two"]);
+    let status = two
+        .patch(&path, &alice, &json!({"title": "needle again"}))
+        .await
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(needles(&one, &alice).await, ["needle two", "needle again"]);
+    assert_eq!(
+        two.delete(&path, &alice).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        needles(&one, &alice).await,
+        ["needle two"],
+        "deleted elsewhere"
+    );
+    // Replica two found its page, brought it up to date after a create, and found it again
+    // after the change to a title.
+    let found = two
+        .metric("pieces_search_pages_total", &["result=\"found\""])
+        .await;
+    let kept = two
+        .metric("pieces_search_pages_total", &["result=\"kept\""])
+        .await;
+    assert_eq!((found, kept), (2.0, 1.0));
+}
+
+/// The titles a search for "needle" answers `user` through `app`, newest first.
+async fn needles(app: &TestApp, user: &str) -> Vec<String> {
+    page_field(&app.listing("q=needle", user).await, "title")
 }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::{expect_error, snippet, status_json, user, Backend, TestApp};
+use crate::support::{expect_error, page_field, snippet, status_json, user, Backend, TestApp};
 
 on_each_backend!(
     created_snippet_is_stored_and_read_back,
@@ -11,6 +11,7 @@ on_each_backend!(
     listing_filters_by_language_and_tag,
     full_text_search_covers_every_field_and_needs_every_word,
     a_search_pages_newest_first_and_counts_up_to_the_cap,
+    a_search_asked_again_sees_every_change_since,
     search_input_is_text_never_query_syntax,
     patch_changes_only_the_given_fields,
     deleted_snippet_is_gone,
@@ -105,14 +106,7 @@ async fn listing_filters_by_language_and_tag(backend: Backend) {
         &json!({"title": "c", "code": "z", "language": "rust", "tags": ["cli"]}),
     )
     .await;
-    let titles = |page: &Value| -> Vec<String> {
-        page["snippets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["title"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let titles = |page: &Value| page_field(page, "title");
     let (_, rust) = status_json(app.get("/api/v1/snippets?language=rust", &alice).await).await;
     assert_eq!(
         (titles(&rust), rust["total"].as_i64()),
@@ -156,15 +150,8 @@ async fn full_text_search_covers_every_field_and_needs_every_word(backend: Backe
         let app = &app;
         let alice = alice.clone();
         async move {
-            let (status, page) =
-                status_json(app.get(&format!("/api/v1/snippets?q={q}"), &alice).await).await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            let mut titles: Vec<String> = page["snippets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["title"].as_str().unwrap().to_owned())
-                .collect();
+            let page = app.listing(&format!("q={q}"), &alice).await;
+            let mut titles = page_field(&page, "title");
             titles.sort();
             assert_eq!(page["total"].as_u64(), Some(titles.len() as u64));
             titles
@@ -211,26 +198,9 @@ async fn a_search_pages_newest_first_and_counts_up_to_the_cap(backend: Backend) 
         &json!({"title": "needle odd elsewhere", "code": "x", "language": "go"}),
     )
     .await;
-    let page = |query: &'static str| {
-        let app = &app;
-        let alice = alice.clone();
-        async move {
-            let (status, page) =
-                status_json(app.get(&format!("/api/v1/snippets?{query}"), &alice).await).await;
-            assert_eq!(status, StatusCode::OK, "{query}: {page}");
-            page
-        }
-    };
-    let field = |page: &Value, name: &str| -> Vec<String> {
-        page["snippets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s[name].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let created_at = |page: &Value| field(page, "created_at");
-    let ids = |page: &Value| field(page, "id");
+    let page = |query: &'static str| app.listing(query, &alice);
+    let created_at = |page: &Value| page_field(page, "created_at");
+    let ids = |page: &Value| page_field(page, "id");
     let odd = page("q=odd&limit=100").await;
     assert_eq!(
         (odd["total"].as_i64(), odd.get("total_capped")),
@@ -272,6 +242,112 @@ async fn a_search_pages_newest_first_and_counts_up_to_the_cap(backend: Backend) 
     );
     let deep = page("q=needle&offset=1000").await;
     assert_eq!(created_at(&deep).len(), 1, "pages past the cap still work");
+}
+
+async fn a_search_asked_again_sees_every_change_since(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let make =
+        |title: &str, language: &str| json!({"title": title, "code": "x", "language": language});
+    let a = app.create(&alice, &make("needle a", "go")).await;
+    let b = app.create(&alice, &make("needle b", "go")).await;
+    let c = app.create(&alice, &make("other c", "go")).await;
+    let titles = |query: &'static str| {
+        let page = app.listing(query, &alice);
+        async move {
+            let page = page.await;
+            (page_field(&page, "title"), page["total"].as_i64().unwrap())
+        }
+    };
+    let owned = |titles: &[&str], total: i64| {
+        (
+            titles.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            total,
+        )
+    };
+    // Each search is asked before and after every change, so a page remembered from the
+    // first asking must be brought up to date, never served as it was.
+    assert_eq!(
+        titles("q=needle").await,
+        owned(&["needle b", "needle a"], 2)
+    );
+    assert_eq!(
+        titles("q=needle&limit=1&offset=1").await,
+        owned(&["needle a"], 2)
+    );
+    assert_eq!(
+        titles("q=needle&language=go").await,
+        owned(&["needle b", "needle a"], 2)
+    );
+
+    app.create(&alice, &make("needle d", "go")).await;
+    app.create(&alice, &make("needle e", "python")).await;
+    app.create(&user(), &make("needle elsewhere", "go")).await;
+    assert_eq!(
+        titles("q=needle").await,
+        owned(&["needle e", "needle d", "needle b", "needle a"], 4),
+        "created since"
+    );
+    assert_eq!(
+        titles("q=needle&limit=1&offset=1").await,
+        owned(&["needle d"], 4)
+    );
+    assert_eq!(
+        titles("q=needle&language=go").await,
+        owned(&["needle d", "needle b", "needle a"], 3),
+        "created since, filtered"
+    );
+
+    let patch = |id: &str, title: &str| {
+        let app = &app;
+        let alice = alice.clone();
+        let path = format!("/api/v1/snippets/{id}");
+        let body = json!({"title": title});
+        async move {
+            let status = app.patch(&path, &alice, &body).await.status();
+            assert_eq!(status, StatusCode::OK);
+        }
+    };
+    patch(&c, "needle c").await;
+    assert_eq!(
+        titles("q=needle&language=go").await,
+        owned(&["needle d", "needle c", "needle b", "needle a"], 4),
+        "an older snippet changed to match"
+    );
+    patch(&b, "plain b").await;
+    assert_eq!(
+        titles("q=needle&language=go").await,
+        owned(&["needle d", "needle c", "needle a"], 3),
+        "a snippet changed to match no more"
+    );
+    let status = app
+        .delete(&format!("/api/v1/snippets/{a}"), &alice)
+        .await
+        .status();
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        titles("q=needle").await,
+        owned(&["needle e", "needle d", "needle c"], 3),
+        "deleted since"
+    );
+    assert_eq!(
+        titles("q=needle&limit=1&offset=1").await,
+        owned(&["needle d"], 3)
+    );
+    let status = app
+        .patch(
+            &format!("/api/v1/snippets/{c}"),
+            &alice,
+            &json!({"language": "python"}),
+        )
+        .await
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        titles("q=needle&language=go").await,
+        owned(&["needle d"], 1),
+        "moved out of the filter"
+    );
 }
 
 async fn search_input_is_text_never_query_syntax(backend: Backend) {

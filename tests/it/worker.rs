@@ -76,7 +76,8 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/pieces.db", dir.path().display());
     let url = url.parse().expect("a SQLite URL");
-    let stores = store::connect(&url, 1, Duration::from_secs(3))
+    let metrics = Arc::new(Metrics::new().expect("metrics"));
+    let stores = store::connect(&url, 1, Duration::from_secs(3), &metrics)
         .await
         .expect("store");
     let backlog: Vec<NewEvent> = (0..200).map(sync_event).collect();
@@ -92,7 +93,6 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         .mount(&platform)
         .await;
 
-    let metrics = Arc::new(Metrics::new().expect("metrics"));
     let pending = metrics.sync_backlog.with_label_values(&["pending"]);
     let signal = Arc::new(OutboxSignal::new(pending.clone()));
     let queue = Arc::new(CountingQueue {

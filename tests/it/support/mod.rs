@@ -169,6 +169,14 @@ impl TestApp {
         json["snippet_id"].as_str().expect("snippet_id").to_owned()
     }
 
+    /// The page `GET /api/v1/snippets?{query}` answers `user` with, which must be a 200.
+    pub async fn listing(&self, query: &str, user: &str) -> Value {
+        let response = self.get(&format!("/api/v1/snippets?{query}"), user).await;
+        let (status, page) = status_json(response).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+        page
+    }
+
     /// The value of one metric series, summed over label sets containing `labels`.
     pub async fn metric(&self, name: &str, labels: &[&str]) -> f64 {
         let text = self
@@ -203,6 +211,16 @@ pub fn snippet(title: &str) -> Value {
         "language": "rust",
         "tags": ["test"],
     })
+}
+
+/// One field of each snippet of a listing's page, in the page's order.
+pub fn page_field(page: &Value, name: &str) -> Vec<String> {
+    page["snippets"]
+        .as_array()
+        .expect("a page of snippets")
+        .iter()
+        .map(|s| s[name].as_str().expect("a text field").to_owned())
+        .collect()
 }
 
 /// A fresh user id, so tests sharing Redis or PostgreSQL never see each other's data.

@@ -1,0 +1,361 @@
+//! Text searches on PostgreSQL, each page kept and brought up to date from the change log.
+//!
+//! Finding a page costs a pass over the matches (up to the cap) and, past the cap, a walk of
+//! the user's rows newest first: milliseconds each. A page already found changes only with
+//! the user's changes, and each user's change log numbers them in commit order. So a search
+//! asked again reads only what was created since, in one statement, and merges the new
+//! matches into the page. A deletion, or a change to searchable columns (which can make a
+//! snippet stop or start matching), moves the user's removal mark (migration 0007), and the
+//! page is then found afresh. All of it comes from the database, so a change through any
+//! replica is seen.
+
+use std::time::Duration;
+
+use moka::sync::Cache;
+use prometheus::IntCounter;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::sql::{in_order, push_filters, push_newest_first, walk};
+use crate::metrics::Metrics;
+use crate::model::bounds::SEARCH_TOTAL_CAP;
+use crate::model::{ChangeKind, ListFilter, Snippet};
+use crate::store::{to_micros, StoreError};
+
+/// Pages that go deeper than this are found afresh each time.
+const DEEPEST_KEPT: i64 = 200;
+/// Bytes that kept pages may take together, as `Kept::weight` estimates them.
+const BYTES_KEPT: u64 = 2 << 20;
+/// A page is found afresh at least this often, so a row written to the database by other
+/// means than the service (which records no change) is seen within it.
+const KEPT_FOR: Duration = Duration::from_secs(300);
+/// Past this many changes since a page was found, finding it afresh costs less.
+const CATCH_UP_MAX: i64 = 500;
+
+/// A search as a kept page knows it: the user, every filter, and the page's bounds.
+type SearchKey = (String, Option<String>, Option<String>, String, i64, i64);
+
+/// A search's page as of one point in the user's change log.
+#[derive(Clone)]
+struct Kept {
+    /// The user's removal mark; none before the user's first snippet.
+    mark: Option<i64>,
+    /// The user's change-log position.
+    position: i64,
+    /// Matches, up to the cap and one more.
+    total: i64,
+    /// How many of the newest matches the page needs: its offset and its limit.
+    depth: usize,
+    /// The newest matches, down to the page's end: (created_at, id), newest first.
+    newest: Vec<(i64, String)>,
+}
+
+/// What a pass over a search's matches read: their number, the user's removal mark and
+/// change-log position, and the page's (created_at, id), newest first.
+type Found = (i64, Option<i64>, Option<i64>, Vec<i64>, Vec<String>);
+
+/// What one statement read of the user's state, all in one snapshot.
+#[derive(sqlx::FromRow)]
+struct Since {
+    mark: Option<i64>,
+    position: Option<i64>,
+    /// The first change kept after the page's position, if any: a gap means some were pruned.
+    first: Option<i64>,
+    created_at: Vec<i64>,
+    ids: Vec<String>,
+}
+
+pub struct Searches {
+    pool: PgPool,
+    kept: Cache<SearchKey, Kept>,
+    /// Pages answered from a kept page, and pages found afresh.
+    answered_kept: IntCounter,
+    answered_found: IntCounter,
+}
+
+impl Searches {
+    pub fn new(pool: PgPool, metrics: &Metrics) -> Self {
+        Self {
+            pool,
+            answered_kept: metrics.search_pages.with_label_values(&["kept"]),
+            answered_found: metrics.search_pages.with_label_values(&["found"]),
+            kept: Cache::builder()
+                .max_capacity(BYTES_KEPT)
+                .weigher(Kept::weight)
+                .time_to_live(KEPT_FOR)
+                .build(),
+        }
+    }
+
+    /// A page of the user's snippets matching `filter` (whose query is `query`), newest first,
+    /// and their total, up to the cap and one more.
+    pub async fn page(
+        &self,
+        user: &str,
+        query: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Snippet>, i64), StoreError> {
+        let depth = filter.offset + filter.limit;
+        if depth > DEEPEST_KEPT {
+            let (kept, page) = self.find(user, filter, filter.offset, filter.limit).await?;
+            self.answered_found.inc();
+            return self.answer(user, kept, page, 0).await;
+        }
+        let key = (
+            user.to_owned(),
+            filter.language.clone(),
+            filter.tag.clone(),
+            query.to_owned(),
+            filter.offset,
+            filter.limit,
+        );
+        if let Some(kept) = self.kept.get(&key) {
+            if let Some(current) = self.catch_up(user, filter, &kept).await? {
+                self.answered_kept.inc();
+                self.kept.insert(key, current.clone());
+                return self.answer(user, current, None, filter.offset).await;
+            }
+        }
+        let (kept, page) = self.find(user, filter, 0, depth).await?;
+        self.answered_found.inc();
+        self.kept.insert(key, kept.clone());
+        self.answer(user, kept, page, filter.offset).await
+    }
+
+    /// The page out of `kept`, after its first `skip` matches: out of `rows` if the walk
+    /// already read them, else read by id.
+    async fn answer(
+        &self,
+        user: &str,
+        kept: Kept,
+        rows: Option<Vec<Snippet>>,
+        skip: i64,
+    ) -> Result<(Vec<Snippet>, i64), StoreError> {
+        let skip = (skip as usize).min(kept.newest.len());
+        if let Some(mut rows) = rows {
+            rows.drain(..skip.min(rows.len()));
+            return Ok((rows, kept.total));
+        }
+        let ids: Vec<String> = kept.newest[skip..]
+            .iter()
+            .map(|(_, id)| id.clone())
+            .collect();
+        Ok((in_order(&self.pool, user, &ids).await?, kept.total))
+    }
+
+    /// Finds the search's `limit` newest matches after `offset`, in one snapshot: a pass over
+    /// the matches, stopping past the cap, and past it a walk. Returns the rows the walk read.
+    async fn find(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Kept, Option<Vec<Snippet>>), StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
+        let mut q = QueryBuilder::<Postgres>::new(
+            "WITH matches AS MATERIALIZED (SELECT id, created_at FROM snippets WHERE user_id = ",
+        );
+        q.push_bind(user);
+        push_filters(&mut q, filter);
+        q.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
+        q.push("), page AS (SELECT id, created_at FROM matches");
+        push_newest_first(&mut q, limit, offset);
+        q.push(") SELECT (SELECT COUNT(*) FROM matches), ");
+        push_mark_and_position(&mut q, user);
+        q.push(
+            ", ARRAY(SELECT created_at FROM page ORDER BY created_at DESC, id DESC), \
+             ARRAY(SELECT id FROM page ORDER BY created_at DESC, id DESC)",
+        );
+        let (total, mark, position, created_at, ids): Found =
+            q.build_query_as().fetch_one(&mut *tx).await?;
+        let mut kept = Kept {
+            mark,
+            position: position.unwrap_or(0),
+            total,
+            depth: limit as usize,
+            newest: created_at.into_iter().zip(ids).collect(),
+        };
+        if total <= SEARCH_TOTAL_CAP {
+            tx.commit().await?;
+            return Ok((kept, None));
+        }
+        // Past the cap, the pass saw only some matches. Walking the user's rows newest first
+        // stops at the page, where sorting every match would cost more.
+        let rows = walk(&mut *tx, user, filter, limit, offset).await?;
+        tx.commit().await?;
+        kept.newest = rows
+            .iter()
+            .map(|s| (to_micros(s.created_at), s.id.clone()))
+            .collect();
+        Ok((kept, Some(rows)))
+    }
+
+    /// `kept` brought up to the user's latest change, or none if it must be found afresh.
+    async fn catch_up(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        kept: &Kept,
+    ) -> Result<Option<Kept>, StoreError> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "WITH fresh AS (SELECT id, created_at FROM snippets WHERE user_id = ",
+        );
+        q.push_bind(user)
+            .push(" AND id IN (SELECT subject FROM changes WHERE user_id = ")
+            .push_bind(user)
+            .push(" AND kind = ")
+            .push_bind(ChangeKind::SnippetCreated.as_str())
+            .push(" AND seq > ")
+            .push_bind(kept.position)
+            .push(" AND seq <= ")
+            .push_bind(kept.position + CATCH_UP_MAX)
+            .push(")");
+        push_filters(&mut q, filter);
+        q.push(") SELECT ");
+        push_mark_and_position(&mut q, user);
+        q.push(", (SELECT min(seq) FROM changes WHERE user_id = ")
+            .push_bind(user)
+            .push(" AND seq > ")
+            .push_bind(kept.position)
+            .push(
+                ") AS first, \
+                 ARRAY(SELECT created_at FROM fresh ORDER BY created_at DESC, id DESC) AS created_at, \
+                 ARRAY(SELECT id FROM fresh ORDER BY created_at DESC, id DESC) AS ids",
+            );
+        let since: Since = q.build_query_as().fetch_one(&self.pool).await?;
+        Ok(kept.advanced(since))
+    }
+}
+
+/// The user's removal mark and change-log position, as two columns named for `Since`.
+fn push_mark_and_position(q: &mut QueryBuilder<'_, Postgres>, user: &str) {
+    q.push("(SELECT removed FROM snippet_counts WHERE user_id = ")
+        .push_bind(user.to_owned())
+        .push(") AS mark, (SELECT last_seq FROM change_positions WHERE user_id = ")
+        .push_bind(user.to_owned())
+        .push(") AS position");
+}
+
+impl Kept {
+    /// About what a kept page takes in memory, its key and the cache's own entry included.
+    fn weight(key: &SearchKey, kept: &Kept) -> u32 {
+        const ENTRY: usize = 160;
+        const ID: usize = std::mem::size_of::<(i64, String)>() + 36;
+        let text = key.0.len() + key.3.len();
+        let filters = key.1.as_ref().map_or(0, String::len) + key.2.as_ref().map_or(0, String::len);
+        (ENTRY + text + filters + kept.newest.len() * ID) as u32
+    }
+
+    /// This page after the changes `since` read, if they only added snippets and none of them
+    /// were pruned from the log.
+    fn advanced(&self, since: Since) -> Option<Self> {
+        let position = since.position.unwrap_or(0);
+        if since.mark != self.mark || position < self.position {
+            return None;
+        }
+        if position == self.position {
+            return Some(self.clone());
+        }
+        if position - self.position > CATCH_UP_MAX || since.first != Some(self.position + 1) {
+            return None;
+        }
+        let added = since.ids.len() as i64;
+        let mut newest: Vec<(i64, String)> = since.created_at.into_iter().zip(since.ids).collect();
+        newest.extend(self.newest.iter().cloned());
+        newest.sort_unstable_by(|a, b| b.cmp(a));
+        newest.dedup();
+        newest.truncate(self.depth);
+        Some(Self {
+            mark: since.mark,
+            position,
+            total: (self.total + added).min(SEARCH_TOTAL_CAP + 1),
+            depth: self.depth,
+            newest,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(mark: Option<i64>, position: i64, total: i64, newest: &[(i64, &str)]) -> Kept {
+        Kept {
+            mark,
+            position,
+            total,
+            depth: 3,
+            newest: newest
+                .iter()
+                .map(|(at, id)| (*at, id.to_string()))
+                .collect(),
+        }
+    }
+
+    fn since(mark: Option<i64>, position: i64, first: Option<i64>, fresh: &[(i64, &str)]) -> Since {
+        Since {
+            mark,
+            position: Some(position),
+            first,
+            created_at: fresh.iter().map(|(at, _)| *at).collect(),
+            ids: fresh.iter().map(|(_, id)| id.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn creates_since_are_merged_newest_first_down_to_the_page_depth() {
+        let page = kept(Some(7), 10, 3, &[(30, "c"), (20, "b"), (10, "a")]);
+        let now = page
+            .advanced(since(Some(7), 14, Some(11), &[(40, "d"), (25, "x")]))
+            .expect("only creates since");
+        assert_eq!(now.position, 14);
+        assert_eq!(now.total, 5);
+        let ids: Vec<&str> = now.newest.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids, ["d", "c", "x"]);
+    }
+
+    #[test]
+    fn a_total_past_the_cap_stays_one_past_it() {
+        let page = kept(Some(7), 10, SEARCH_TOTAL_CAP + 1, &[(30, "c")]);
+        let now = page
+            .advanced(since(Some(7), 11, Some(11), &[(40, "d")]))
+            .unwrap();
+        assert_eq!(now.total, SEARCH_TOTAL_CAP + 1);
+    }
+
+    #[test]
+    fn nothing_since_keeps_the_page() {
+        let page = kept(Some(7), 10, 1, &[(30, "c")]);
+        let now = page.advanced(since(Some(7), 10, None, &[])).unwrap();
+        assert_eq!((now.position, now.total, now.newest), (10, 1, page.newest));
+    }
+
+    #[test]
+    fn a_page_is_found_afresh_after_a_removal_a_gap_or_too_many_changes() {
+        let page = kept(Some(7), 10, 1, &[(30, "c")]);
+        assert!(
+            page.advanced(since(Some(8), 11, Some(11), &[])).is_none(),
+            "the removal mark moved"
+        );
+        assert!(
+            page.advanced(since(None, 11, Some(11), &[])).is_none(),
+            "the counter row is gone"
+        );
+        assert!(
+            page.advanced(since(Some(7), 12, Some(12), &[])).is_none(),
+            "change 11 was pruned: what it did is unknown"
+        );
+        assert!(
+            page.advanced(since(Some(7), 9, None, &[])).is_none(),
+            "the log went back"
+        );
+        assert!(
+            page.advanced(since(Some(7), 10 + CATCH_UP_MAX + 1, Some(11), &[]))
+                .is_none(),
+            "more changes than one catch-up reads"
+        );
+    }
+}
