@@ -42,6 +42,7 @@ mod mcp;
 mod outages;
 mod outbox;
 mod replicas;
+mod search_pages;
 mod semantic;
 mod semantic_outages;
 mod snippets;

@@ -9,7 +9,7 @@
 //! page is then found afresh. All of it comes from the database, so a change through any
 //! replica is seen.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 use prometheus::IntCounter;
@@ -25,8 +25,9 @@ use crate::store::{to_micros, StoreError};
 const DEEPEST_KEPT: i64 = 200;
 /// Bytes that kept pages may take together, as `Kept::weight` estimates them.
 const BYTES_KEPT: u64 = 2 << 20;
-/// A page is found afresh at least this often, so a row written to the database by other
-/// means than the service (which records no change) is seen within it.
+/// A page is found afresh at least this long after it was found, however often it was
+/// brought up to date since, so a row written to the database by other means than the
+/// service (which records no change) is seen within it.
 const KEPT_FOR: Duration = Duration::from_secs(300);
 /// Past this many changes since a page was found, finding it afresh costs less.
 const CATCH_UP_MAX: i64 = 500;
@@ -37,6 +38,8 @@ type SearchKey = (String, Option<String>, Option<String>, String, i64, i64);
 /// A search's page as of one point in the user's change log.
 #[derive(Clone)]
 struct Kept {
+    /// When the page was found afresh; bringing it up to date keeps this.
+    found: Instant,
     /// The user's removal mark; none before the user's first snippet.
     mark: Option<i64>,
     /// The user's change-log position.
@@ -96,9 +99,11 @@ impl Searches {
     ) -> Result<(Vec<Snippet>, i64), StoreError> {
         let depth = filter.offset + filter.limit;
         if depth > DEEPEST_KEPT {
-            let (kept, page) = self.find(user, filter, filter.offset, filter.limit).await?;
+            let (kept, page) = self
+                .find(user, filter, filter.offset, filter.limit, 0)
+                .await?;
             self.answered_found.inc();
-            return self.answer(user, kept, page, 0).await;
+            return Ok((page, kept.total));
         }
         let key = (
             user.to_owned(),
@@ -108,49 +113,51 @@ impl Searches {
             filter.offset,
             filter.limit,
         );
-        if let Some(kept) = self.kept.get(&key) {
+        if let Some(kept) = self.kept.get(&key).filter(Kept::is_fresh) {
             if let Some(current) = self.catch_up(user, filter, &kept).await? {
-                self.answered_kept.inc();
-                self.kept.insert(key, current.clone());
-                return self.answer(user, current, None, filter.offset).await;
+                if let Some(page) = self.rows_of(user, filter, &current).await? {
+                    self.answered_kept.inc();
+                    let total = current.total;
+                    self.kept.insert(key, current);
+                    return Ok((page, total));
+                }
             }
         }
-        let (kept, page) = self.find(user, filter, 0, depth).await?;
+        let (kept, page) = self.find(user, filter, 0, depth, filter.offset).await?;
         self.answered_found.inc();
-        self.kept.insert(key, kept.clone());
-        self.answer(user, kept, page, filter.offset).await
+        let total = kept.total;
+        self.kept.insert(key, kept);
+        Ok((page, total))
     }
 
-    /// The page out of `kept`, after its first `skip` matches: out of `rows` if the walk
-    /// already read them, else read by id.
-    async fn answer(
+    /// The rows of `kept`'s page (after its offset), or none if one of them was deleted or
+    /// stopped matching since `kept` was brought up to date: the page is then found afresh.
+    async fn rows_of(
         &self,
         user: &str,
-        kept: Kept,
-        rows: Option<Vec<Snippet>>,
-        skip: i64,
-    ) -> Result<(Vec<Snippet>, i64), StoreError> {
-        let skip = (skip as usize).min(kept.newest.len());
-        if let Some(mut rows) = rows {
-            rows.drain(..skip.min(rows.len()));
-            return Ok((rows, kept.total));
-        }
+        filter: &ListFilter,
+        kept: &Kept,
+    ) -> Result<Option<Vec<Snippet>>, StoreError> {
+        let skip = (filter.offset as usize).min(kept.newest.len());
         let ids: Vec<String> = kept.newest[skip..]
             .iter()
             .map(|(_, id)| id.clone())
             .collect();
-        Ok((in_order(&self.pool, user, &ids).await?, kept.total))
+        let rows = in_order(&self.pool, user, filter, &ids).await?;
+        Ok((rows.len() == ids.len()).then_some(rows))
     }
 
-    /// Finds the search's `limit` newest matches after `offset`, in one snapshot: a pass over
-    /// the matches, stopping past the cap, and past it a walk. Returns the rows the walk read.
+    /// Finds the search's `limit` newest matches after `offset`, and reads the rows of all
+    /// but the first `skip` of them, in one snapshot: a pass over the matches, stopping past
+    /// the cap, and past it a walk.
     async fn find(
         &self,
         user: &str,
         filter: &ListFilter,
         offset: i64,
         limit: i64,
-    ) -> Result<(Kept, Option<Vec<Snippet>>), StoreError> {
+        skip: i64,
+    ) -> Result<(Kept, Vec<Snippet>), StoreError> {
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -172,25 +179,33 @@ impl Searches {
         let (total, mark, position, created_at, ids): Found =
             q.build_query_as().fetch_one(&mut *tx).await?;
         let mut kept = Kept {
+            found: Instant::now(),
             mark,
             position: position.unwrap_or(0),
             total,
             depth: limit as usize,
             newest: created_at.into_iter().zip(ids).collect(),
         };
-        if total <= SEARCH_TOTAL_CAP {
-            tx.commit().await?;
-            return Ok((kept, None));
-        }
-        // Past the cap, the pass saw only some matches. Walking the user's rows newest first
-        // stops at the page, where sorting every match would cost more.
-        let rows = walk(&mut *tx, user, filter, limit, offset).await?;
+        let skip = (skip as usize).min(kept.newest.len());
+        let rows = if total <= SEARCH_TOTAL_CAP {
+            let wanted: Vec<String> = kept.newest[skip..]
+                .iter()
+                .map(|(_, id)| id.clone())
+                .collect();
+            in_order(&mut *tx, user, filter, &wanted).await?
+        } else {
+            // Past the cap, the pass saw only some matches. Walking the user's rows newest
+            // first stops at the page, where sorting every match would cost more.
+            let mut rows = walk(&mut *tx, user, filter, limit, offset).await?;
+            kept.newest = rows
+                .iter()
+                .map(|s| (to_micros(s.created_at), s.id.clone()))
+                .collect();
+            rows.drain(..skip.min(rows.len()));
+            rows
+        };
         tx.commit().await?;
-        kept.newest = rows
-            .iter()
-            .map(|s| (to_micros(s.created_at), s.id.clone()))
-            .collect();
-        Ok((kept, Some(rows)))
+        Ok((kept, rows))
     }
 
     /// `kept` brought up to the user's latest change, or none if it must be found afresh.
@@ -240,9 +255,17 @@ fn push_mark_and_position(q: &mut QueryBuilder<'_, Postgres>, user: &str) {
 }
 
 impl Kept {
+    /// Whether the page was found recently enough to be brought up to date, not found again.
+    fn is_fresh(&self) -> bool {
+        self.found.elapsed() < KEPT_FOR
+    }
+
     /// About what a kept page takes in memory, its key and the cache's own entry included.
     fn weight(key: &SearchKey, kept: &Kept) -> u32 {
-        const ENTRY: usize = 160;
+        // The cache's own share per entry: its entry and bookkeeping, the queue nodes of its
+        // expiry, a hash-table slot, and the allocations behind the key's and the page's
+        // strings and vectors, each rounded up by the allocator.
+        const ENTRY: usize = 640;
         const ID: usize = std::mem::size_of::<(i64, String)>() + 36;
         let text = key.0.len() + key.3.len();
         let filters = key.1.as_ref().map_or(0, String::len) + key.2.as_ref().map_or(0, String::len);
@@ -269,6 +292,7 @@ impl Kept {
         newest.dedup();
         newest.truncate(self.depth);
         Some(Self {
+            found: self.found,
             mark: since.mark,
             position,
             total: (self.total + added).min(SEARCH_TOTAL_CAP + 1),
@@ -284,6 +308,7 @@ mod tests {
 
     fn kept(mark: Option<i64>, position: i64, total: i64, newest: &[(i64, &str)]) -> Kept {
         Kept {
+            found: Instant::now(),
             mark,
             position,
             total,
@@ -331,6 +356,23 @@ mod tests {
         let page = kept(Some(7), 10, 1, &[(30, "c")]);
         let now = page.advanced(since(Some(7), 10, None, &[])).unwrap();
         assert_eq!((now.position, now.total, now.newest), (10, 1, page.newest));
+    }
+
+    #[test]
+    fn bringing_a_page_up_to_date_keeps_the_time_it_was_found() {
+        let mut page = kept(Some(7), 10, 1, &[(30, "c")]);
+        page.found = Instant::now() - KEPT_FOR;
+        let now = page
+            .advanced(since(Some(7), 11, Some(11), &[(40, "d")]))
+            .unwrap();
+        assert_eq!(now.found, page.found);
+        assert!(
+            !now.is_fresh(),
+            "a page asked often is still found afresh once it is KEPT_FOR old"
+        );
+        let same = page.advanced(since(Some(7), 10, None, &[])).unwrap();
+        assert!(!same.is_fresh());
+        assert!(kept(Some(7), 10, 1, &[]).is_fresh());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The pieces of SQL every page query shares: the filters and the newest-first walk.
 
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 
 use crate::model::{ListFilter, Snippet};
 use crate::store::row::{into_snippets, SnippetRow, POSTGRES_COLUMNS as COLUMNS};
@@ -23,24 +23,26 @@ pub async fn walk(
     into_snippets(rows)
 }
 
-/// The snippets of `ids`, newest first.
+/// Those of the snippets `ids` that still match `filter`, newest first. A caller that read
+/// the ids in an earlier statement learns from a shorter answer that one of them changed or
+/// went in between.
 pub async fn in_order(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     user: &str,
+    filter: &ListFilter,
     ids: &[String],
 ) -> Result<Vec<Snippet>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = ANY($2) \
-         ORDER BY created_at DESC, id DESC"
-    );
-    let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
-        .bind(user)
-        .bind(ids)
-        .fetch_all(pool)
-        .await?;
+    let mut page = QueryBuilder::new(format!("SELECT {COLUMNS} FROM snippets WHERE user_id = "));
+    page.push_bind(user)
+        .push(" AND id = ANY(")
+        .push_bind(ids.to_vec())
+        .push(")");
+    push_filters(&mut page, filter);
+    page.push(" ORDER BY created_at DESC, id DESC");
+    let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(db).await?;
     into_snippets(rows)
 }
 
