@@ -33,14 +33,15 @@ impl PostgresStore {
         metrics: &Metrics,
     ) -> Result<Self, StoreError> {
         let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
+        // Prepared statements keep PostgreSQL's own plan choice: after five executions a
+        // statement whose generic plan costs no more than its custom ones is no longer planned
+        // each time, which on the hot paths (a kept search's catch-up, rows by id, counters)
+        // cost more than running them. A statement whose best plan depends on its values (how
+        // rare a searched word, language or tag is) is sent unprepared instead, so it is always
+        // planned for them: see `postgres_pages::sql::prepare_once`.
         let options = PgConnectOptions::from_str(url)?
             .application_name("pieces-connector")
-            // Prepared statements are reused, and a generic plan for `search @@ $q` cannot know
-            // how rare the words are: it walks every row of the user. Plan each execution.
-            .options([
-                ("statement_timeout", statement_timeout.as_str()),
-                ("plan_cache_mode", "force_custom_plan"),
-            ]);
+            .options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
@@ -133,6 +134,8 @@ impl SnippetStore for PostgresStore {
              ORDER BY ts_rank(search, t.q) DESC, created_at DESC LIMIT $3"
         );
         let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            // Planned for its words each time: see `postgres_pages::sql::prepare_once`.
+            .persistent(false)
             .bind(user)
             .bind(query)
             .bind(limit)

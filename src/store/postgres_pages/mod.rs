@@ -33,6 +33,12 @@ impl Pages {
         if let Some(query) = &filter.query {
             return self.searches.page(user, query, filter).await;
         }
+        if sql::prepare_once(filter) {
+            let (page, total) = sql::newest_with_total(&self.pool, user, filter).await?;
+            if let Some(total) = total {
+                return Ok((page, total));
+            }
+        }
         let total = self.count(user, filter).await?;
         if total <= filter.offset {
             return Ok((Vec::new(), total));
@@ -56,6 +62,9 @@ impl Pages {
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
         count.push_bind(user);
         sql::push_filters(&mut count, filter);
-        Ok(count.build_query_scalar().fetch_one(&self.pool).await?)
+        let count = count
+            .build_query_scalar()
+            .persistent(sql::prepare_once(filter));
+        Ok(count.fetch_one(&self.pool).await?)
     }
 }

@@ -13,12 +13,14 @@ use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 use prometheus::IntCounter;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Row};
 
-use super::sql::{in_order, push_filters, push_newest_first, walk};
+use super::sql::{in_order, prepare_once, push_filters, push_in_order, push_newest_first, walk};
 use crate::metrics::Metrics;
 use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{ChangeKind, ListFilter, Snippet};
+use crate::store::row::{into_snippets, SnippetRow};
 use crate::store::{to_micros, StoreError};
 
 /// Pages that go deeper than this are found afresh each time.
@@ -56,15 +58,33 @@ struct Kept {
 /// change-log position, and the page's (created_at, id), newest first.
 type Found = (i64, Option<i64>, Option<i64>, Vec<i64>, Vec<String>);
 
-/// What one statement read of the user's state, all in one snapshot.
+/// What a catch-up read of the user's state, all in one snapshot.
 #[derive(sqlx::FromRow)]
 struct Since {
     mark: Option<i64>,
     position: Option<i64>,
     /// The first change kept after the page's position, if any: a gap means some were pruned.
     first: Option<i64>,
-    created_at: Vec<i64>,
-    ids: Vec<String>,
+    /// The matches created since, newest first.
+    fresh_created_at: Vec<i64>,
+    fresh_ids: Vec<String>,
+}
+
+/// One row of a catch-up: the user's state since, and one row of the page as it was kept
+/// that still matches, if any (the state comes on every row, and alone when none matches).
+struct CaughtUp {
+    since: Since,
+    row: Option<SnippetRow>,
+}
+
+impl<'r> FromRow<'r, PgRow> for CaughtUp {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        let id: Option<&str> = row.try_get("id")?;
+        Ok(Self {
+            since: Since::from_row(row)?,
+            row: id.map(|_| SnippetRow::from_row(row)).transpose()?,
+        })
+    }
 }
 
 pub struct Searches {
@@ -114,8 +134,16 @@ impl Searches {
             filter.limit,
         );
         if let Some(kept) = self.kept.get(&key).filter(Kept::is_fresh) {
-            if let Some(current) = self.catch_up(user, filter, &kept).await? {
-                if let Some(page) = self.rows_of(user, filter, &current).await? {
+            let (current, rows) = self.catch_up(user, filter, &kept).await?;
+            if let Some(current) = current {
+                // The rows read with the catch-up are the page's unless a match created since
+                // moved it; then they are read again, by the page's ids.
+                let page = if current.is_page(filter.offset, &rows) {
+                    Some(rows)
+                } else {
+                    self.rows_of(user, filter, &current).await?
+                };
+                if let Some(page) = page {
                     self.answered_kept.inc();
                     let total = current.total;
                     self.kept.insert(key, current);
@@ -138,13 +166,8 @@ impl Searches {
         filter: &ListFilter,
         kept: &Kept,
     ) -> Result<Option<Vec<Snippet>>, StoreError> {
-        let skip = (filter.offset as usize).min(kept.newest.len());
-        let ids: Vec<String> = kept.newest[skip..]
-            .iter()
-            .map(|(_, id)| id.clone())
-            .collect();
-        let rows = in_order(&self.pool, user, filter, &ids).await?;
-        Ok((rows.len() == ids.len()).then_some(rows))
+        let rows = in_order(&self.pool, user, filter, kept.page_ids(filter.offset)).await?;
+        Ok(kept.is_page(filter.offset, &rows).then_some(rows))
     }
 
     /// Finds the search's `limit` newest matches after `offset`, and reads the rows of all
@@ -176,8 +199,11 @@ impl Searches {
             ", ARRAY(SELECT created_at FROM page ORDER BY created_at DESC, id DESC), \
              ARRAY(SELECT id FROM page ORDER BY created_at DESC, id DESC)",
         );
-        let (total, mark, position, created_at, ids): Found =
-            q.build_query_as().fetch_one(&mut *tx).await?;
+        let (total, mark, position, created_at, ids): Found = q
+            .build_query_as()
+            .persistent(prepare_once(filter))
+            .fetch_one(&mut *tx)
+            .await?;
         let mut kept = Kept {
             found: Instant::now(),
             mark,
@@ -186,13 +212,8 @@ impl Searches {
             depth: limit as usize,
             newest: created_at.into_iter().zip(ids).collect(),
         };
-        let skip = (skip as usize).min(kept.newest.len());
         let rows = if total <= SEARCH_TOTAL_CAP {
-            let wanted: Vec<String> = kept.newest[skip..]
-                .iter()
-                .map(|(_, id)| id.clone())
-                .collect();
-            in_order(&mut *tx, user, filter, &wanted).await?
+            in_order(&mut *tx, user, filter, kept.page_ids(skip)).await?
         } else {
             // Past the cap, the pass saw only some matches. Walking the user's rows newest
             // first stops at the page, where sorting every match would cost more.
@@ -201,20 +222,21 @@ impl Searches {
                 .iter()
                 .map(|s| (to_micros(s.created_at), s.id.clone()))
                 .collect();
-            rows.drain(..skip.min(rows.len()));
+            rows.drain(..(skip as usize).min(rows.len()));
             rows
         };
         tx.commit().await?;
         Ok((kept, rows))
     }
 
-    /// `kept` brought up to the user's latest change, or none if it must be found afresh.
+    /// `kept` brought up to the user's latest change (none if it must be found afresh), and
+    /// the rows of its page as it was kept that still match, newest first: one statement.
     async fn catch_up(
         &self,
         user: &str,
         filter: &ListFilter,
         kept: &Kept,
-    ) -> Result<Option<Kept>, StoreError> {
+    ) -> Result<(Option<Kept>, Vec<Snippet>), StoreError> {
         let mut q = QueryBuilder::<Postgres>::new(
             "WITH fresh AS (SELECT id, created_at FROM snippets WHERE user_id = ",
         );
@@ -229,7 +251,7 @@ impl Searches {
             .push_bind(kept.position + CATCH_UP_MAX)
             .push(")");
         push_filters(&mut q, filter);
-        q.push(") SELECT ");
+        q.push(") SELECT since.*, page.* FROM (SELECT ");
         push_mark_and_position(&mut q, user);
         q.push(", (SELECT min(seq) FROM changes WHERE user_id = ")
             .push_bind(user)
@@ -237,11 +259,27 @@ impl Searches {
             .push_bind(kept.position)
             .push(
                 ") AS first, \
-                 ARRAY(SELECT created_at FROM fresh ORDER BY created_at DESC, id DESC) AS created_at, \
-                 ARRAY(SELECT id FROM fresh ORDER BY created_at DESC, id DESC) AS ids",
+                 ARRAY(SELECT created_at FROM fresh ORDER BY created_at DESC, id DESC) \
+                 AS fresh_created_at, \
+                 ARRAY(SELECT id FROM fresh ORDER BY created_at DESC, id DESC) AS fresh_ids\
+                 ) AS since LEFT JOIN LATERAL (",
             );
-        let since: Since = q.build_query_as().fetch_one(&self.pool).await?;
-        Ok(kept.advanced(since))
+        push_in_order(&mut q, user, filter, kept.page_ids(filter.offset));
+        q.push(") AS page ON true ORDER BY page.created_at DESC, page.id DESC");
+        // Prepared whatever its filters: it starts from at most CATCH_UP_MAX changes of the
+        // log and a page of ids, so its generic plan is as good for any words, and saves
+        // planning each time.
+        let read: Vec<CaughtUp> = q.build_query_as().fetch_all(&self.pool).await?;
+        let mut read = read.into_iter();
+        let Some(first) = read.next() else {
+            return Err(StoreError::Corrupt("a catch-up read no row".into()));
+        };
+        let rows: Vec<SnippetRow> = first
+            .row
+            .into_iter()
+            .chain(read.filter_map(|r| r.row))
+            .collect();
+        Ok((kept.advanced(first.since), into_snippets(rows)?))
     }
 }
 
@@ -255,6 +293,24 @@ fn push_mark_and_position(q: &mut QueryBuilder<'_, Postgres>, user: &str) {
 }
 
 impl Kept {
+    /// The ids of the page that starts at `offset`, newest first.
+    fn page_ids(&self, offset: i64) -> Vec<String> {
+        let skip = (offset as usize).min(self.newest.len());
+        self.newest[skip..]
+            .iter()
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    /// Whether `rows` are exactly the page that starts at `offset`: none of them was deleted
+    /// or stopped matching, and no match created since moved the page.
+    fn is_page(&self, offset: i64, rows: &[Snippet]) -> bool {
+        let skip = (offset as usize).min(self.newest.len());
+        rows.iter()
+            .map(|s| s.id.as_str())
+            .eq(self.newest[skip..].iter().map(|(_, id)| id.as_str()))
+    }
+
     /// Whether the page was found recently enough to be brought up to date, not found again.
     fn is_fresh(&self) -> bool {
         self.found.elapsed() < KEPT_FOR
@@ -285,8 +341,12 @@ impl Kept {
         if position - self.position > CATCH_UP_MAX || since.first != Some(self.position + 1) {
             return None;
         }
-        let added = since.ids.len() as i64;
-        let mut newest: Vec<(i64, String)> = since.created_at.into_iter().zip(since.ids).collect();
+        let added = since.fresh_ids.len() as i64;
+        let mut newest: Vec<(i64, String)> = since
+            .fresh_created_at
+            .into_iter()
+            .zip(since.fresh_ids)
+            .collect();
         newest.extend(self.newest.iter().cloned());
         newest.sort_unstable_by(|a, b| b.cmp(a));
         newest.dedup();
@@ -325,8 +385,8 @@ mod tests {
             mark,
             position: Some(position),
             first,
-            created_at: fresh.iter().map(|(at, _)| *at).collect(),
-            ids: fresh.iter().map(|(_, id)| id.to_string()).collect(),
+            fresh_created_at: fresh.iter().map(|(at, _)| *at).collect(),
+            fresh_ids: fresh.iter().map(|(_, id)| id.to_string()).collect(),
         }
     }
 
