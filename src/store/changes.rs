@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use super::feed::{Announcement, CHANNEL};
@@ -143,54 +145,14 @@ pub async fn record_in_sqlite(
     Ok(())
 }
 
-/// Records stream events on PostgreSQL in one statement, whatever their number: each
-/// user's numbers are taken at once from their `change_positions` row (whose lock orders that
-/// user's concurrent changes, held from here to the commit), the events are inserted and
-/// announced (NOTIFY is sent only if the transaction commits). One round trip keeps that lock
-/// short. `executor` is the change's transaction, or the pool for a change of its own.
-pub async fn record_in_postgres<'e, E>(
-    executor: E,
-    changes: &[ChangeRecord],
-) -> Result<(), StoreError>
-where
-    E: sqlx::Executor<'e, Database = Postgres>,
-{
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let text = |f: fn(&ChangeRecord) -> String| changes.iter().map(f).collect::<Vec<_>>();
-    let announcements: Vec<String> = changes
-        .iter()
-        .map(|c| {
-            json_text(&Announcement {
-                u: c.user.clone(),
-                s: c.subject.clone(),
-                t: to_micros(c.at),
-            })
-        })
-        .collect();
-    sqlx::query(RECORD_IN_POSTGRES)
-        .bind(text(|c| c.user.clone()))
-        .bind(text(|c| c.kind.as_str().to_owned()))
-        .bind(
-            changes
-                .iter()
-                .map(|c| c.subject.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(text(|c| json_text(&c.data)))
-        .bind(changes.iter().map(|c| to_micros(c.at)).collect::<Vec<_>>())
-        .bind(CHANNEL)
-        .bind(&announcements)
-        .execute(executor)
-        .await?;
-    Ok(())
-}
-
-/// Numbers each user's new events after their last (users locked in a fixed order, so two
-/// statements cannot deadlock), inserts them, and announces each.
-const RECORD_IN_POSTGRES: &str = "
-WITH input AS (
+/// The common table expressions that record stream events on PostgreSQL inside a larger
+/// statement, whatever their number (parameters $1-$5, bound by `bind_changes`): each user's
+/// numbers are taken at once from their `change_positions` row (whose lock orders that user's
+/// concurrent changes, held to the commit; users locked in a fixed order, so two statements
+/// cannot deadlock), and the events are inserted. `announce_changes!` ends the statement.
+macro_rules! change_log_ctes {
+    () => {
+        "input AS (
     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[])
         WITH ORDINALITY AS c(user_id, kind, subject, data, at, ord)
 ), counts AS (
@@ -206,5 +168,48 @@ WITH input AS (
            p.last_seq - c.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord),
            i.kind, i.subject, i.data, i.at
     FROM input i JOIN positions p USING (user_id) JOIN counts c USING (user_id)
-)
-SELECT pg_notify($6, a) FROM UNNEST($7::text[]) AS a";
+)"
+    };
+}
+pub(super) use change_log_ctes;
+
+/// The end of a statement that records changes: each is announced (parameters $6 and $7;
+/// NOTIFY is sent only if the transaction commits).
+macro_rules! announce_changes {
+    () => {
+        " SELECT pg_notify($6, a) FROM UNNEST($7::text[]) AS a"
+    };
+}
+pub(super) use announce_changes;
+
+/// Binds `changes` as parameters $1-$7 of a statement made of `change_log_ctes!` and
+/// `announce_changes!`.
+pub(super) fn bind_changes<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    changes: &[ChangeRecord],
+) -> Query<'q, Postgres, PgArguments> {
+    let text = |f: fn(&ChangeRecord) -> String| changes.iter().map(f).collect::<Vec<_>>();
+    let announcements: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            json_text(&Announcement {
+                u: c.user.clone(),
+                s: c.subject.clone(),
+                t: to_micros(c.at),
+            })
+        })
+        .collect();
+    query
+        .bind(text(|c| c.user.clone()))
+        .bind(text(|c| c.kind.as_str().to_owned()))
+        .bind(
+            changes
+                .iter()
+                .map(|c| c.subject.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(text(|c| json_text(&c.data)))
+        .bind(changes.iter().map(|c| to_micros(c.at)).collect::<Vec<_>>())
+        .bind(CHANNEL)
+        .bind(announcements)
+}

@@ -157,6 +157,11 @@ impl SnippetStore for PostgresStore {
             return Ok(None);
         };
         let s = patch.apply(current, now);
+        let change = Change::Updated {
+            code_changed: patch.touches_code(),
+        };
+        // Recorded before the update, whose trigger locks the user's count: see `record`.
+        record(&mut *tx, [&plan.for_snippet(user, &s, change, now)]).await?;
         bind_content(sqlx::query(
             "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
              metadata = $5::jsonb, description = $6, updated_at = $7 WHERE user_id = $8 AND id = $9",
@@ -166,10 +171,6 @@ impl SnippetStore for PostgresStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let change = Change::Updated {
-            code_changed: patch.touches_code(),
-        };
-        record(&mut tx, [&plan.for_snippet(user, &s, change, now)]).await?;
         tx.commit().await?;
         Ok(Some(s))
     }
@@ -182,22 +183,20 @@ impl SnippetStore for PostgresStore {
         plan: &EventPlan,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let sql =
-            format!("DELETE FROM snippets WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
-        let row: Option<SnippetRow> = sqlx::query_as(&sql)
-            .bind(user)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        let Some(gone) = Self::fetch_for_update(&mut tx, user, id).await? else {
             return Ok(false);
         };
-        let gone = row.into_snippet()?;
+        // Recorded before the delete, whose trigger locks the user's count: see `record`.
         record(
-            &mut tx,
+            &mut *tx,
             [&plan.for_snippet(user, &gone, Change::Deleted, now)],
         )
         .await?;
+        sqlx::query("DELETE FROM snippets WHERE user_id = $1 AND id = $2")
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -225,7 +224,7 @@ impl SnippetStore for PostgresStore {
             return Ok(false);
         };
         let merged = row.into_snippet()?;
-        record(&mut tx, [&plan.for_analysis(user, &merged, now)]).await?;
+        record(&mut *tx, [&plan.for_analysis(user, &merged, now)]).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -20,6 +20,7 @@ on_each_backend!(
     every_limit_is_enforced_and_names_the_field,
     snippets_survive_a_restart,
     concurrent_creates_are_each_stored_once,
+    creates_edits_and_deletes_of_one_user_at_once_all_succeed,
 );
 
 async fn created_snippet_is_stored_and_read_back(backend: Backend) {
@@ -617,4 +618,52 @@ async fn concurrent_creates_are_each_stored_once(backend: Backend) {
     assert_eq!(found["total"], 1, "{found}");
     let (_, even) = status_json(app.get("/api/v1/snippets?q=even", &alice).await).await;
     assert_eq!(even["total"], 30, "{even}");
+}
+
+/// Creates (committed in batches), edits and deletes of one user's snippets, all at once, each
+/// take the user's stream position and count: in one order everywhere, so none deadlocks,
+/// and the stream, the count and the rows agree afterwards.
+async fn creates_edits_and_deletes_of_one_user_at_once_all_succeed(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let mut existing = Vec::new();
+    for n in 0..40 {
+        existing.push(app.create(&alice, &snippet(&format!("old {n}"))).await);
+    }
+    let (app, alice) = (&app, &alice);
+    let work = existing.iter().enumerate().flat_map(|(n, id)| {
+        let path = format!("/api/v1/snippets/{id}");
+        let create = async move {
+            let status = app
+                .post("/api/v1/snippets", alice, &snippet(&format!("new {n}")))
+                .await
+                .status();
+            ("create", status, StatusCode::CREATED)
+        };
+        let change = async move {
+            if n % 2 == 0 {
+                let body = json!({"title": format!("edited {n}")});
+                (
+                    "edit",
+                    app.patch(&path, alice, &body).await.status(),
+                    StatusCode::OK,
+                )
+            } else {
+                let status = app.delete(&path, alice).await.status();
+                ("delete", status, StatusCode::NO_CONTENT)
+            }
+        };
+        [
+            futures_util::future::Either::Left(create),
+            futures_util::future::Either::Right(change),
+        ]
+    });
+    for (what, status, expected) in futures_util::future::join_all(work).await {
+        assert_eq!(status, expected, "a concurrent {what}");
+    }
+    let (_, page) = status_json(app.get("/api/v1/snippets?limit=100", alice).await).await;
+    assert_eq!(page["total"], 60, "40 + 40 created - 20 deleted");
+    assert_eq!(page["snippets"].as_array().unwrap().len(), 60);
+    let (_, edited) = status_json(app.get("/api/v1/snippets?q=edited", alice).await).await;
+    assert_eq!(edited["total"], 20, "{edited}");
 }
