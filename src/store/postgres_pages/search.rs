@@ -70,23 +70,6 @@ struct Since {
     fresh_ids: Vec<String>,
 }
 
-/// One row of a catch-up: the user's state since, and one row of the page as it was kept
-/// that still matches, if any (the state comes on every row, and alone when none matches).
-struct CaughtUp {
-    since: Since,
-    row: Option<SnippetRow>,
-}
-
-impl<'r> FromRow<'r, PgRow> for CaughtUp {
-    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
-        let id: Option<&str> = row.try_get("id")?;
-        Ok(Self {
-            since: Since::from_row(row)?,
-            row: id.map(|_| SnippetRow::from_row(row)).transpose()?,
-        })
-    }
-}
-
 pub struct Searches {
     pool: PgPool,
     kept: Cache<SearchKey, Kept>,
@@ -269,17 +252,20 @@ impl Searches {
         // Prepared whatever its filters: it starts from at most CATCH_UP_MAX changes of the
         // log and a page of ids, so its generic plan is as good for any words, and saves
         // planning each time.
-        let read: Vec<CaughtUp> = q.build_query_as().fetch_all(&self.pool).await?;
-        let mut read = read.into_iter();
-        let Some(first) = read.next() else {
+        // Every row carries the user's state, and a row of the page that still matches if any
+        // does (the state comes alone when none does): the state is read from the first.
+        let read: Vec<PgRow> = q.build().fetch_all(&self.pool).await?;
+        let Some(first) = read.first() else {
             return Err(StoreError::Corrupt("a catch-up read no row".into()));
         };
-        let rows: Vec<SnippetRow> = first
-            .row
-            .into_iter()
-            .chain(read.filter_map(|r| r.row))
-            .collect();
-        Ok((kept.advanced(first.since), into_snippets(rows)?))
+        let since = Since::from_row(first)?;
+        let mut rows = Vec::with_capacity(read.len());
+        for row in &read {
+            if row.try_get::<Option<&str>, _>("id")?.is_some() {
+                rows.push(SnippetRow::from_row(row)?);
+            }
+        }
+        Ok((kept.advanced(since), into_snippets(rows)?))
     }
 }
 
@@ -295,20 +281,20 @@ fn push_mark_and_position(q: &mut QueryBuilder<'_, Postgres>, user: &str) {
 impl Kept {
     /// The ids of the page that starts at `offset`, newest first.
     fn page_ids(&self, offset: i64) -> Vec<String> {
-        let skip = (offset as usize).min(self.newest.len());
-        self.newest[skip..]
-            .iter()
-            .map(|(_, id)| id.clone())
-            .collect()
+        self.page(offset).iter().map(|(_, id)| id.clone()).collect()
     }
 
     /// Whether `rows` are exactly the page that starts at `offset`: none of them was deleted
     /// or stopped matching, and no match created since moved the page.
     fn is_page(&self, offset: i64, rows: &[Snippet]) -> bool {
-        let skip = (offset as usize).min(self.newest.len());
         rows.iter()
             .map(|s| s.id.as_str())
-            .eq(self.newest[skip..].iter().map(|(_, id)| id.as_str()))
+            .eq(self.page(offset).iter().map(|(_, id)| id.as_str()))
+    }
+
+    /// The kept matches from `offset` on.
+    fn page(&self, offset: i64) -> &[(i64, String)] {
+        &self.newest[(offset as usize).min(self.newest.len())..]
     }
 
     /// Whether the page was found recently enough to be brought up to date, not found again.
