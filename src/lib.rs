@@ -93,7 +93,7 @@ pub async fn mint_personal_token(
     .await
     .map_err(|e| format!("DATABASE_URL: cannot open the store: {e}"))?;
     let personal = std::sync::Arc::new(auth::PersonalTokens::new(stores.tokens.clone()));
-    let tokens = service::TokenService::new(stores.tokens, personal);
+    let tokens = service::TokenService::new(stores.tokens, personal, settings.tokens_max_per_user);
     tokens.create(user, request).await.map_err(|e| match e {
         service::ServiceError::Invalid(e) => format!("--{}: {e}", e.field.replace('_', "-")),
         other => other.to_string(),

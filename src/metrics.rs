@@ -31,7 +31,7 @@ pub mod labels {
     /// `result` of `pieces_answer_cache_requests_total`.
     pub const ANSWER_CACHE_RESULTS: &[&str] = &["hit", "miss", "error"];
     /// `pieces_sync_backlog{state}`
-    pub const SYNC_STATES: &[&str] = &["pending", "dead"];
+    pub const SYNC_STATES: &[&str] = &["pending", "dead", "unknown"];
     /// `target` of `pieces_sync_deliveries_total`: the outbox's targets.
     pub const SYNC_TARGETS: &[&str] = &[
         "data_platform",
@@ -160,7 +160,8 @@ impl Metrics {
             sync_backlog: IntGaugeVec::new(
                 Opts::new(
                     "pieces_sync_backlog",
-                    "Outbox events by state: pending (to deliver) or dead (given up, kept)",
+                    "Outbox events by state: pending (to deliver), dead (given up or unreadable, \
+                     kept), unknown (for a target this release does not know, kept)",
                 ),
                 &["state"],
             )?,
@@ -354,6 +355,7 @@ mod tests {
             r#"pieces_cache_requests_total{result="error"} 0"#,
             r#"pieces_sync_backlog{state="pending"} 0"#,
             r#"pieces_sync_backlog{state="dead"} 0"#,
+            r#"pieces_sync_backlog{state="unknown"} 0"#,
             r#"pieces_sync_deliveries_total{outcome="dead",target="cache_invalidation"} 0"#,
             r#"pieces_upstream_requests_total{outcome="ok",service="data_platform"} 0"#,
             r#"pieces_upstream_requests_total{outcome="http_5xx",service="cognitive"} 0"#,

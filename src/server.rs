@@ -25,11 +25,11 @@ use crate::metrics::Metrics;
 use crate::model::{EventPlan, Provider};
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
-    AnswerCache, AssistDeps, AssistService, ContextDeps, ContextService, EmbeddingDeps,
-    EmbeddingService, HealthService, OutboxSignal, SearchDeps, SearchService, Services,
-    SnippetDeps, SnippetService, StreamService, TokenService,
+    AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
+    EmbeddingDeps, EmbeddingService, HealthService, OutboxSignal, SearchDeps, SearchService,
+    Services, SnippetDeps, SnippetService, StreamService, TokenService,
 };
-use crate::store::{self, ChangeFeed, ChangeLog, StoreError};
+use crate::store::{self, ChangeFeed, ChangeLog, ContextStore, StoreError};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
 use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
@@ -122,9 +122,16 @@ struct Background {
     feed: ChangeFeed,
     near: Option<Arc<NearCache>>,
     postgres: Option<sqlx::PgPool>,
-    pruner: Arc<dyn ChangeLog>,
+    pruner: Pruner,
+    keeper: Arc<CacheKeeper>,
     stream: Arc<StreamService>,
     embedding: Option<Arc<EmbeddingService>>,
+}
+
+/// What is deleted once it is past its time: change-stream events and workflow contexts.
+struct Pruner {
+    changes: Arc<dyn ChangeLog>,
+    contexts: Arc<dyn ContextStore>,
 }
 
 impl Service {
@@ -208,11 +215,17 @@ impl Service {
         let signal = Arc::new(OutboxSignal::new(
             metrics.sync_backlog.with_label_values(&["pending"]),
         ));
+        let keeper = Arc::new(CacheKeeper::new(
+            cache.clone(),
+            stores.outbox.clone(),
+            signal.clone(),
+        ));
         let limits = settings.limits();
         let snippets = Arc::new(SnippetService::new(SnippetDeps {
             store: stores.snippets.clone(),
             outbox: stores.outbox.clone(),
             cache: cache.clone(),
+            keeper: keeper.clone(),
             metrics: metrics.clone(),
             plan,
             limits: limits.clone(),
@@ -224,6 +237,8 @@ impl Service {
         }));
         let context = Arc::new(ContextService::new(ContextDeps {
             cache: cache.clone(),
+            keeper: keeper.clone(),
+            store: stores.contexts.clone(),
             outbox: stores.outbox.clone(),
             plan,
             limits: limits.clone(),
@@ -257,7 +272,7 @@ impl Service {
         let worker = OutboxWorker {
             queue: stores.outbox.clone(),
             snippets: snippets.clone(),
-            cache: cache.clone(),
+            keeper: keeper.clone(),
             metrics: metrics.clone(),
             data_platform,
             gateway,
@@ -271,7 +286,11 @@ impl Service {
             last_count: Default::default(),
         };
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
-        let tokens = Arc::new(TokenService::new(stores.tokens.clone(), personal.clone()));
+        let tokens = Arc::new(TokenService::new(
+            stores.tokens.clone(),
+            personal.clone(),
+            settings.tokens_max_per_user,
+        ));
         let stream = Arc::new(StreamService::new(
             stores.changes.clone(),
             personal.clone(),
@@ -283,7 +302,11 @@ impl Service {
             feed,
             near,
             postgres: stores.postgres.clone(),
-            pruner: stores.changes_pruner.clone(),
+            pruner: Pruner {
+                changes: stores.changes_pruner.clone(),
+                contexts: stores.contexts_pruner.clone(),
+            },
+            keeper,
             stream: stream.clone(),
             embedding,
         };
@@ -330,6 +353,7 @@ impl Service {
             near,
             postgres,
             pruner,
+            keeper,
             stream,
             embedding,
         } = background;
@@ -350,7 +374,8 @@ impl Service {
             tokio::spawn(feed.listen(pool, stop.clone()));
         }
         let retention = state.settings.event_retention();
-        tokio::spawn(prune_changes(pruner, retention, stop.clone()));
+        tokio::spawn(prune(pruner, retention, stop.clone()));
+        tokio::spawn(keeper.watch(stop.clone()));
         let api = crate::http::build_router(state.clone());
         let metrics_router = metrics_router(&state);
         let health_router = probes_router().with_state(state.clone());
@@ -459,29 +484,46 @@ async fn flush_token_uses(personal: Arc<PersonalTokens>, stop: CancellationToken
     personal.flush_uses().await;
 }
 
-/// Change-stream events older than this are pruned in batches of this many.
+/// Change-stream events older than their retention, and expired workflow contexts, are
+/// pruned this often, in batches of this many.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const PRUNE_BATCH: i64 = 1_000;
 
-/// Deletes change-stream events past their retention, a bounded batch at a time, so the
-/// store never holds a long lock for it.
-async fn prune_changes(log: Arc<dyn ChangeLog>, retention: Duration, stop: CancellationToken) {
+/// Deletes change-stream events past their retention and expired contexts, a bounded batch at
+/// a time, so the store never holds a long lock for it.
+async fn prune(pruner: Pruner, retention: Duration, stop: CancellationToken) {
     let mut every = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = every.tick() => {}
         }
-        let before = chrono::Utc::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        loop {
-            match log.prune_changes(before, PRUNE_BATCH).await {
-                Ok(removed) if removed == PRUNE_BATCH as u64 => tokio::task::yield_now().await,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot prune the change log; will retry");
-                    break;
-                }
+        let now = chrono::Utc::now();
+        let before = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        in_batches("the change log", || {
+            pruner.changes.prune_changes(before, PRUNE_BATCH)
+        })
+        .await;
+        in_batches("expired contexts", || {
+            pruner.contexts.prune_contexts(now, PRUNE_BATCH)
+        })
+        .await;
+    }
+}
+
+/// Runs `delete` until it removes less than a batch.
+async fn in_batches<F, Fut>(what: &str, mut delete: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    loop {
+        match delete().await {
+            Ok(removed) if removed == PRUNE_BATCH as u64 => tokio::task::yield_now().await,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot prune {what}; will retry");
+                return;
             }
         }
     }
@@ -503,6 +545,7 @@ fn connection_limits(settings: &Settings) -> ConnectionLimits {
         header_read_timeout: settings.header_read_timeout(),
         idle_timeout: settings.idle_timeout(),
         max_connections: settings.max_connections,
+        write_timeout: settings.client_write_timeout(),
     }
 }
 

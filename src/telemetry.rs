@@ -1,6 +1,10 @@
 //! Structured logs: JSON for machines, text for people, level from `LOG_LEVEL`.
 
-use tracing_subscriber::EnvFilter;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Metadata};
+use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
 
 use crate::config::{LogFormat, Settings};
 
@@ -13,15 +17,61 @@ pub fn init(settings: &Settings) {
         directives.push_str(",sqlx::postgres::notice=error");
     }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let _ = match settings.log_format {
-        LogFormat::Json => builder
+    let layer = match settings.log_format {
+        LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+            .with_target(false)
+            .boxed(),
+        LogFormat::Text => fmt::layer().with_target(false).boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(
+            layer
+                .with_filter(filter)
+                .with_filter(ClientLeavingIsNoError),
+        )
+        .try_init();
+}
+
+/// The MCP transport (rmcp) cancels a request whose client hangs up and then logs, at ERROR,
+/// that it could not send the response: a client leaving is not a server error, and any
+/// token holder could fill the error log (and its alerts) with it. That one event is left
+/// out; every other event of rmcp is logged as it comes.
+struct ClientLeavingIsNoError;
+
+const CLIENT_LEFT: &str = "failed to send pending response during drain";
+
+impl<S> Filter<S> for ClientLeavingIsNoError {
+    fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        true
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, _: &Context<'_, S>) -> bool {
+        let metadata = event.metadata();
+        if *metadata.level() != Level::ERROR || !metadata.target().starts_with("rmcp") {
+            return true;
+        }
+        let mut message = MessageIs(CLIENT_LEFT, false);
+        event.record(&mut message);
+        !message.1
+    }
+}
+
+/// Whether an event's message is the given text.
+struct MessageIs(&'static str, bool);
+
+impl Visit for MessageIs {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" && value == self.0 {
+            self.1 = true;
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" && format!("{value:?}") == self.0 {
+            self.1 = true;
+        }
+    }
 }

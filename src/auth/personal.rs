@@ -28,6 +28,14 @@ pub const VERIFIED_FOR: Duration = Duration::from_secs(4);
 /// Tokens remembered at once; past this the least used are asked for again.
 const REMEMBERED: u64 = 100_000;
 
+/// A use is not written again while the stored one is this recent: a busy token costs a
+/// write every half minute at most, and `last_used_at` stays within a minute of the truth.
+const USE_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// Uses written per transaction: each is short, so creates on SQLite's one writer wait for
+/// one chunk at most, never for all of a busy minute's uses.
+const USES_PER_WRITE: usize = 200;
+
 /// A new secret: the prefix and 32 random bytes.
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -108,8 +116,13 @@ impl PersonalTokens {
         if token.expires_at <= now {
             return Err(refused("token_expired", "the token has expired"));
         }
-        if let Ok(mut used) = self.used.lock() {
-            used.insert(token.id.clone(), now);
+        let recorded_lately = token
+            .last_used_at
+            .is_some_and(|at| now - at < USE_PRECISION);
+        if !recorded_lately {
+            if let Ok(mut used) = self.used.lock() {
+                used.insert(token.id.clone(), now);
+            }
         }
         Ok(token)
     }
@@ -130,24 +143,24 @@ impl PersonalTokens {
         self.verified.invalidate_all();
     }
 
-    /// Writes the uses recorded since the last call, in one transaction. A failed write puts
-    /// them back to be tried with the next.
+    /// Writes the uses recorded since the last call, a short transaction per chunk, yielding
+    /// between chunks. A failed write puts what it held back, to be tried with the next.
     pub async fn flush_uses(&self) {
         let batch: Vec<(String, DateTime<Utc>)> = match self.used.lock() {
             Ok(mut used) => used.drain().collect(),
             Err(_) => return,
         };
-        if batch.is_empty() {
-            return;
-        }
-        if let Err(e) = self.store.touch_tokens(&batch).await {
-            tracing::warn!(error = %e, "cannot record token uses; will retry");
-            if let Ok(mut used) = self.used.lock() {
-                for (id, at) in batch {
-                    let latest = used.entry(id).or_insert(at);
-                    *latest = (*latest).max(at);
+        for chunk in batch.chunks(USES_PER_WRITE) {
+            if let Err(e) = self.store.touch_tokens(chunk).await {
+                tracing::warn!(error = %e, "cannot record token uses; will retry");
+                if let Ok(mut used) = self.used.lock() {
+                    for (id, at) in chunk {
+                        let latest = used.entry(id.clone()).or_insert(*at);
+                        *latest = (*latest).max(*at);
+                    }
                 }
             }
+            tokio::task::yield_now().await;
         }
     }
 }

@@ -75,6 +75,11 @@ pub trait Cache: Send + Sync {
     async fn ping(&self) -> Result<(), CacheError>;
     /// "redis" or "memory".
     fn backend(&self) -> &'static str;
+    /// How many calls have failed since start-up: a cache that was failing and answers
+    /// again has drops to catch up on.
+    fn failures(&self) -> u64 {
+        0
+    }
 }
 
 /// The platform's key for a cached snippet. Snippet ids are checked to be UUIDs before they

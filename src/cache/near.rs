@@ -206,4 +206,8 @@ impl Cache for NearCache {
     fn backend(&self) -> &'static str {
         self.shared.backend()
     }
+
+    fn failures(&self) -> u64 {
+        self.shared.failures()
+    }
 }

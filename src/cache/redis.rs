@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ pub struct RedisCache {
     /// by every request.
     last_failure: Mutex<Option<Instant>>,
     timeout: Duration,
+    /// Calls that failed, for `Cache::failures`.
+    failures: AtomicU64,
 }
 
 /// How long to answer "unavailable" at once after a failed first connect.
@@ -59,6 +62,7 @@ impl RedisCache {
             connection: OnceCell::new(),
             last_failure: Mutex::new(None),
             timeout,
+            failures: AtomicU64::new(0),
         };
         // A failure here is only logged: the first request after Redis is up connects.
         if let Err(e) = cache.connection().await {
@@ -72,8 +76,14 @@ impl RedisCache {
             Some(conn) => Ok(conn.clone()),
             // Boxed: connecting is a future of some 13 KiB, and every cache call would carry
             // (and copy) it inline although only the first one connects.
-            None => Box::pin(self.first_connect()).await,
+            None => Box::pin(self.first_connect())
+                .await
+                .inspect_err(|_| self.failed()),
         }
+    }
+
+    fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn first_connect(&self) -> Result<ConnectionManager, CacheError> {
@@ -110,11 +120,15 @@ impl RedisCache {
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, CacheError> {
-        match tokio::time::timeout(self.timeout, call).await {
+        let result = match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(CacheError::Unavailable(e.to_string())),
             Err(_) => Err(CacheError::Timeout),
+        };
+        if result.is_err() {
+            self.failed();
         }
+        result
     }
 }
 
@@ -198,5 +212,9 @@ impl Cache for RedisCache {
 
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 }

@@ -74,6 +74,8 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_METADATA_BYTES",
     "EVENT_RETENTION_HOURS",
     "STREAM_MAX_PER_USER",
+    "CLIENT_WRITE_TIMEOUT_SECS",
+    "TOKENS_MAX_PER_USER",
     "NEAR_CACHE_TTL_SECS",
     "NEAR_CACHE_MAX_BYTES",
     "EMBEDDINGS_URL",
@@ -156,6 +158,11 @@ pub struct Settings {
     pub max_metadata_bytes: usize,
     pub event_retention_hours: u64,
     pub stream_max_per_user: usize,
+    /// How long a response may wait for its client to take more bytes before the connection
+    /// is closed (a client that stops reading holds what was written for it).
+    pub client_write_timeout_secs: u64,
+    /// Live personal tokens a user may hold at once.
+    pub tokens_max_per_user: usize,
     pub near_cache_ttl_secs: u64,
     pub near_cache_max_bytes: u64,
     /// An OpenAI-compatible embeddings endpoint (`.../v1`, or its `/embeddings` route).
@@ -226,6 +233,8 @@ impl Default for Settings {
             max_metadata_bytes: limits.object_bytes,
             event_retention_hours: 24,
             stream_max_per_user: 16,
+            client_write_timeout_secs: 30,
+            tokens_max_per_user: 100,
             near_cache_ttl_secs: 10,
             near_cache_max_bytes: 16 * 1024 * 1024,
             embeddings_url: None,
@@ -305,6 +314,10 @@ impl Settings {
 
     pub fn event_retention(&self) -> Duration {
         Duration::from_secs(self.event_retention_hours * 3600)
+    }
+
+    pub fn client_write_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_write_timeout_secs)
     }
 
     pub fn idle_timeout(&self) -> Duration {

@@ -76,6 +76,8 @@ impl Settings {
             ("MAX_CONNECTIONS", self.max_connections as u64),
             ("EVENT_RETENTION_HOURS", self.event_retention_hours),
             ("STREAM_MAX_PER_USER", self.stream_max_per_user as u64),
+            ("CLIENT_WRITE_TIMEOUT_SECS", self.client_write_timeout_secs),
+            ("TOKENS_MAX_PER_USER", self.tokens_max_per_user as u64),
             ("NEAR_CACHE_TTL_SECS", self.near_cache_ttl_secs),
         ] {
             if value == 0 {

@@ -56,6 +56,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{detail}")]
     Invalid { field: String, detail: String },
+    #[error("{detail}")]
+    LimitReached { code: &'static str, detail: String },
+    #[error("{0}")]
+    NotAcceptable(String),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
@@ -105,6 +109,8 @@ impl ApiError {
         "payload_too_large",
         "unsupported_media_type",
         "validation_failed",
+        "too_many_tokens",
+        "not_acceptable",
         "rate_limited",
         "too_many_streams",
         "upstream_unavailable",
@@ -133,7 +139,8 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } | Self::LimitReached { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::RateLimited { .. } | Self::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::CacheUnavailable => {
@@ -157,6 +164,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Invalid { .. } => "validation_failed",
+            Self::LimitReached { code, .. } => code,
+            Self::NotAcceptable(_) => "not_acceptable",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyStreams(_) => "too_many_streams",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
@@ -201,8 +210,16 @@ impl ApiError {
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(0),
             StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
+            StatusCode::NOT_ACCEPTABLE => {
+                Self::NotAcceptable("the Accept header names no type this route answers".into())
+            }
             StatusCode::SERVICE_UNAVAILABLE => {
                 Self::UpstreamUnavailable("the service is unavailable".into())
+            }
+            // A client's mistake that a layer answered bare is still the client's: never an
+            // internal error (which is logged and alerted on).
+            other if other.is_client_error() => {
+                Self::BadRequest(format!("the request was refused ({other})"))
             }
             other => Self::Internal(format!("bare {other} response")),
         }
@@ -271,6 +288,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }
             }
+            ServiceError::LimitReached { code, detail } => Self::LimitReached { code, detail },
             ServiceError::TooManyStreams(_) => Self::TooManyStreams(err.to_string()),
             ServiceError::NotConfigured(what) => Self::UpstreamUnavailable(what.to_owned()),
             ServiceError::Store(e) => e.into(),
@@ -356,6 +374,11 @@ mod tests {
             ApiError::PayloadTooLarge(0),
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::invalid("f", "d"),
+            ApiError::LimitReached {
+                code: "too_many_tokens",
+                detail: String::new(),
+            },
+            ApiError::NotAcceptable(String::new()),
             ApiError::RateLimited {
                 retry_after_secs: 1,
             },
@@ -371,6 +394,27 @@ mod tests {
         for error in errors {
             assert!(ApiError::CODES.contains(&error.code()), "{}", error.code());
         }
+    }
+
+    #[test]
+    fn a_bare_client_error_stays_a_client_error() {
+        for status in [
+            StatusCode::NOT_ACCEPTABLE,
+            StatusCode::CONFLICT,
+            StatusCode::GONE,
+        ] {
+            let error = ApiError::from_status(status);
+            assert!(
+                error.status().is_client_error(),
+                "{status}: {}",
+                error.code()
+            );
+            assert_ne!(error.code(), "internal_error", "{status}");
+        }
+        assert_eq!(
+            ApiError::from_status(StatusCode::NOT_ACCEPTABLE).code(),
+            "not_acceptable"
+        );
     }
 
     #[test]

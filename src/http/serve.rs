@@ -47,7 +47,13 @@ pub struct ConnectionLimits {
     /// Open connections at most; past that the listener is not polled and newcomers wait in
     /// the kernel's backlog.
     pub max_connections: usize,
+    /// How long a write may wait for the client to take bytes before the connection is closed.
+    pub write_timeout: Duration,
 }
+
+/// At shutdown, how long a write may still wait for its client: a client that does not read
+/// (a change stream left open) must not hold the shutdown for the whole drain.
+const WRITE_GRACE_AT_SHUTDOWN: Duration = Duration::from_secs(2);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting at once and
 /// returns when the open connections have finished their requests. `active` counts open
@@ -166,12 +172,18 @@ impl Connection {
         });
         let mut served = pin!(self.builder.serve_connection(io, service).with_upgrades());
         let mut overdue = pin!(activity.overdue(&self.limits));
+        let mut stalled = pin!(activity.write_stalled(self.limits.write_timeout));
+        let mut stalled_at_shutdown = pin!(activity.write_stalled(WRITE_GRACE_AT_SHUTDOWN));
         let mut stopping = pin!(self.stopping.cancelled());
         let mut shutting_down = false;
         let ended = loop {
             tokio::select! {
-                result = served.as_mut() => break Some(result),
-                () = overdue.as_mut() => break None,
+                result = served.as_mut() => break Ok(result),
+                () = overdue.as_mut() => break Err("idled or sent its request head too slowly"),
+                () = stalled.as_mut() => break Err("has not read what was written for it"),
+                () = stalled_at_shutdown.as_mut(), if shutting_down => {
+                    break Err("has not read what was written for it, at shutdown")
+                }
                 () = stopping.as_mut(), if !shutting_down => {
                     shutting_down = true;
                     served.as_mut().graceful_shutdown();
@@ -179,13 +191,11 @@ impl Connection {
             }
         };
         match ended {
-            Some(Err(e)) => {
+            Ok(Err(e)) => {
                 tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
             }
-            None => {
-                tracing::debug!(peer = %self.peer, "closing a connection that idled or sent its request head too slowly");
-            }
-            Some(Ok(())) => {}
+            Err(why) => tracing::debug!(peer = %self.peer, "closing a connection that {why}"),
+            Ok(Ok(())) => {}
         }
     }
 }

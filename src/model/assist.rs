@@ -109,11 +109,13 @@ impl FromStr for Provider {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AssistAnswer {
     pub response: String,
-    #[schema(value_type = Vec<Object>)]
+    /// The cognitive service's suggestions as it gives them (strings, as a rule; any JSON
+    /// value is passed on); `[]` from an OpenAI-compatible provider.
+    #[schema(value_type = Vec<Value>)]
     pub suggestions: Vec<Value>,
-    /// The cognitive service's references as it gives them; from an OpenAI-compatible
-    /// provider, the snippets the answer was given (`{id, title}`).
-    #[schema(value_type = Vec<Object>)]
+    /// The cognitive service's references as it gives them (any JSON value); from an
+    /// OpenAI-compatible provider, the snippets the answer was given (`{id, title}`).
+    #[schema(value_type = Vec<Value>)]
     pub references: Vec<Value>,
     /// 0.0 to 1.0; null when the provider gives none.
     pub confidence: Option<f64>,

@@ -70,12 +70,13 @@ impl ChangeRecord {
     }
 }
 
-/// Everything one change records in its transaction: what other services are owed, and the
-/// entries of the user's change stream.
+/// Everything one change records in its transaction: what other services are owed, the
+/// entries of the user's change stream, and the workflow context it makes current.
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
     pub outbox: Vec<NewEvent>,
     pub changes: Vec<ChangeRecord>,
+    pub context: Option<KeptContext>,
 }
 
 impl Recorded {
@@ -83,9 +84,17 @@ impl Recorded {
     pub fn outbox(events: Vec<NewEvent>) -> Self {
         Self {
             outbox: events,
-            changes: Vec::new(),
+            ..Self::default()
         }
     }
+}
+
+/// A workflow context as the store keeps it: the API's JSON, until it stops being current.
+#[derive(Debug, Clone)]
+pub struct KeptContext {
+    pub user: String,
+    pub data: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// An event of the stream as stored and delivered: `id` increases strictly per user, in the
@@ -95,7 +104,9 @@ pub struct StreamEvent {
     pub id: i64,
     pub kind: String,
     pub at: DateTime<Utc>,
-    pub data: Value,
+    /// The snippet or context as JSON text: a snippet's code can be a mebibyte, which is
+    /// passed through as stored rather than parsed into a tree and written out again.
+    pub data: String,
 }
 
 impl StreamEvent {
@@ -104,7 +115,40 @@ impl StreamEvent {
     }
 
     /// The event as clients receive it: `{id, type, at, data}`.
-    pub fn to_json(&self) -> Value {
-        json!({"id": self.id.to_string(), "type": self.kind, "at": self.at, "data": self.data})
+    pub fn to_json(&self) -> String {
+        let head = json!({"id": self.id.to_string(), "type": self.kind, "at": self.at});
+        let head = head.to_string();
+        let mut text = String::with_capacity(head.len() + self.data.len() + 9);
+        text.push_str(&head[..head.len() - 1]);
+        text.push_str(",\"data\":");
+        text.push_str(&self.data);
+        text.push('}');
+        text
+    }
+
+    /// Bytes the event holds, for bounds on what a stream keeps.
+    pub fn size(&self) -> usize {
+        self.data.len() + self.kind.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_written_with_its_data_as_stored() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_001).expect("a time");
+        let event = StreamEvent {
+            id: 7,
+            kind: "snippet.deleted".into(),
+            at,
+            data: r#"{"id":"a"}"#.into(),
+        };
+        let written: Value = serde_json::from_str(&event.to_json()).expect("JSON");
+        assert_eq!(
+            written,
+            json!({"id": "7", "type": "snippet.deleted", "at": at, "data": {"id": "a"}})
+        );
     }
 }

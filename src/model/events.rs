@@ -24,6 +24,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// Every target this release delivers.
+    pub const ALL: [Self; 5] = [
+        Self::DataPlatform,
+        Self::Gateway,
+        Self::Enrichment,
+        Self::Embedding,
+        Self::CacheInvalidation,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::DataPlatform => "data_platform",
@@ -55,6 +64,9 @@ pub struct NewEvent {
     pub payload: Value,
     pub request_id: String,
     pub created_at: DateTime<Utc>,
+    /// Events with the same key reach their receiver one at a time, in the order they were
+    /// recorded (a snippet's sync events: a retried `created` must not land after `deleted`).
+    pub ordering_key: Option<String>,
 }
 
 /// An event claimed for delivery.
@@ -118,6 +130,7 @@ impl EventPlan {
         Recorded {
             outbox: self.owed_for_snippet(user, snippet, change, now),
             changes: vec![ChangeRecord::snippet(user, snippet, change, now)],
+            context: None,
         }
     }
 
@@ -130,6 +143,7 @@ impl EventPlan {
         Recorded {
             outbox: Vec::new(),
             changes: vec![ChangeRecord::snippet(user, snippet, change, now)],
+            context: None,
         }
     }
 
@@ -153,8 +167,10 @@ impl EventPlan {
                 "timestamp": now,
                 "event": event,
             });
-            events.push(new_event(Target::DataPlatform, payload, now));
+            let order = format!("{}:{user}:{}", Target::DataPlatform.as_str(), snippet.id);
+            events.push(new_event(Target::DataPlatform, payload, now).in_order_of(order));
         }
+        // These read the snippet as it is when they run: their order does not matter.
         if self.enrich && change.calls_for_analysis() {
             let payload = json!({ "user_id": user, "snippet_id": snippet.id });
             events.push(new_event(Target::Enrichment, payload, now));
@@ -171,11 +187,13 @@ impl EventPlan {
         let mut outbox = Vec::new();
         if self.notify {
             let payload = serde_json::to_value(context).unwrap_or(Value::Null);
-            outbox.push(new_event(Target::Gateway, payload, now));
+            let order = format!("{}:{}", Target::Gateway.as_str(), context.user_id);
+            outbox.push(new_event(Target::Gateway, payload, now).in_order_of(order));
         }
         Recorded {
             outbox,
             changes: vec![ChangeRecord::context(context, now)],
+            context: None,
         }
     }
 }
@@ -192,5 +210,13 @@ fn new_event(target: Target, payload: Value, now: DateTime<Utc>) -> NewEvent {
         payload,
         request_id: crate::request_id::current(),
         created_at: now,
+        ordering_key: None,
+    }
+}
+
+impl NewEvent {
+    fn in_order_of(mut self, key: String) -> Self {
+        self.ordering_key = Some(key);
+        self
     }
 }

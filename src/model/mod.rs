@@ -10,15 +10,16 @@ mod token;
 mod workflow;
 
 pub use assist::{AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL};
-pub use changes::{ChangeKind, ChangeRecord, Recorded, StreamEvent};
+pub use changes::{ChangeKind, ChangeRecord, KeptContext, Recorded, StreamEvent};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};
 pub use snippet::{
-    ListFilter, ListParams, NewSnippet, SearchMode, Snippet, SnippetPage, SnippetPatch,
+    ListFilter, ListParams, Listed, ListedPage, NewSnippet, SearchMode, Snippet, SnippetPage,
+    SnippetPatch,
 };
 pub use token::{
-    NewToken, Scope, Scopes, StoredToken, TokenInfo, TokenRequest, TOKEN_DEFAULT_DAYS,
-    TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS,
+    NewToken, Scope, Scopes, StoredToken, TokenInfo, TokenPaging, TokenRequest, TOKEN_DEFAULT_DAYS,
+    TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX,
 };
 pub use workflow::{ContextInput, WorkflowContext};
 
@@ -74,6 +75,8 @@ pub mod bounds {
     pub const SESSION_ID_MAX_CHARS: usize = 128;
     /// A workflow context's type.
     pub const CONTEXT_TYPE_MAX_CHARS: usize = 64;
+    /// Digits of an event id a client resumes from (any such number fits an `i64`).
+    pub const EVENT_ID_MAX_DIGITS: usize = 18;
 }
 
 /// The current time at the precision both stores keep (microseconds), so what a create

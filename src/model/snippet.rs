@@ -110,15 +110,76 @@ impl SearchMode {
     }
 }
 
+/// A snippet as a page holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Listed {
+    Whole(Snippet),
+    /// Its code, metadata and description together are more than a page keeps in memory at
+    /// once: they are left out (empty here) and the snippet is read on its own when its turn
+    /// comes to be answered.
+    Deferred(Snippet),
+}
+
+impl Listed {
+    pub fn id(&self) -> &str {
+        &self.snippet().id
+    }
+
+    /// The snippet, whole or without its large fields.
+    pub fn snippet(&self) -> &Snippet {
+        match self {
+            Self::Whole(s) | Self::Deferred(s) => s,
+        }
+    }
+}
+
+/// One page of a listing, as the use case answers it: some rows may be deferred.
+#[derive(Debug)]
+pub struct ListedPage {
+    pub rows: Vec<Listed>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+    pub total_capped: bool,
+    pub mode: Option<SearchMode>,
+}
+
+impl ListedPage {
+    /// The page as the API shows it, when every row is whole; the page itself otherwise.
+    pub fn into_whole(self) -> Result<SnippetPage, Self> {
+        if self.rows.iter().any(|r| matches!(r, Listed::Deferred(_))) {
+            return Err(self);
+        }
+        Ok(SnippetPage {
+            snippets: self
+                .rows
+                .into_iter()
+                .filter_map(|r| match r {
+                    Listed::Whole(s) => Some(s),
+                    Listed::Deferred(_) => None,
+                })
+                .collect(),
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+            total_capped: self.total_capped,
+            mode: self.mode,
+        })
+    }
+}
+
 /// One page of a listing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SnippetPage {
     pub snippets: Vec<Snippet>,
-    /// Exact without `q`; with `q`, counting stops at 1,000 (see `total_capped`).
+    /// Exact without filters; with `q`, `language` or `tag`, counting stops at 1,000 (see
+    /// `total_capped`).
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
-    /// Present, and true, when a search found more than 1,000 matches: `total` is 1,000.
+    /// Present, and true, when a filtered listing or search found more than 1,000 matches:
+    /// `total` is 1,000. (Ranked by meaning, a search ranks its best 100: past them `total`
+    /// is 100 and this is true.)
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub total_capped: bool,
     /// How the search ranked (present with `q`).
@@ -228,6 +289,13 @@ pub struct ListFilter {
     pub query: Option<String>,
     /// How `query` ranks; `Text` without a query.
     pub mode: SearchMode,
+}
+
+impl ListFilter {
+    /// Whether anything narrows the listing (whose count then stops at the cap).
+    pub fn is_filtered(&self) -> bool {
+        self.query.is_some() || self.language.is_some() || self.tag.is_some()
+    }
 }
 
 impl ListParams {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::rules::{check_text, whole_number, Checked, ValidationError};
 
@@ -158,6 +158,41 @@ impl NewToken {
             scopes,
             days,
         })
+    }
+}
+
+/// The largest page of a token listing, and its default: a user holds at most
+/// `TOKENS_MAX_PER_USER` (100 by default), so by default one page shows them all.
+pub const TOKEN_PAGE_MAX: i64 = 100;
+
+/// Query of `GET /api/v1/tokens`.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenPaging {
+    /// 1 to 100, default 100.
+    pub limit: Option<i64>,
+    /// Tokens to skip, oldest first; default 0.
+    pub offset: Option<i64>,
+}
+
+impl TokenPaging {
+    /// The page's limit and offset.
+    pub fn validate(&self) -> Checked<(i64, i64)> {
+        let limit = self.limit.unwrap_or(TOKEN_PAGE_MAX);
+        if !(1..=TOKEN_PAGE_MAX).contains(&limit) {
+            return Err(ValidationError::new(
+                "limit",
+                format!("limit must be between 1 and {TOKEN_PAGE_MAX}"),
+            ));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if !(0..=super::bounds::OFFSET_MAX).contains(&offset) {
+            return Err(ValidationError::new(
+                "offset",
+                format!("offset must be between 0 and {}", super::bounds::OFFSET_MAX),
+            ));
+        }
+        Ok((limit, offset))
     }
 }
 

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::Cache;
 use crate::metrics::Metrics;
 use crate::model::{PendingEvent, Target};
-use crate::service::{EmbeddingFailure, EmbeddingService, OutboxSignal, SnippetService};
+use crate::service::{
+    CacheKeeper, EmbeddingFailure, EmbeddingService, OutboxSignal, SnippetService,
+};
 use crate::store::{OutboxQueue, OutboxStats, StoreError};
 use crate::upstream::{CognitiveClient, DataPlatformClient, GatewayClient, UpstreamError};
 
@@ -41,7 +42,7 @@ pub struct OutboxWorker {
     /// Enrichment merges its analysis through the snippet use cases.
     pub snippets: Arc<SnippetService>,
     /// For cache drops that failed when their change was made.
-    pub cache: Arc<dyn Cache>,
+    pub keeper: Arc<CacheKeeper>,
     pub metrics: Arc<Metrics>,
     pub data_platform: Option<DataPlatformClient>,
     pub gateway: Option<GatewayClient>,
@@ -146,12 +147,21 @@ impl OutboxWorker {
         if !due {
             return;
         }
-        if let Ok(OutboxStats { pending, dead }) = self.queue.stats().await {
+        if let Ok(OutboxStats {
+            pending,
+            dead,
+            unknown,
+        }) = self.queue.stats().await
+        {
             self.signal.counted(pending);
             self.metrics
                 .sync_backlog
                 .with_label_values(&["dead"])
                 .set(dead);
+            self.metrics
+                .sync_backlog
+                .with_label_values(&["unknown"])
+                .set(unknown);
             if let Ok(mut last) = self.last_count.lock() {
                 *last = Some(std::time::Instant::now());
             }
@@ -327,8 +337,8 @@ impl OutboxWorker {
             return Ok(());
         };
         // Invalidate, not delete: a fill begun before the change must not land afterwards.
-        self.cache
-            .invalidate(&key)
+        self.keeper
+            .deliver_drop(&key)
             .await
             .map_err(|_| UpstreamError::Unreachable("cache"))
     }

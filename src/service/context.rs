@@ -1,6 +1,8 @@
-//! Workflow-context use cases. The context lives only in the cache, with its TTL: it is the
-//! user's live "what am I working on", not data to keep. The gateway hears of each update
-//! through the outbox.
+//! Workflow-context use cases. A context is the user's live "what am I working on": it is
+//! stored durably with its expiry, in the same transaction as its stream event and the
+//! gateway's notification, so "synced" means kept until its TTL whatever the cache evicts.
+//! The cache (Redis under the platform's key, or in-process) holds a copy, filled from the
+//! store as snippets are.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +10,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::{OutboxSignal, ServiceError, ServiceResult};
-use crate::cache::{workflow_key, Cache};
-use crate::model::{now, ContextInput, EventPlan, Limits, WorkflowContext};
-use crate::store::{ChangeFeed, OutboxQueue};
+use super::{CacheKeeper, OutboxSignal, ServiceError, ServiceResult};
+use crate::cache::{workflow_key, Cache, Lookup};
+use crate::model::{now, ContextInput, EventPlan, KeptContext, Limits, WorkflowContext};
+use crate::store::{ChangeFeed, ContextStore, OutboxQueue};
 
 /// What a context service is built from.
 pub struct ContextDeps {
     pub cache: Arc<dyn Cache>,
+    /// Drops the cached copy after an update, also while the cache cannot be reached.
+    pub keeper: Arc<CacheKeeper>,
+    /// Where contexts are kept (read side; they are written through the outbox queue).
+    pub store: Arc<dyn ContextStore>,
     pub outbox: Arc<dyn OutboxQueue>,
     pub plan: EventPlan,
     pub limits: Limits,
@@ -37,43 +43,63 @@ impl ContextService {
     }
 
     /// Makes `body` the user's current context (the user is the caller, whatever the body
-    /// says) and records the gateway's notification.
+    /// says); returns once it is committed with its event and the gateway's notification.
     pub async fn set(&self, user: &str, body: ContextInput) -> ServiceResult<WorkflowContext> {
         let d = &self.deps;
         let at = now();
         let context = body.into_context(user, &d.limits, at)?;
-        let bytes = Bytes::from(serde_json::to_vec(&context).unwrap_or_default());
-        d.cache
-            .set(&workflow_key(user), bytes, d.ttl)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "cannot store workflow context");
-                ServiceError::CacheUnavailable(e)
-            })?;
-        let recorded = d.plan.for_context(&context, at);
+        let mut recorded = d.plan.for_context(&context, at);
+        recorded.context = Some(KeptContext {
+            user: user.to_owned(),
+            data: serde_json::to_string(&context).unwrap_or_default(),
+            expires_at: at + chrono::Duration::from_std(d.ttl).unwrap_or(chrono::Duration::MAX),
+        });
         d.outbox.enqueue(&recorded).await?;
         d.signal.recorded(recorded.outbox.len());
         d.feed.committed(user, None, at);
+        let key = workflow_key(user);
+        d.keeper.drop_key(&key).await;
+        // The platform's key is kept warm: other services read the context from it.
+        if !d.keeper.bypasses(&key) {
+            let _ = self.get(user).await;
+        }
         Ok(context)
     }
 
     /// The user's current context as the API shows it, or NotFound once it has expired.
     pub async fn get(&self, user: &str) -> ServiceResult<Bytes> {
-        let bytes = self
-            .deps
-            .cache
-            .get(&workflow_key(user))
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "cannot read workflow context");
-                ServiceError::CacheUnavailable(e)
-            })?;
-        bytes.ok_or(ServiceError::NotFound("workflow context"))
+        let d = &self.deps;
+        let key = workflow_key(user);
+        let ticket = if d.keeper.bypasses(&key) {
+            None
+        } else {
+            match d.cache.lookup(&key).await {
+                Ok(Lookup::Hit(bytes)) => return Ok(bytes),
+                Ok(Lookup::Miss(ticket)) => Some(ticket),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cache read failed; reading the store");
+                    None
+                }
+            }
+        };
+        let at = now();
+        let (data, expires_at) = d
+            .store
+            .current_context(user, at)
+            .await?
+            .ok_or(ServiceError::NotFound("workflow context"))?;
+        let bytes = Bytes::from(data);
+        if let (Some(ticket), Ok(left)) = (ticket, (expires_at - at).to_std()) {
+            if let Err(e) = d.cache.fill(&key, bytes.clone(), left, ticket).await {
+                tracing::debug!(error = %e, "cache write failed");
+            }
+        }
+        Ok(bytes)
     }
 
     /// The current context as JSON, for a question; none when absent or unreadable.
     pub async fn current(&self, user: &str) -> Option<Value> {
-        let bytes = self.deps.cache.get(&workflow_key(user)).await.ok()??;
+        let bytes = self.get(user).await.ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }

@@ -64,6 +64,23 @@ impl EmbeddingService {
         self.dirty.store(true, Ordering::Relaxed);
     }
 
+    /// `count` snippets were committed without an embedding: the gauge says so at once, not
+    /// when the next count runs (a client or an alert reading it would see "done" first).
+    pub fn created(&self, count: usize) {
+        self.deps
+            .metrics
+            .embeddings_backlog
+            .add(i64::try_from(count).unwrap_or(i64::MAX));
+        self.changed();
+    }
+
+    /// `count` snippets that had no embedding have one now.
+    fn embedded_first_time(&self, count: usize) {
+        let gauge = &self.deps.metrics.embeddings_backlog;
+        let left = gauge.get() - i64::try_from(count).unwrap_or(i64::MAX);
+        gauge.set(left.max(0));
+    }
+
     /// Embeds the user's snippets among `ids` whose embedded text changed (or that have none
     /// by this model); returns how many were embedded. Gone snippets are skipped.
     pub async fn embed_snippets(
@@ -76,6 +93,7 @@ impl EmbeddingService {
         let snippets = self.deps.snippets.get_snippets(user, ids).await?;
         let known = self.deps.embeddings.content_hashes(model, ids).await?;
         let mut pending = Vec::new();
+        let mut first_time = 0;
         for snippet in snippets {
             let text = snippet_text(&snippet);
             let hash = content_hash(&text);
@@ -83,6 +101,7 @@ impl EmbeddingService {
                 self.count("unchanged", 1);
                 continue;
             }
+            first_time += usize::from(!known.contains_key(&snippet.id));
             pending.push((snippet.id, hash, text));
         }
         if pending.is_empty() {
@@ -109,6 +128,7 @@ impl EmbeddingService {
             .collect();
         self.deps.embeddings.put_embeddings(model, &rows).await?;
         self.count("embedded", rows.len());
+        self.embedded_first_time(first_time);
         Ok(rows.len())
     }
 

@@ -16,6 +16,9 @@ pub enum ServiceError {
     NotFound(&'static str),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The user already holds as many of something as one user may (`code` names what).
+    #[error("{detail}")]
+    LimitReached { code: &'static str, detail: String },
     /// The user has as many streams open as one user may.
     #[error("at most {0} change streams may be open per user; close one first")]
     TooManyStreams(usize),

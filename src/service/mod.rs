@@ -3,6 +3,7 @@
 //! to come) calls these and only translates.
 
 mod assist;
+mod cache_keeper;
 mod context;
 mod embedding;
 mod error;
@@ -15,15 +16,16 @@ mod stream;
 mod tokens;
 
 pub use assist::{AnswerCache, AnswerEvent, AnswerStream, AssistDeps, AssistService};
+pub use cache_keeper::CacheKeeper;
 pub use context::{ContextDeps, ContextService};
 pub use embedding::{EmbeddingDeps, EmbeddingFailure, EmbeddingService};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
 pub use outbox_signal::OutboxSignal;
 pub use search::{SearchDeps, SearchPage, SearchService};
-pub use snippets::{SnippetDeps, SnippetJson, SnippetService};
+pub use snippets::{LargeRow, SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
-pub use tokens::{CreatedToken, TokenService};
+pub use tokens::{CreatedToken, TokenPage, TokenService};
 
 use std::sync::Arc;
 

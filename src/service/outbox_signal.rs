@@ -54,6 +54,11 @@ impl OutboxSignal {
         self.pending.set(pending);
     }
 
+    /// Wakes the worker without counting anything new (events already recorded became due).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Resolves when events are recorded.
     pub async fn woken(&self) {
         self.wake.notified().await;

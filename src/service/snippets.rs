@@ -1,18 +1,22 @@
 //! Snippet use cases. The store is the truth and records each change's events in the same
 //! transaction; the cache is a copy that a change invalidates once the store has committed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult};
+use super::{
+    CacheKeeper, EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult,
+};
 use crate::cache::{jittered, snippet_key, Cache, Lookup};
 use crate::metrics::Metrics;
 use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{
-    cache_invalidation, now, Change, EventPlan, JsonObject, Limits, ListParams, NewSnippet,
-    Recorded, SearchMode, Snippet, SnippetPage, SnippetPatch,
+    now, Change, EventPlan, JsonObject, Limits, ListParams, Listed, ListedPage, NewSnippet,
+    SearchMode, Snippet, SnippetPatch,
 };
 use crate::store::{ChangeFeed, OutboxQueue, SnippetStore};
 
@@ -25,6 +29,8 @@ pub struct SnippetDeps {
     pub store: Arc<dyn SnippetStore>,
     pub outbox: Arc<dyn OutboxQueue>,
     pub cache: Arc<dyn Cache>,
+    /// Drops cached copies after a change, also while the cache cannot be reached.
+    pub keeper: Arc<CacheKeeper>,
     pub metrics: Arc<Metrics>,
     pub plan: EventPlan,
     pub limits: Limits,
@@ -39,14 +45,29 @@ pub struct SnippetDeps {
     pub embedding: Option<Arc<EmbeddingService>>,
 }
 
+/// Large rows (see `Listed::Deferred`) on their way to clients at once, across requests:
+/// each is up to a mebibyte of code and its copy as JSON.
+const LARGE_ROWS_AT_ONCE: usize = 8;
+
+/// A snippet of a page, whole. A large one holds one of the places for large rows until it
+/// is dropped, which a front door does once it has handed the row on.
+pub struct LargeRow {
+    pub snippet: Snippet,
+    _place: Option<OwnedSemaphorePermit>,
+}
+
 /// The snippet use cases, the only code that changes snippets.
 pub struct SnippetService {
     deps: SnippetDeps,
+    large_rows: Arc<Semaphore>,
 }
 
 impl SnippetService {
     pub fn new(deps: SnippetDeps) -> Self {
-        Self { deps }
+        Self {
+            deps,
+            large_rows: Arc::new(Semaphore::new(LARGE_ROWS_AT_ONCE)),
+        }
     }
 
     /// Validates and stores a new snippet; returns once it is committed.
@@ -63,15 +84,16 @@ impl SnippetService {
         Ok(snippet)
     }
 
-    /// One page of the user's snippets: newest first, or as the search ranks them.
-    pub async fn list(&self, user: &str, params: ListParams) -> ServiceResult<SnippetPage> {
+    /// One page of the user's snippets: newest first, or as the search ranks them. Rows too
+    /// large for a page to hold at once are deferred: `whole` reads each when its turn comes.
+    pub async fn list(&self, user: &str, params: ListParams) -> ServiceResult<ListedPage> {
         let filter = params.validate(self.deps.search.is_some())?;
         if let (Some(search), SearchMode::Semantic | SearchMode::Hybrid) =
             (&self.deps.search, filter.mode)
         {
             let page = search.page(user, &filter).await?;
-            return Ok(SnippetPage {
-                snippets: page.snippets,
+            return Ok(ListedPage {
+                rows: page.snippets,
                 total: page.total,
                 limit: filter.limit,
                 offset: filter.offset,
@@ -79,20 +101,46 @@ impl SnippetService {
                 mode: Some(page.mode),
             });
         }
-        let (snippets, counted) = self.deps.store.list_snippets(user, &filter).await?;
-        let total_capped = filter.query.is_some() && counted > SEARCH_TOTAL_CAP;
-        Ok(SnippetPage {
-            snippets,
-            total: counted.min(if total_capped {
+        let (rows, counted) = self.deps.store.list_snippets(user, &filter).await?;
+        // Only a filtered count stops at the cap; an unfiltered one is exact.
+        let total_capped = counted > SEARCH_TOTAL_CAP && filter.is_filtered();
+        Ok(ListedPage {
+            rows,
+            total: if total_capped {
                 SEARCH_TOTAL_CAP
             } else {
-                i64::MAX
-            }),
+                counted
+            },
             limit: filter.limit,
             offset: filter.offset,
             total_capped,
             mode: filter.query.is_some().then_some(SearchMode::Text),
         })
+    }
+
+    /// A row of a page, whole: a deferred one is read now, with one of the few places for
+    /// large rows held while they are on their way to a client (`LargeRow` keeps it until
+    /// dropped). None when the snippet was deleted since the page was read.
+    pub async fn whole(&self, user: &str, row: Listed) -> ServiceResult<Option<LargeRow>> {
+        match row {
+            Listed::Whole(snippet) => Ok(Some(LargeRow {
+                snippet,
+                _place: None,
+            })),
+            Listed::Deferred(partial) => {
+                let place = self
+                    .large_rows
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ServiceError::NotConfigured("the service is stopping"))?;
+                let snippet = self.deps.store.get_snippet(user, &partial.id).await?;
+                Ok(snippet.map(|snippet| LargeRow {
+                    snippet,
+                    _place: Some(place),
+                }))
+            }
+        }
     }
 
     /// Up to `limit` of the user's snippets most relevant to `query`, best first: by both
@@ -103,29 +151,43 @@ impl SnippetService {
         query: &str,
         limit: i64,
     ) -> ServiceResult<Vec<Snippet>> {
-        if let Some(search) = &self.deps.search {
-            return search.relevant(user, query, limit).await;
-        }
-        Ok(self.deps.store.search_relevant(user, query, limit).await?)
+        let ids = match &self.deps.search {
+            Some(search) => search.relevant(user, query, limit).await?,
+            None => self.deps.store.relevant_ids(user, query, limit).await?,
+        };
+        let mut rows: HashMap<String, Snippet> = self
+            .deps
+            .store
+            .get_snippets(user, &ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
     }
 
     /// One snippet, from the cache when it holds it. A cache that cannot be reached only
     /// costs a store read.
     pub async fn get(&self, user: &str, id: &str) -> ServiceResult<SnippetJson> {
         let key = snippet_key(user, id);
-        let ticket = match self.deps.cache.lookup(&key).await {
-            Ok(Lookup::Hit(bytes)) => {
-                self.deps.metrics.cache("hit");
-                return Ok(SnippetJson(bytes));
-            }
-            Ok(Lookup::Miss(ticket)) => {
-                self.deps.metrics.cache("miss");
-                Some(ticket)
-            }
-            Err(e) => {
-                self.deps.metrics.cache("error");
-                tracing::debug!(error = %e, "cache read failed; reading the store");
-                None
+        // A key whose drop failed may still hold the old version in the cache: read past it.
+        let ticket = if self.deps.keeper.bypasses(&key) {
+            None
+        } else {
+            match self.deps.cache.lookup(&key).await {
+                Ok(Lookup::Hit(bytes)) => {
+                    self.deps.metrics.cache("hit");
+                    return Ok(SnippetJson(bytes));
+                }
+                Ok(Lookup::Miss(ticket)) => {
+                    self.deps.metrics.cache("miss");
+                    Some(ticket)
+                }
+                Err(e) => {
+                    self.deps.metrics.cache("error");
+                    tracing::debug!(error = %e, "cache read failed; reading the store");
+                    None
+                }
             }
         };
         let snippet = self
@@ -211,29 +273,18 @@ impl SnippetService {
 
     fn events_recorded(&self, change: Change) {
         if let Some(embedding) = &self.deps.embedding {
-            embedding.changed();
+            match change {
+                Change::Created => embedding.created(1),
+                _ => embedding.changed(),
+            }
         }
         let count = self.deps.plan.snippet_event_count(change);
         self.deps.signal.recorded(count);
     }
 
-    /// Invalidates the cached copy after a change. If the cache cannot be reached the drop
-    /// is recorded in the outbox and retried, so the stale copy is never served once the
-    /// cache returns.
+    /// Invalidates the cached copy after a change (see `CacheKeeper` for a cache that
+    /// cannot be reached).
     async fn forget_cached(&self, user: &str, id: &str) {
-        let key = snippet_key(user, id);
-        if let Err(e) = self.deps.cache.invalidate(&key).await {
-            tracing::warn!(error = %e, "cache invalidation failed; queueing it for retry");
-            let event = cache_invalidation(&key, now());
-            match self
-                .deps
-                .outbox
-                .enqueue(&Recorded::outbox(vec![event]))
-                .await
-            {
-                Ok(()) => self.deps.signal.recorded(1),
-                Err(e) => tracing::error!(error = %e, "cannot queue cache invalidation"),
-            }
-        }
+        self.deps.keeper.drop_key(&snippet_key(user, id)).await;
     }
 }

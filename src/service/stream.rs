@@ -1,7 +1,8 @@
 //! The change stream use case: a subscription reads a user's events from the durable log
 //! after a position, in order, and waits for the bus to say there is more. It reads ahead by
 //! one page at most, and only when its client takes what it has, so a client that stops
-//! reading holds a page, never a growing queue.
+//! reading holds a page, never a growing queue; a page is bounded by bytes as well as by
+//! events, since one event can carry a mebibyte of code.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,10 +17,14 @@ use tokio_util::sync::CancellationToken;
 use super::{ServiceError, ServiceResult};
 use crate::auth::{PersonalTokens, Principal};
 use crate::model::{Scope, StreamEvent};
-use crate::store::{ChangeFeed, ChangeLog, FeedMessage};
+use crate::store::{ChangeFeed, ChangeLog, FeedMessage, ReadBound};
 
-/// Events read from the log at once.
-const PAGE: i64 = 100;
+/// What a subscription reads from the log at once: up to 100 events, and no more once they
+/// hold 256 KiB (a single larger event is read alone).
+const PAGE: ReadBound = ReadBound {
+    events: 100,
+    bytes: 256 * 1024,
+};
 /// How often an idle subscription reads the log anyway, in case a wake-up was lost.
 const RECHECK: Duration = Duration::from_secs(15);
 /// Over how many milliseconds subscriptions woken by a resync spread their reads.
@@ -74,6 +79,24 @@ impl Wakers {
             list.push(Arc::downgrade(&notify));
         }
         notify
+    }
+
+    /// Drops a subscription's wake-up, and its user's entry with the last one.
+    fn unregister(&self, user: &str, notify: &Arc<Notify>) {
+        if let Ok(mut by_user) = self.by_user.lock() {
+            if let Some(list) = by_user.get_mut(user) {
+                list.retain(|w| w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), &**notify));
+                if list.is_empty() {
+                    by_user.remove(user);
+                }
+            }
+        }
+    }
+
+    /// Users with a registered wake-up (for tests of the registry's size).
+    #[cfg(test)]
+    fn users(&self) -> usize {
+        self.by_user.lock().map(|m| m.len()).unwrap_or(0)
     }
 
     fn wake(&self, user: &str) {
@@ -328,5 +351,67 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.metrics.open.dec();
+        self.wakers.unregister(&self.user, &self.wake);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Scopes;
+    use prometheus::{HistogramOpts, Opts};
+
+    async fn service() -> StreamService {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .expect("migrated");
+        let personal = Arc::new(PersonalTokens::new(Arc::new(pool.clone())));
+        StreamService::new(Arc::new(pool), personal, 4)
+    }
+
+    fn metrics() -> StreamMetrics {
+        StreamMetrics {
+            open: IntGauge::with_opts(Opts::new("open", "open")).expect("gauge"),
+            events: IntCounter::with_opts(Opts::new("events", "events")).expect("counter"),
+            lag: Histogram::with_opts(HistogramOpts::new("lag", "lag")).expect("histogram"),
+        }
+    }
+
+    fn caller(user: &str) -> Principal {
+        Principal {
+            user: user.to_owned(),
+            scopes: Scopes::all(),
+            token_id: None,
+            expires_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_users_wake_up_entry_goes_with_their_last_subscription() {
+        let streams = service().await;
+        let mut open = Vec::new();
+        for n in 0..1_000 {
+            let user = format!("user-{n}");
+            let subscription = streams.open(&caller(&user), None, metrics()).await;
+            open.push(subscription.expect("opened"));
+        }
+        let kept = streams.open(&caller("user-0"), None, metrics()).await;
+        assert_eq!(streams.wakers.users(), 1_000);
+        drop(open);
+        assert_eq!(
+            streams.wakers.users(),
+            1,
+            "only user-0 still has a subscription"
+        );
+        drop(kept);
+        assert_eq!(
+            streams.wakers.users(),
+            0,
+            "no entry outlives its user's subscriptions"
+        );
     }
 }

@@ -27,11 +27,27 @@ pub struct CreatedToken {
 pub struct TokenService {
     store: Arc<dyn TokenStore>,
     personal: Arc<PersonalTokens>,
+    /// Live tokens one user may hold.
+    max_per_user: usize,
+}
+
+/// A page of a user's tokens.
+pub struct TokenPage {
+    pub tokens: Vec<TokenInfo>,
+    pub total: i64,
 }
 
 impl TokenService {
-    pub fn new(store: Arc<dyn TokenStore>, personal: Arc<PersonalTokens>) -> Self {
-        Self { store, personal }
+    pub fn new(
+        store: Arc<dyn TokenStore>,
+        personal: Arc<PersonalTokens>,
+        max_per_user: usize,
+    ) -> Self {
+        Self {
+            store,
+            personal,
+            max_per_user,
+        }
     }
 
     pub async fn create(&self, user: &str, body: NewToken) -> ServiceResult<CreatedToken> {
@@ -53,9 +69,20 @@ impl TokenService {
             revoked_at: None,
         };
         let secret = personal::new_secret();
-        self.store
-            .insert_token(&token, &personal::hash(&secret))
-            .await?;
+        let max = i64::try_from(self.max_per_user).unwrap_or(i64::MAX);
+        if !self
+            .store
+            .insert_token(&token, &personal::hash(&secret), max)
+            .await?
+        {
+            return Err(ServiceError::LimitReached {
+                code: "too_many_tokens",
+                detail: format!(
+                    "a user may hold at most {} live tokens; revoke one first",
+                    self.max_per_user
+                ),
+            });
+        }
         tracing::info!(token = %token.id, "personal access token created");
         Ok(CreatedToken {
             scopes: token.scopes.iter().map(Scope::as_str).collect(),
@@ -67,10 +94,13 @@ impl TokenService {
         })
     }
 
-    /// The user's live tokens, oldest first, never their secrets.
-    pub async fn list(&self, user: &str) -> ServiceResult<Vec<TokenInfo>> {
-        let tokens = self.store.list_tokens(user).await?;
-        Ok(tokens.iter().map(TokenInfo::from).collect())
+    /// A page of the user's tokens that are not revoked, oldest first, never their secrets.
+    pub async fn list(&self, user: &str, limit: i64, offset: i64) -> ServiceResult<TokenPage> {
+        let (tokens, total) = self.store.list_tokens(user, limit, offset).await?;
+        Ok(TokenPage {
+            tokens: tokens.iter().map(TokenInfo::from).collect(),
+            total,
+        })
     }
 
     /// Revokes one of the user's tokens: refused at once here, within seconds elsewhere.

@@ -21,14 +21,22 @@ pub struct StreamPosition {
     pub oldest: Option<i64>,
 }
 
+/// How much of a user's log one read takes: at most `events` events, and no more once their
+/// data adds up to `bytes` (the event that crosses it is still read, so a read always moves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadBound {
+    pub events: i64,
+    pub bytes: i64,
+}
+
 #[async_trait]
 pub trait ChangeLog: Send + Sync {
-    /// Up to `limit` of the user's events after `after`, oldest first.
+    /// The user's events after `after`, oldest first, within `bound`.
     async fn changes_after(
         &self,
         user: &str,
         after: i64,
-        limit: i64,
+        bound: ReadBound,
     ) -> Result<Vec<StreamEvent>, StoreError>;
 
     async fn stream_position(&self, user: &str) -> Result<StreamPosition, StoreError>;
@@ -49,13 +57,26 @@ impl EventRow {
     fn into_event(self) -> Result<StreamEvent, StoreError> {
         Ok(StreamEvent {
             id: self.seq,
-            data: serde_json::from_str(&self.data)
-                .map_err(|e| StoreError::Corrupt(format!("change {}: {e}", self.seq)))?,
+            // Written by `json_text`, so it is JSON: passed on as it is, never parsed.
+            data: self.data,
             kind: self.kind,
             at: from_micros(self.at)?,
         })
     }
 }
+
+/// A page of a user's log within a byte bound: the sizes of the next events are read first
+/// (`octet_length` reads neither SQLite's overflow pages nor PostgreSQL's TOAST), and only
+/// the events whose predecessors in the page stay under the bound are read whole.
+const CHANGES_AFTER: &str = "WITH next AS (
+    SELECT seq, octet_length(data) AS size FROM changes
+    WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3
+), bounded AS (
+    SELECT seq, SUM(size) OVER (ORDER BY seq) - size AS before FROM next
+)
+SELECT c.seq, c.kind, c.data, c.at FROM bounded b
+JOIN changes c ON c.user_id = $1 AND c.seq = b.seq
+WHERE b.before < $4 ORDER BY c.seq";
 
 macro_rules! change_log_on {
     ($pool:ty) => {
@@ -65,17 +86,15 @@ macro_rules! change_log_on {
                 &self,
                 user: &str,
                 after: i64,
-                limit: i64,
+                bound: ReadBound,
             ) -> Result<Vec<StreamEvent>, StoreError> {
-                let rows: Vec<EventRow> = sqlx::query_as(
-                    "SELECT seq, kind, data, at FROM changes WHERE user_id = $1 AND seq > $2 \
-                     ORDER BY seq LIMIT $3",
-                )
-                .bind(user)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(self)
-                .await?;
+                let rows: Vec<EventRow> = sqlx::query_as(CHANGES_AFTER)
+                    .bind(user)
+                    .bind(after)
+                    .bind(bound.events)
+                    .bind(bound.bytes)
+                    .fetch_all(self)
+                    .await?;
                 rows.into_iter().map(EventRow::into_event).collect()
             }
 

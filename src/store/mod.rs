@@ -2,6 +2,7 @@
 //! each, one implementation per database, chosen once at start-up.
 
 mod changes;
+mod contexts;
 mod embeddings;
 mod error;
 pub mod feed;
@@ -15,7 +16,8 @@ mod sqlite;
 mod text_search;
 mod tokens;
 
-pub use changes::{ChangeLog, StreamPosition};
+pub use changes::{ChangeLog, ReadBound, StreamPosition};
+pub use contexts::ContextStore;
 pub use embeddings::{EmbeddingStore, IndexEntry, NewEmbedding};
 pub use error::StoreError;
 pub use feed::{ChangeFeed, FeedMessage};
@@ -34,7 +36,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::metrics::Metrics;
 use crate::model::EventPlan;
-use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
+use crate::model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 use outbox_queue::BatchedOutbox;
 
 #[async_trait]
@@ -49,24 +51,45 @@ pub trait SnippetStore: Send + Sync {
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError>;
 
-    /// Those of `ids` that are the user's snippets, in no particular order.
+    /// Those of `ids` that are the user's snippets, whole, in no particular order.
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError>;
 
-    /// One page of the user's snippets, newest first, and the total matching the filter: exact
-    /// without a query; with one, counted only up to `SEARCH_TOTAL_CAP + 1`.
+    /// Those of `ids` that are the user's snippets, as a page holds them (large ones
+    /// deferred), in no particular order.
+    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError>;
+
+    /// One page of the user's snippets, newest first (large ones deferred), and the total
+    /// matching the filter: exact without one; with a query, a language or a tag, counted
+    /// only up to `SEARCH_TOTAL_CAP + 1`, so a filter costs the same for any collection.
     async fn list_snippets(
         &self,
         user: &str,
         filter: &ListFilter,
-    ) -> Result<(Vec<Snippet>, i64), StoreError>;
+    ) -> Result<(Vec<Listed>, i64), StoreError>;
 
-    /// Up to `limit` snippets matching any word of `query`, best match first.
-    async fn search_relevant(
+    /// The ids of the page `list_snippets` would answer, and the same total.
+    async fn matching_ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError>;
+
+    /// Those of `ids` that are the user's and match `filter` (its query, language and tag),
+    /// in no particular order.
+    async fn matching_among(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The ids of up to `limit` snippets matching any word of `query`, best match first.
+    async fn relevant_ids(
         &self,
         user: &str,
         query: &str,
         limit: i64,
-    ) -> Result<Vec<Snippet>, StoreError>;
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Applies a validated patch and records its events in one transaction.
     async fn update_snippet(
@@ -117,6 +140,10 @@ pub struct Stores {
     pub changes: Arc<dyn ChangeLog>,
     /// The change log, to prune (SQLite: the writer).
     pub changes_pruner: Arc<dyn ChangeLog>,
+    /// Workflow contexts, to read (SQLite: the reader connections).
+    pub contexts: Arc<dyn ContextStore>,
+    /// Workflow contexts, to prune (SQLite: the writer).
+    pub contexts_pruner: Arc<dyn ContextStore>,
     /// The PostgreSQL pool, whose changes other replicas announce by NOTIFY.
     pub postgres: Option<sqlx::PgPool>,
 }
@@ -175,6 +202,8 @@ pub async fn connect(
                 embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
                 changes: Arc::new(pool.clone()),
                 changes_pruner: Arc::new(pool.clone()),
+                contexts: Arc::new(pool.clone()),
+                contexts_pruner: Arc::new(pool.clone()),
                 postgres: Some(pool),
                 snippets: Arc::new(store),
             })
@@ -193,6 +222,8 @@ pub async fn connect(
                 }),
                 changes: Arc::new(store.readers().clone()),
                 changes_pruner: Arc::new(store.writer().clone()),
+                contexts: Arc::new(store.readers().clone()),
+                contexts_pruner: Arc::new(store.writer().clone()),
                 postgres: None,
                 snippets: Arc::new(store),
             })

@@ -11,15 +11,19 @@ use sqlx::{PgPool, SqlitePool};
 use super::group_commit::{BatchWriter, Batcher};
 use super::row::EventRow;
 use super::{to_micros, StoreError};
-use crate::model::{PendingEvent, Recorded};
+use crate::model::{PendingEvent, Recorded, Target};
 
 /// Outbox counts, for metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxStats {
     /// Events still to deliver.
     pub pending: i64,
-    /// Events given up on after `OUTBOX_MAX_AGE_SECS`; kept for an operator to inspect.
+    /// Events given up on after `OUTBOX_MAX_AGE_SECS`, or that could not be read; kept for
+    /// an operator to inspect (`last_error` says why).
     pub dead: i64,
+    /// Events for a target this release does not know (recorded by a newer one): left for a
+    /// release that does, never in the way of the others.
+    pub unknown: i64,
 }
 
 #[async_trait]
@@ -29,9 +33,15 @@ pub trait OutboxQueue: Send + Sync {
     async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError>;
 
     /// Claims up to `limit` due events for `lease`; an event whose deliverer dies is due again
-    /// once the lease runs out.
+    /// once the lease runs out. Only the oldest undelivered event of an ordering key is due,
+    /// and only events of targets this release knows. A claimed row that cannot be read is
+    /// marked dead with the reason, and the others are delivered.
     async fn claim_due(&self, limit: i64, lease: Duration)
         -> Result<Vec<PendingEvent>, StoreError>;
+
+    /// Makes every waiting event of `target` due now (not those being delivered); returns
+    /// how many.
+    async fn expedite(&self, target: Target) -> Result<u64, StoreError>;
 
     /// Removes a delivered event.
     async fn complete(&self, id: &str) -> Result<(), StoreError>;
@@ -52,15 +62,46 @@ pub trait OutboxQueue: Send + Sync {
     async fn stats(&self) -> Result<OutboxStats, StoreError>;
 }
 
+/// `{order}` is the column that orders one key's events: SQLite's rowid, PostgreSQL's `seq`.
 const CLAIM: &str = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE id IN \
-    (SELECT id FROM outbox WHERE NOT dead AND next_attempt_at <= $2 \
+    (SELECT id FROM outbox o WHERE NOT dead AND next_attempt_at <= $2 AND target IN ({known}) \
+     AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox p \
+          WHERE p.ordering_key = o.ordering_key AND p.{order} < o.{order} AND NOT p.dead)) \
      ORDER BY next_attempt_at LIMIT $3 {lock}) \
     RETURNING id, target, payload, request_id, attempts, created_at";
 const COMPLETE: &str = "DELETE FROM outbox WHERE id = $1";
 const RESCHEDULE: &str =
     "UPDATE outbox SET next_attempt_at = $1, last_error = $2, dead = $3 WHERE id = $4";
-const STATS: &str =
-    "SELECT COUNT(*) FILTER (WHERE NOT dead), COUNT(*) FILTER (WHERE dead) FROM outbox";
+const EXPEDITE: &str = "UPDATE outbox SET next_attempt_at = $1 \
+    WHERE target = $2 AND NOT dead AND next_attempt_at > $1";
+const STATS: &str = "SELECT COUNT(*) FILTER (WHERE NOT dead AND target IN ({known})), \
+    COUNT(*) FILTER (WHERE dead), COUNT(*) FILTER (WHERE NOT dead AND target NOT IN ({known})) \
+    FROM outbox";
+
+/// The targets this release delivers, as an SQL list.
+fn known_targets() -> String {
+    Target::ALL
+        .iter()
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads each claimed row on its own: one this release cannot read is parked (marked dead
+/// with the reason) instead of failing the claim, which would leave every row of the batch
+/// leased and claimed again, and failing again, for good.
+fn read_claimed(rows: Vec<EventRow>) -> (Vec<PendingEvent>, Vec<(String, String)>) {
+    let mut events = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for row in rows {
+        let id = row.id().to_owned();
+        match row.into_event() {
+            Ok(event) => events.push(event),
+            Err(e) => unreadable.push((id, format!("this release cannot read the event: {e}"))),
+        }
+    }
+    (events, unreadable)
+}
 
 /// Most concurrent enqueues written in one transaction.
 const MAX_ENQUEUE_BATCH: usize = 64;
@@ -84,7 +125,7 @@ impl<P: BatchWriter<Recorded> + Clone> BatchedOutbox<P> {
 
 /// One implementation of the queue for each pool type, from the one text above.
 macro_rules! outbox_queue_on {
-    ($pool:ty, $lock:literal) => {
+    ($pool:ty, $order:literal, $lock:literal) => {
         #[async_trait]
         impl OutboxQueue for BatchedOutbox<$pool> {
             async fn enqueue(&self, recorded: &Recorded) -> Result<(), StoreError> {
@@ -97,14 +138,33 @@ macro_rules! outbox_queue_on {
                 lease: Duration,
             ) -> Result<Vec<PendingEvent>, StoreError> {
                 let now = Utc::now();
-                let sql = CLAIM.replace("{lock}", $lock);
+                let sql = CLAIM
+                    .replace("{lock}", $lock)
+                    .replace("{order}", $order)
+                    .replace("{known}", &known_targets());
                 let rows: Vec<EventRow> = sqlx::query_as(&sql)
                     .bind(to_micros(now + lease))
                     .bind(to_micros(now))
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?;
-                rows.into_iter().map(EventRow::into_event).collect()
+                let (events, unreadable) = read_claimed(rows);
+                for (id, why) in unreadable {
+                    tracing::error!(event = %id, error = %why, "parking an outbox event");
+                    self.reschedule(&id, now, &why, true).await?;
+                }
+                Ok(events)
+            }
+
+            async fn expedite(&self, target: Target) -> Result<u64, StoreError> {
+                // An event being delivered right now may be claimed once more: the targets
+                // expedited (cache drops) take a second delivery as they took the first.
+                let done = sqlx::query(EXPEDITE)
+                    .bind(to_micros(Utc::now()))
+                    .bind(target.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn complete(&self, id: &str) -> Result<(), StoreError> {
@@ -139,13 +199,18 @@ macro_rules! outbox_queue_on {
             }
 
             async fn stats(&self) -> Result<OutboxStats, StoreError> {
-                let (pending, dead): (i64, i64) =
-                    sqlx::query_as(STATS).fetch_one(&self.pool).await?;
-                Ok(OutboxStats { pending, dead })
+                let sql = STATS.replace("{known}", &known_targets());
+                let (pending, dead, unknown): (i64, i64, i64) =
+                    sqlx::query_as(&sql).fetch_one(&self.pool).await?;
+                Ok(OutboxStats {
+                    pending,
+                    dead,
+                    unknown,
+                })
             }
         }
     };
 }
 
-outbox_queue_on!(SqlitePool, "");
-outbox_queue_on!(PgPool, "FOR UPDATE SKIP LOCKED");
+outbox_queue_on!(SqlitePool, "rowid", "");
+outbox_queue_on!(PgPool, "seq", "FOR UPDATE SKIP LOCKED");

@@ -7,16 +7,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
 use super::group_commit::CreateBatcher;
 use super::postgres_insert::{self, record};
-use super::postgres_pages::Pages;
-use super::row::{bind_content, into_snippets, json_text, SnippetRow, POSTGRES_COLUMNS as COLUMNS};
+use super::postgres_pages::{push_filters, Pages};
+use super::row::{
+    bind_content, into_listed, into_snippets, json_text, SnippetRow, POSTGRES_COLUMNS as COLUMNS,
+    POSTGRES_LISTED_COLUMNS as LISTED_COLUMNS,
+};
 use super::{to_micros, SnippetStore, StoreError};
 use crate::metrics::Metrics;
 use crate::model::{Change, EventPlan};
-use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
+use crate::model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -112,36 +115,76 @@ impl SnippetStore for PostgresStore {
         into_snippets(rows)
     }
 
+    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM snippets WHERE id = ANY($1) AND user_id = $2",
+            *LISTED_COLUMNS
+        );
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(ids)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
+        into_listed(rows)
+    }
+
     async fn list_snippets(
         &self,
         user: &str,
         filter: &ListFilter,
-    ) -> Result<(Vec<Snippet>, i64), StoreError> {
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
         self.pages.list(user, filter).await
     }
 
-    async fn search_relevant(
+    async fn matching_ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        self.pages.ids(user, filter).await
+    }
+
+    async fn matching_among(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new("SELECT id FROM snippets WHERE id = ANY(");
+        q.push_bind(ids).push(") AND user_id = ").push_bind(user);
+        push_filters(&mut q, filter);
+        // Driven by the ids, whatever the filter: its generic plan serves any words.
+        let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(found.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn relevant_ids(
         &self,
         user: &str,
         query: &str,
         limit: i64,
-    ) -> Result<Vec<Snippet>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         // plainto_tsquery joins words with &; any word should count here, so swap in |.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM snippets, \
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM snippets, \
              (SELECT replace(plainto_tsquery('simple', $2)::text, ' & ', ' | ')::tsquery AS q) AS t \
              WHERE user_id = $1 AND search @@ t.q \
-             ORDER BY ts_rank(search, t.q) DESC, created_at DESC LIMIT $3"
-        );
-        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
-            // Planned for its words each time: see `postgres_pages::sql::prepare_once`.
-            .persistent(false)
-            .bind(user)
-            .bind(query)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        into_snippets(rows)
+             ORDER BY ts_rank(search, t.q) DESC, created_at DESC LIMIT $3",
+        )
+        // Planned for its words each time: see `postgres_pages::sql::prepare_once`.
+        .persistent(false)
+        .bind(user)
+        .bind(query)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     async fn update_snippet(

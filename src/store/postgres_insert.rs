@@ -13,34 +13,43 @@ use super::changes::{announce_changes, bind_changes, change_log_ctes};
 use super::group_commit::{BatchWriter, Create};
 use super::row::json_text;
 use super::{to_micros, StoreError};
-use crate::model::{ChangeRecord, NewEvent, Recorded};
+use crate::model::{ChangeRecord, KeptContext, NewEvent, Recorded};
 
 /// Most creates in one transaction. Each create's text is held twice while its batch is
 /// encoded, so the batch is kept to what 64 requests already hold.
 pub const MAX_BATCH: usize = 64;
 
-/// Inserts outbox events (parameters $8-$12, bound by `bind_events`).
+/// Inserts outbox events (parameters $8-$13, bound by `bind_events`), in the order given:
+/// each takes its `seq` as it is inserted, which orders the events of one ordering key.
 macro_rules! outbox_cte {
     () => {
         "events AS (
-    INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at)
-    SELECT id, target, payload, request_id, created_at, created_at
-    FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::int8[])
-        AS new(id, target, payload, request_id, created_at)
+    INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at,
+                        ordering_key)
+    SELECT id, target, payload, request_id, created_at, created_at, ordering_key
+    FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::text[])
+        WITH ORDINALITY AS new(id, target, payload, request_id, created_at, ordering_key, ord)
+    ORDER BY ord
 )"
     };
 }
 
-/// What changes owe (outbox events) and their stream records, in one statement.
+/// What changes owe (outbox events), their stream records and the contexts they make
+/// current (parameters $14-$16, one per user), in one statement.
 const RECORD: &str = concat!(
     "WITH ",
     change_log_ctes!(),
     ", ",
     outbox_cte!(),
+    ", contexts AS (
+    INSERT INTO workflow_contexts (user_id, data, expires_at)
+    SELECT * FROM UNNEST($14::text[], $15::text[], $16::int8[])
+    ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at
+)",
     announce_changes!()
 );
 
-/// New snippets (parameters $13-$22), what they owe and their stream records, in one
+/// New snippets (parameters $14-$23), what they owe and their stream records, in one
 /// statement. The lock order matches every other change of a user's snippets: the user's
 /// stream position here, then their snippet count in the insert's trigger at the end.
 const CREATE: &str = concat!(
@@ -53,8 +62,8 @@ const CREATE: &str = concat!(
                           created_at, updated_at)
     SELECT id, user_id, title, code, language, tags::jsonb, metadata::jsonb, description,
            created_at, updated_at
-    FROM UNNEST($13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
-                $18::text[], $19::text[], $20::text[], $21::int8[], $22::int8[])
+    FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+                $19::text[], $20::text[], $21::text[], $22::int8[], $23::int8[])
         AS new(id, user_id, title, code, language, tags, metadata, description,
                created_at, updated_at)
 )",
@@ -105,17 +114,33 @@ pub async fn record<'r>(
     let recorded: Vec<&Recorded> = recorded.into_iter().collect();
     if recorded
         .iter()
-        .all(|r| r.outbox.is_empty() && r.changes.is_empty())
+        .all(|r| r.outbox.is_empty() && r.changes.is_empty() && r.context.is_none())
     {
         return Ok(());
     }
+    // One row per user: an upsert may not touch a row twice in one statement, and the last
+    // context of a batch is the current one.
+    let mut contexts: Vec<&KeptContext> = Vec::new();
+    for context in recorded.iter().rev().filter_map(|r| r.context.as_ref()) {
+        if !contexts.iter().any(|c| c.user == context.user) {
+            contexts.push(context);
+        }
+    }
     bind_recorded(sqlx::query(RECORD), &recorded)
+        .bind(contexts.iter().map(|c| c.user.as_str()).collect::<Vec<_>>())
+        .bind(contexts.iter().map(|c| c.data.as_str()).collect::<Vec<_>>())
+        .bind(
+            contexts
+                .iter()
+                .map(|c| to_micros(c.expires_at))
+                .collect::<Vec<_>>(),
+        )
         .execute(db)
         .await?;
     Ok(())
 }
 
-/// Binds the stream records ($1-$7) and outbox events ($8-$12) of `recorded`.
+/// Binds the stream records ($1-$7) and outbox events ($8-$13) of `recorded`.
 fn bind_recorded<'q>(
     query: Query<'q, Postgres, PgArguments>,
     recorded: &[&Recorded],
@@ -130,19 +155,26 @@ fn bind_recorded<'q>(
     )
 }
 
-/// Binds outbox events as parameters $8-$12 of a statement with `outbox_cte!`.
+/// Binds outbox events as parameters $8-$13 of a statement with `outbox_cte!`.
 fn bind_events<'q, 'e>(
     query: Query<'q, Postgres, PgArguments>,
     events: impl IntoIterator<Item = &'e NewEvent>,
 ) -> Query<'q, Postgres, PgArguments> {
-    let (mut ids, mut targets, mut payloads, mut request_ids, mut created) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut targets, mut payloads, mut request_ids, mut created, mut keys) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for event in events {
         ids.push(event.id.clone());
         targets.push(event.target.as_str());
         payloads.push(json_text(&event.payload));
         request_ids.push(event.request_id.clone());
         created.push(to_micros(event.created_at));
+        keys.push(event.ordering_key.clone());
     }
     query
         .bind(ids)
@@ -150,4 +182,5 @@ fn bind_events<'q, 'e>(
         .bind(payloads)
         .bind(request_ids)
         .bind(created)
+        .bind(keys)
 }

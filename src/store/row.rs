@@ -1,6 +1,8 @@
 //! Rows as both databases return them (JSON columns as text), and their conversion.
 
-use crate::model::{PendingEvent, Snippet, Target};
+use std::sync::LazyLock;
+
+use crate::model::{Listed, PendingEvent, Snippet, Target};
 
 use super::{from_micros, StoreError};
 
@@ -14,6 +16,48 @@ pub const POSTGRES_COLUMNS: &str =
     "id, title, code, language, tags::text AS tags, metadata::text AS metadata, description, \
      created_at, updated_at";
 
+/// A row whose code, metadata and description hold more than this many bytes together is
+/// left out of a page (`Listed::Deferred`) and read on its own when its turn comes: a page of
+/// 100 snippets of a mebibyte each would otherwise be held, and copied, all at once.
+pub const INLINE_ROW_BYTES: i64 = 32 * 1024;
+
+/// The columns of a page's rows, qualified by `snippets.` (SQLite, where pages join the FTS
+/// and tag tables): a large row's text is replaced by empty values, and `deferred` says so.
+/// `octet_length` reads neither SQLite's overflow pages nor the text itself.
+pub static LISTED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    listed(
+        "snippets.",
+        "octet_length(snippets.code) + octet_length(snippets.metadata) \
+         + coalesce(octet_length(snippets.description), 0)",
+        "snippets.tags",
+        "snippets.metadata",
+    )
+});
+
+/// The same for PostgreSQL: JSON as text, and the sizes as stored (`octet_length` of TOASTed
+/// text reads only its header; `pg_column_size` of the metadata is its stored size).
+pub static POSTGRES_LISTED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    listed(
+        "",
+        "octet_length(code) + pg_column_size(metadata) + coalesce(octet_length(description), 0)",
+        "tags::text",
+        "metadata::text",
+    )
+});
+
+fn listed(table: &str, size: &str, tags: &str, metadata: &str) -> String {
+    let small = format!("({size}) <= {INLINE_ROW_BYTES}");
+    format!(
+        "{table}id AS id, {table}title AS title, \
+         CASE WHEN {small} THEN {table}code ELSE '' END AS code, \
+         {table}language AS language, {tags} AS tags, \
+         CASE WHEN {small} THEN {metadata} ELSE '{{}}' END AS metadata, \
+         CASE WHEN {small} THEN {table}description END AS description, \
+         {table}created_at AS created_at, {table}updated_at AS updated_at, \
+         NOT {small} AS deferred"
+    )
+}
+
 #[derive(sqlx::FromRow)]
 pub struct SnippetRow {
     id: String,
@@ -25,6 +69,9 @@ pub struct SnippetRow {
     description: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// Set by the listed columns: the text was left out.
+    #[sqlx(default)]
+    deferred: bool,
 }
 
 impl SnippetRow {
@@ -50,6 +97,23 @@ pub fn into_snippets(rows: Vec<SnippetRow>) -> Result<Vec<Snippet>, StoreError> 
     rows.into_iter().map(SnippetRow::into_snippet).collect()
 }
 
+impl SnippetRow {
+    /// The row as a page holds it (read with the listed columns).
+    pub fn into_listed(self) -> Result<Listed, StoreError> {
+        let deferred = self.deferred;
+        let snippet = self.into_snippet()?;
+        Ok(if deferred {
+            Listed::Deferred(snippet)
+        } else {
+            Listed::Whole(snippet)
+        })
+    }
+}
+
+pub fn into_listed(rows: Vec<SnippetRow>) -> Result<Vec<Listed>, StoreError> {
+    rows.into_iter().map(SnippetRow::into_listed).collect()
+}
+
 #[derive(sqlx::FromRow)]
 pub struct EventRow {
     id: String,
@@ -61,6 +125,10 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     pub fn into_event(self) -> Result<PendingEvent, StoreError> {
         Ok(PendingEvent {
             target: Target::parse(&self.target).ok_or_else(|| {

@@ -12,15 +12,14 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
-use super::row::{bind_content, into_snippets, json_text, SnippetRow, SNIPPET_COLUMNS};
+use super::row::{
+    bind_content, into_listed, into_snippets, json_text, SnippetRow, LISTED_COLUMNS,
+    SNIPPET_COLUMNS,
+};
 use super::{text_search, to_micros, SnippetStore, StoreError};
 use crate::model::bounds::SEARCH_TOTAL_CAP;
 use crate::model::{Change, EventPlan, NewEvent, Recorded};
-use crate::model::{JsonObject, ListFilter, Snippet, SnippetPatch};
-
-/// The snippet columns, named unambiguously beside the FTS table's.
-const QUALIFIED_COLUMNS: &str = "snippets.id, snippets.title, snippets.code, snippets.language, \
-    snippets.tags, snippets.metadata, snippets.description, snippets.created_at, snippets.updated_at";
+use crate::model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 
 /// Reader connections. Each holds its own page cache and thread, and reads are CPU-bound, so
 /// more readers than a small pod's cores only cost memory.
@@ -84,6 +83,27 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// The user's rows among `ids`, with `columns`.
+    async fn by_ids(
+        &self,
+        columns: &str,
+        user: &str,
+        ids: &[String],
+    ) -> Result<Vec<SnippetRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {columns} FROM snippets \
+             WHERE snippets.id IN (SELECT value FROM json_each(?)) AND +snippets.user_id = ?"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(serde_json::to_string(ids).unwrap_or_default())
+            .bind(user)
+            .fetch_all(&self.readers)
+            .await?)
+    }
+
     async fn fetch_in(
         tx: &mut Transaction<'_, Sqlite>,
         user: &str,
@@ -98,8 +118,9 @@ impl SqliteStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
-    /// `{head} FROM` the user's snippets matching `filter`, ready for ORDER BY or LIMIT.
-    /// A full-text query drives from the FTS index, which yields matches newest first.
+    /// `{head} FROM` the user's snippets matching `filter`, ready for ORDER BY or LIMIT: from
+    /// the FTS index for a query (it yields matches newest first), from the tag table for a
+    /// tag without one, from the rows' own indexes otherwise.
     fn select<'a>(
         head: &str,
         user: &'a str,
@@ -111,20 +132,108 @@ impl SqliteStore {
             q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid ")
                 .push("WHERE snippets_fts MATCH ")
                 .push_bind(fts)
-                .push(" AND ");
+                .push(" AND snippets.user_id = ")
+                .push_bind(user);
+            if let Some(tag) = &filter.tag {
+                q.push(" AND EXISTS (SELECT 1 FROM snippet_tags t WHERE t.user_id = ")
+                    .push_bind(user)
+                    .push(" AND t.tag = ")
+                    .push_bind(tag)
+                    .push(" AND t.seq = snippets.seq)");
+            }
+        } else if let Some(tag) = &filter.tag {
+            q.push("snippet_tags CROSS JOIN snippets ON snippets.seq = snippet_tags.seq ")
+                .push("WHERE snippet_tags.user_id = ")
+                .push_bind(user)
+                .push(" AND snippet_tags.tag = ")
+                .push_bind(tag)
+                .push(" AND snippets.user_id = ")
+                .push_bind(user);
         } else {
-            q.push("snippets WHERE ");
+            q.push("snippets WHERE snippets.user_id = ").push_bind(user);
         }
-        q.push("snippets.user_id = ").push_bind(user);
         if let Some(language) = &filter.language {
             q.push(" AND snippets.language = ").push_bind(language);
         }
-        if let Some(tag) = &filter.tag {
-            q.push(" AND EXISTS (SELECT 1 FROM json_each(snippets.tags) WHERE value = ")
-                .push_bind(tag)
-                .push(")");
-        }
         q
+    }
+
+    /// The column `select` walks newest first, so a page needs no sort.
+    fn newest_first(filter: &ListFilter, fts: Option<&str>) -> &'static str {
+        match (fts, &filter.tag) {
+            (Some(_), _) => "snippets_fts.rowid",
+            (None, Some(_)) => "snippet_tags.seq",
+            (None, None) => "snippets.seq",
+        }
+    }
+
+    /// How many of the user's snippets `filter` covers: exact from the counter without a
+    /// filter, up to `SEARCH_TOTAL_CAP + 1` with one.
+    async fn count(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        fts: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        if fts.is_none() && filter.language.is_none() && filter.tag.is_none() {
+            return Ok(sqlx::query_scalar(
+                "SELECT COALESCE((SELECT n FROM snippet_counts WHERE user_id = ?), 0)",
+            )
+            .bind(user)
+            .fetch_one(&self.readers)
+            .await?);
+        }
+        // The owner token confines the match to the user: the index alone can count.
+        if let (Some(fts), None, None) = (fts, &filter.language, &filter.tag) {
+            return Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ? \
+                 LIMIT ?)",
+            )
+            .bind(fts)
+            .bind(SEARCH_TOTAL_CAP + 1)
+            .fetch_one(&self.readers)
+            .await?);
+        }
+        let mut count = Self::select("SELECT COUNT(*) FROM (SELECT 1", user, filter, fts);
+        count
+            .push(" LIMIT ")
+            .push_bind(SEARCH_TOTAL_CAP + 1)
+            .push(")");
+        Ok(count.build_query_scalar().fetch_one(&self.readers).await?)
+    }
+
+    /// `head`'s columns of the page `filter` asks for, and the total; none when the page is
+    /// past the end.
+    async fn page<T>(
+        &self,
+        head: &str,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<T>, i64), StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        let fts = match &filter.query {
+            Some(query) => match text_search::all_words(query, user) {
+                Some(fts) => Some(fts),
+                None => return Ok((Vec::new(), 0)),
+            },
+            None => None,
+        };
+        let total = self.count(user, filter, fts.as_deref()).await?;
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+            return Ok((Vec::new(), total));
+        }
+        let mut page = Self::select(head, user, filter, fts.as_deref());
+        page.push(format!(
+            " ORDER BY {} DESC LIMIT ",
+            Self::newest_first(filter, fts.as_deref())
+        ))
+        .push_bind(filter.limit)
+        .push(" OFFSET ")
+        .push_bind(filter.offset);
+        let rows: Vec<T> = page.build_query_as().fetch_all(&self.readers).await?;
+        Ok((rows, total))
     }
 }
 
@@ -175,12 +284,25 @@ async fn insert_created(
     record(tx, recorded).await
 }
 
-/// Records what a change owes and its stream events inside the caller's transaction.
+/// Records what a change owes, its stream events and the context it makes current inside
+/// the caller's transaction.
 pub(super) async fn record(
     tx: &mut Transaction<'_, Sqlite>,
     recorded: &Recorded,
 ) -> Result<(), StoreError> {
     insert_events(tx, &recorded.outbox).await?;
+    if let Some(context) = &recorded.context {
+        sqlx::query(
+            "INSERT INTO workflow_contexts (user_id, data, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(&context.user)
+        .bind(&context.data)
+        .bind(to_micros(context.expires_at))
+        .execute(&mut **tx)
+        .await?;
+    }
     record_in_sqlite(tx, &recorded.changes).await
 }
 
@@ -191,8 +313,8 @@ async fn insert_events(
 ) -> Result<(), StoreError> {
     for event in events {
         sqlx::query(
-            "INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at, \
+             ordering_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&event.id)
         .bind(event.target.as_str())
@@ -200,6 +322,7 @@ async fn insert_events(
         .bind(&event.request_id)
         .bind(to_micros(event.created_at))
         .bind(to_micros(event.created_at))
+        .bind(event.ordering_key.as_deref())
         .execute(&mut **tx)
         .await?;
     }
@@ -228,115 +351,92 @@ impl SnippetStore for SqliteStore {
     }
 
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {SNIPPET_COLUMNS} FROM snippets \
-             WHERE id IN (SELECT value FROM json_each(?)) AND +user_id = ?"
-        );
-        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
-            .bind(serde_json::to_string(ids).unwrap_or_default())
-            .bind(user)
-            .fetch_all(&self.readers)
-            .await?;
-        into_snippets(rows)
+        into_snippets(self.by_ids(SNIPPET_COLUMNS, user, ids).await?)
+    }
+
+    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError> {
+        into_listed(self.by_ids(&LISTED_COLUMNS, user, ids).await?)
     }
 
     async fn list_snippets(
         &self,
         user: &str,
         filter: &ListFilter,
-    ) -> Result<(Vec<Snippet>, i64), StoreError> {
-        let fts = match &filter.query {
-            Some(query) => match text_search::all_words(query, user) {
-                Some(fts) => Some(fts),
-                None => return Ok((Vec::new(), 0)),
-            },
-            None => None,
-        };
-        let unfiltered = fts.is_none() && filter.language.is_none() && filter.tag.is_none();
-        let total: i64 = match &fts {
-            _ if unfiltered => {
-                sqlx::query_scalar(
-                    "SELECT COALESCE((SELECT n FROM snippet_counts WHERE user_id = ?), 0)",
-                )
-                .bind(user)
-                .fetch_one(&self.readers)
-                .await?
-            }
-            // The owner token confines the match to the user: the index alone can count. A
-            // search stops counting past the cap, so it costs the same for any collection.
-            Some(fts) if filter.language.is_none() && filter.tag.is_none() => {
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ? \
-                     LIMIT ?)",
-                )
-                .bind(fts)
-                .bind(SEARCH_TOTAL_CAP + 1)
-                .fetch_one(&self.readers)
-                .await?
-            }
-            Some(_) => {
-                let mut count = Self::select(
-                    "SELECT COUNT(*) FROM (SELECT 1",
-                    user,
-                    filter,
-                    fts.as_deref(),
-                );
-                count
-                    .push(" LIMIT ")
-                    .push_bind(SEARCH_TOTAL_CAP + 1)
-                    .push(")");
-                count.build_query_scalar().fetch_one(&self.readers).await?
-            }
-            None => {
-                Self::select("SELECT COUNT(*)", user, filter, None)
-                    .build_query_scalar()
-                    .fetch_one(&self.readers)
-                    .await?
-            }
-        };
-        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
-            return Ok((Vec::new(), total));
-        }
-        let head = format!("SELECT {QUALIFIED_COLUMNS}");
-        let mut page = Self::select(&head, user, filter, fts.as_deref());
-        // Ordering by the FTS rowid (= seq) lets FTS5 yield matches newest first, no sort.
-        let newest_first = if fts.is_some() {
-            "snippets_fts.rowid"
-        } else {
-            "snippets.seq"
-        };
-        page.push(format!(" ORDER BY {newest_first} DESC LIMIT "))
-            .push_bind(filter.limit)
-            .push(" OFFSET ")
-            .push_bind(filter.offset);
-        let rows: Vec<SnippetRow> = page.build_query_as().fetch_all(&self.readers).await?;
-        Ok((into_snippets(rows)?, total))
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
+        let head = format!("SELECT {}", *LISTED_COLUMNS);
+        let (rows, total) = self.page::<SnippetRow>(&head, user, filter).await?;
+        Ok((into_listed(rows)?, total))
     }
 
-    async fn search_relevant(
+    async fn matching_ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        let (ids, total) = self
+            .page::<(String,)>("SELECT snippets.id", user, filter)
+            .await?;
+        Ok((ids.into_iter().map(|(id,)| id).collect(), total))
+    }
+
+    async fn matching_among(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Driven by the ids (a few hundred at most), each checked against the filter.
+        let mut q = QueryBuilder::new(
+            "SELECT snippets.id FROM snippets WHERE snippets.id IN (SELECT value FROM json_each(",
+        );
+        q.push_bind(serde_json::to_string(ids).unwrap_or_default())
+            .push(")) AND +snippets.user_id = ")
+            .push_bind(user);
+        if let Some(language) = &filter.language {
+            q.push(" AND snippets.language = ").push_bind(language);
+        }
+        if let Some(tag) = &filter.tag {
+            q.push(" AND EXISTS (SELECT 1 FROM snippet_tags t WHERE t.user_id = ")
+                .push_bind(user)
+                .push(" AND t.tag = ")
+                .push_bind(tag)
+                .push(" AND t.seq = snippets.seq)");
+        }
+        if let Some(query) = &filter.query {
+            let Some(fts) = text_search::all_words(query, user) else {
+                return Ok(Vec::new());
+            };
+            q.push(" AND EXISTS (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ")
+                .push_bind(fts)
+                .push(" AND snippets_fts.rowid = snippets.seq)");
+        }
+        let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.readers).await?;
+        Ok(found.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn relevant_ids(
         &self,
         user: &str,
         query: &str,
         limit: i64,
-    ) -> Result<Vec<Snippet>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let Some(fts) = text_search::any_word(query, user) else {
             return Ok(Vec::new());
         };
-        let sql = format!(
-            "SELECT {SNIPPET_COLUMNS} FROM snippets JOIN \
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM snippets JOIN \
              (SELECT rowid, bm25(snippets_fts) AS rank FROM snippets_fts WHERE snippets_fts MATCH ?) m \
-             ON m.rowid = snippets.seq WHERE user_id = ? ORDER BY m.rank, seq DESC LIMIT ?"
-        );
-        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
-            .bind(fts)
-            .bind(user)
-            .bind(limit)
-            .fetch_all(&self.readers)
-            .await?;
-        into_snippets(rows)
+             ON m.rowid = snippets.seq WHERE user_id = ? ORDER BY m.rank, seq DESC LIMIT ?",
+        )
+        .bind(fts)
+        .bind(user)
+        .bind(limit)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     async fn update_snippet(

@@ -9,14 +9,25 @@ use crate::model::{Scopes, StoredToken};
 
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Stores a new token under the hash of its secret.
-    async fn insert_token(&self, token: &StoredToken, hash: &str) -> Result<(), StoreError>;
+    /// Stores a new token under the hash of its secret, unless its user already holds
+    /// `max_live` tokens that are neither revoked nor expired; true when stored.
+    async fn insert_token(
+        &self,
+        token: &StoredToken,
+        hash: &str,
+        max_live: i64,
+    ) -> Result<bool, StoreError>;
     /// The token whose secret hashes to `hash`, revoked or not.
     async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError>;
     /// The token with this id, revoked or not.
     async fn token_by_id(&self, id: &str) -> Result<Option<StoredToken>, StoreError>;
-    /// The user's tokens that are not revoked, oldest first.
-    async fn list_tokens(&self, user: &str) -> Result<Vec<StoredToken>, StoreError>;
+    /// A page of the user's tokens that are not revoked, oldest first, and how many there are.
+    async fn list_tokens(
+        &self,
+        user: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredToken>, i64), StoreError>;
     /// Revokes one of the user's tokens; false when the user has no such live token.
     async fn revoke_token(
         &self,
@@ -60,26 +71,46 @@ impl TokenRow {
     }
 }
 
-/// One implementation for each pool type, from the one text of each query.
+/// A new token, stored only while its user holds fewer than the cap ($8) of live tokens
+/// (neither revoked nor expired at its creation, $6).
+const INSERT_UNDER_CAP: &str = "INSERT INTO access_tokens (id, user_id, name, scopes, token_hash, \
+    created_at, expires_at) SELECT $1, $2, $3, $4, $5, $6, $7 \
+    WHERE (SELECT COUNT(*) FROM access_tokens WHERE user_id = $2 AND revoked_at IS NULL \
+    AND expires_at > $6) < $8";
+
+/// One implementation for each pool type, from the one text of each query. `$lock` runs
+/// first in the insert's transaction: on PostgreSQL a lock on the user, so two concurrent
+/// creates cannot both count below the cap (SQLite's one writer does that by itself).
 macro_rules! token_store_on {
-    ($pool:ty) => {
+    ($pool:ty, $lock:literal) => {
         #[async_trait]
         impl TokenStore for $pool {
-            async fn insert_token(&self, t: &StoredToken, hash: &str) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO access_tokens (id, user_id, name, scopes, token_hash, \
-                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&t.id)
-                .bind(&t.user_id)
-                .bind(&t.name)
-                .bind(t.scopes.to_text())
-                .bind(hash)
-                .bind(to_micros(t.created_at))
-                .bind(to_micros(t.expires_at))
-                .execute(self)
-                .await?;
-                Ok(())
+            async fn insert_token(
+                &self,
+                t: &StoredToken,
+                hash: &str,
+                max_live: i64,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin().await?;
+                if !$lock.is_empty() {
+                    sqlx::query($lock)
+                        .bind(&t.user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let done = sqlx::query(INSERT_UNDER_CAP)
+                    .bind(&t.id)
+                    .bind(&t.user_id)
+                    .bind(&t.name)
+                    .bind(t.scopes.to_text())
+                    .bind(hash)
+                    .bind(to_micros(t.created_at))
+                    .bind(to_micros(t.expires_at))
+                    .bind(max_live)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
@@ -96,13 +127,33 @@ macro_rules! token_store_on {
                 row.map(TokenRow::into_token).transpose()
             }
 
-            async fn list_tokens(&self, user: &str) -> Result<Vec<StoredToken>, StoreError> {
+            async fn list_tokens(
+                &self,
+                user: &str,
+                limit: i64,
+                offset: i64,
+            ) -> Result<(Vec<StoredToken>, i64), StoreError> {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM access_tokens WHERE user_id = $1 \
-                     AND revoked_at IS NULL ORDER BY created_at, id"
+                     AND revoked_at IS NULL ORDER BY created_at, id LIMIT $2 OFFSET $3"
                 );
-                let rows: Vec<TokenRow> = sqlx::query_as(&sql).bind(user).fetch_all(self).await?;
-                rows.into_iter().map(TokenRow::into_token).collect()
+                let rows: Vec<TokenRow> = sqlx::query_as(&sql)
+                    .bind(user)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(self)
+                    .await?;
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM access_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(user)
+                .fetch_one(self)
+                .await?;
+                let tokens = rows
+                    .into_iter()
+                    .map(TokenRow::into_token)
+                    .collect::<Result<_, _>>()?;
+                Ok((tokens, total))
             }
 
             async fn revoke_token(
@@ -145,8 +196,11 @@ macro_rules! token_store_on {
     };
 }
 
-token_store_on!(SqlitePool);
-token_store_on!(PgPool);
+token_store_on!(SqlitePool, "");
+token_store_on!(
+    PgPool,
+    "SELECT pg_advisory_xact_lock(hashtext('access_tokens:' || $1))"
+);
 
 /// SQLite's tokens: looked up on the reader connections, so a flood of made-up tokens never
 /// queues on the one writer; written on the writer.
@@ -157,8 +211,13 @@ pub struct SqliteTokens {
 
 #[async_trait]
 impl TokenStore for SqliteTokens {
-    async fn insert_token(&self, token: &StoredToken, hash: &str) -> Result<(), StoreError> {
-        self.writer.insert_token(token, hash).await
+    async fn insert_token(
+        &self,
+        token: &StoredToken,
+        hash: &str,
+        max_live: i64,
+    ) -> Result<bool, StoreError> {
+        self.writer.insert_token(token, hash, max_live).await
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
@@ -169,8 +228,13 @@ impl TokenStore for SqliteTokens {
         self.readers.token_by_id(id).await
     }
 
-    async fn list_tokens(&self, user: &str) -> Result<Vec<StoredToken>, StoreError> {
-        self.readers.list_tokens(user).await
+    async fn list_tokens(
+        &self,
+        user: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<StoredToken>, i64), StoreError> {
+        self.readers.list_tokens(user, limit, offset).await
     }
 
     async fn revoke_token(

@@ -94,6 +94,47 @@ async fn in_local_mode_anyone_but_loopback_gets_the_404_of_a_missing_route() {
 }
 
 #[tokio::test]
+async fn a_page_on_another_port_of_this_machine_gets_no_token_and_no_cors_answer() {
+    let app = InProcess::start_local().await;
+    // http://localhost:3000 is among the default CORS origins: the API answers it, this
+    // route must not.
+    for origin in ["http://localhost:3000", "http://127.0.0.1:8200"] {
+        let reply = app
+            .anonymous(Method::POST, LOCAL_SESSION)
+            .peer("127.0.0.1:50000")
+            .header("host", "localhost:8200")
+            .header("origin", origin)
+            .send()
+            .await;
+        reply.expect_error(StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(
+            reply.header("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+        let preflight = app
+            .anonymous(Method::OPTIONS, LOCAL_SESSION)
+            .peer("127.0.0.1:50000")
+            .header("host", "localhost:8200")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await;
+        assert_ne!(preflight.status, StatusCode::OK, "{origin}");
+        assert_eq!(
+            preflight.header("access-control-allow-origin"),
+            None,
+            "{origin}"
+        );
+        assert_eq!(
+            preflight.header("access-control-allow-credentials"),
+            None,
+            "{origin}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn over_a_real_socket_a_loopback_client_signs_in_locally() {
     let backend = Backend::sqlite();
     let mut settings = settings_for(&backend);

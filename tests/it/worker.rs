@@ -10,7 +10,7 @@ use pieces_connector::cache::MemoryCache;
 use pieces_connector::metrics::Metrics;
 use pieces_connector::model::{EventPlan, Limits, NewEvent, PendingEvent, Recorded, Target};
 use pieces_connector::outbox::{OutboxWorker, WorkerConfig};
-use pieces_connector::service::{OutboxSignal, SnippetDeps, SnippetService};
+use pieces_connector::service::{CacheKeeper, OutboxSignal, SnippetDeps, SnippetService};
 use pieces_connector::store::{self, ChangeFeed, OutboxQueue, OutboxStats, StoreError};
 use pieces_connector::upstream::{DataPlatformClient, HttpUpstream};
 use serde_json::json;
@@ -55,6 +55,10 @@ impl OutboxQueue for CountingQueue {
         self.inner.reschedule(id, next_attempt, error, dead).await
     }
 
+    async fn expedite(&self, target: Target) -> Result<u64, StoreError> {
+        self.inner.expedite(target).await
+    }
+
     async fn stats(&self) -> Result<OutboxStats, StoreError> {
         self.counts.fetch_add(1, Ordering::SeqCst);
         self.inner.stats().await
@@ -68,6 +72,7 @@ fn sync_event(n: usize) -> NewEvent {
         payload: json!({"user_id": "u", "snippet": {"id": n}, "event": "created"}),
         request_id: String::new(),
         created_at: Utc::now(),
+        ordering_key: None,
     }
 }
 
@@ -100,10 +105,16 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         counts: AtomicUsize::new(0),
     });
     let cache = Arc::new(MemoryCache::new(1 << 20));
+    let keeper = Arc::new(CacheKeeper::new(
+        cache.clone(),
+        queue.clone(),
+        signal.clone(),
+    ));
     let snippets = Arc::new(SnippetService::new(SnippetDeps {
         store: stores.snippets.clone(),
         outbox: queue.clone(),
         cache: cache.clone(),
+        keeper: keeper.clone(),
         metrics: metrics.clone(),
         plan: EventPlan::default(),
         limits: Limits::default(),
@@ -123,7 +134,7 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
     let worker = OutboxWorker {
         queue: queue.clone(),
         snippets,
-        cache,
+        keeper,
         metrics: metrics.clone(),
         data_platform: Some(DataPlatformClient::new(http)),
         gateway: None,

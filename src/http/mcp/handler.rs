@@ -150,7 +150,18 @@ impl McpServer {
                     mode: search.mode,
                 };
                 let page = services.snippets.list(user, params).await?;
-                Ok(render::search(&page))
+                let mut found = Vec::with_capacity(page.rows.len());
+                for row in page.rows {
+                    // A large row is read whole on its own, cut, and let go before the next.
+                    if let Some(whole) = services.snippets.whole(user, row).await? {
+                        found.push(render::found(whole.snippet));
+                    }
+                }
+                Ok(render::search(
+                    found,
+                    page.total,
+                    page.mode.map(|m| m.as_str()),
+                ))
             }
             "get_snippet" => {
                 let ById { id } = parse_value(args)?;

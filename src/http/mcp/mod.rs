@@ -9,14 +9,16 @@ mod tools;
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::ORIGIN;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -70,8 +72,30 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
     match Caller::from_request_parts(&mut parts, &state).await {
         Ok(Caller(principal)) => {
             parts.extensions.insert(principal);
+            let body = match parts.method {
+                Method::POST => match json_rpc_body(body, state.settings.max_body_bytes).await {
+                    Ok(body) => body,
+                    Err(refused) => return refused,
+                },
+                _ => body,
+            };
             next.run(Request::from_parts(parts, body)).await
         }
         Err(error) => error.into_response(),
     }
+}
+
+/// The body of a JSON-RPC message, checked to be JSON: one that is not answers 400 with the
+/// JSON-RPC parse error (-32700), as the specification has it, rather than the transport's
+/// 415, which would blame the content type.
+async fn json_rpc_body(body: Body, limit: usize) -> Result<Body, Response> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit).into_response())?;
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        let error = json!({"jsonrpc": "2.0", "id": null,
+            "error": {"code": -32700, "message": format!("Parse error: {e}")}});
+        return Err((StatusCode::BAD_REQUEST, axum::Json(error)).into_response());
+    }
+    Ok(Body::from(bytes))
 }

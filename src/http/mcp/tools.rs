@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{json, Value};
 
+use super::render::SEARCH_CODE_MAX_BYTES;
 use crate::model::bounds::OFFSET_MAX;
 use crate::model::Scope;
 
@@ -49,7 +50,12 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
         "properties": {
             "id": {"type": "string"}, "title": {"type": "string"},
             "language": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
-            "description": {"type": ["string", "null"]}, "code": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "code": {"type": "string", "description": format!(
+                "The code, cut after {SEARCH_CODE_MAX_BYTES} bytes (then `code_truncated` is \
+                 true; get_snippet returns all of it)")},
+            "code_truncated": {"type": "boolean"},
+            "code_bytes": {"type": "integer", "description": "The whole code's size in bytes"},
         },
     });
     let search_output = object(
@@ -181,6 +187,11 @@ fn inline_refs(doc: &Value, value: &mut Value, depth: usize) {
         Value::Object(map) => {
             if let Some(Value::String(target)) = map.get("$ref") {
                 if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                    // A recursive schema cannot be inlined: its members are left open.
+                    if name == "JsonWithoutNul" {
+                        *value = json!({});
+                        return;
+                    }
                     *value = doc["components"]["schemas"][name].clone();
                     inline_refs(doc, value, depth + 1);
                     return;

@@ -86,7 +86,10 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if request.headers().contains_key(header::ORIGIN) {
+        // The local session hands out a token: no other origin may read its answer, whatever
+        // CORS_ALLOWED_ORIGINS admits for the API.
+        let shares_answers = request.uri().path() != crate::http::routes::LOCAL_SESSION_PATH;
+        if shares_answers && request.headers().contains_key(header::ORIGIN) {
             // The service polled ready is the one that serves; a clone stays for next time.
             let fresh = self.inner.clone();
             let ready = std::mem::replace(&mut self.inner, fresh);

@@ -2,7 +2,9 @@
 //! (WebSocket), the same events either way, resumable from an event id.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -21,6 +23,7 @@ use crate::http::auth::{bearer_token, Caller};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiQuery;
 use crate::http::state::AppState;
+use crate::model::bounds::EVENT_ID_MAX_DIGITS;
 use crate::model::{Scope, ValidationError};
 use crate::service::{StreamItem, StreamMetrics, Subscription};
 
@@ -83,7 +86,7 @@ fn sse_events(
                 StreamItem::Event(e) => Event::default()
                     .id(e.id.to_string())
                     .event(&e.kind)
-                    .data(e.to_json().to_string()),
+                    .data(e.to_json()),
                 StreamItem::Reset { from } => Event::default()
                     .id(from.to_string())
                     .event("reset")
@@ -96,9 +99,13 @@ fn sse_events(
 
 /// The caller's changes over a WebSocket, one JSON text frame per event. Browsers, which
 /// cannot set headers here, authenticate with the subprotocols `["pieces", "bearer.<token>"]`.
+/// The credential is checked before the upgrade, so a request without one answers 401
+/// whether or not it asks for a WebSocket; a request that is not a WebSocket upgrade answers
+/// 400.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "stream", params(Resume),
     security(("bearer" = ["snippets:read"])),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade request"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
@@ -106,12 +113,23 @@ pub async fn websocket(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiQuery(resume): ApiQuery<Resume>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let token = websocket_token(&headers)?;
     let caller = state.auth.authenticate(&token).await?;
+    if !caller.allows(Scope::SnippetsRead) {
+        return Err(ApiError::InsufficientScope(Scope::SnippetsRead));
+    }
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::BadRequest(
+            "this route speaks WebSocket only: send a WebSocket upgrade request \
+             (or read the same events from /api/v1/events)"
+                .into(),
+        )
+    })?;
     let subscription = subscribe(&state, &caller, resume.since, "ws").await?;
     let stop = state.stop.clone();
+    let write_timeout = state.settings.client_write_timeout();
     // Clients only listen, and events are written one at a time: small buffers keep an idle
     // socket small (the defaults reserve 128 KiB each way).
     Ok(upgrade
@@ -119,7 +137,7 @@ pub async fn websocket(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| pump(socket, subscription, stop)))
+        .on_upgrade(move |socket| pump(socket, subscription, stop, write_timeout)))
 }
 
 /// The token of the `Authorization` header, or of a `bearer.<token>` subprotocol.
@@ -141,16 +159,34 @@ fn websocket_token(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(bearer_token(&parts)?.to_owned())
 }
 
+/// At shutdown, how long the close frame may wait for a client that does not read.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Sends one message unless the client has taken nothing for `within` (it stopped reading:
+/// what was written for it would be held for as long as it keeps the socket open); false
+/// when the socket is done with.
+async fn send(socket: &mut WebSocket, message: Message, within: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(within, socket.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
 /// Writes events as they come until the client leaves or shutdown begins; pings keep the
 /// connection alive through proxies.
-async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: CancellationToken) {
+async fn pump(
+    mut socket: WebSocket,
+    mut subscription: Subscription,
+    stop: CancellationToken,
+    write_timeout: Duration,
+) {
     let mut heartbeat = tokio::time::interval(crate::http::sse::HEARTBEAT);
     heartbeat.tick().await;
     loop {
         tokio::select! {
             item = subscription.next(&stop) => {
                 let text = match item {
-                    Some(StreamItem::Event(e)) => e.to_json().to_string(),
+                    Some(StreamItem::Event(e)) => e.to_json(),
                     Some(StreamItem::Reset { from }) => {
                         json!({"id": from.to_string(), "type": "reset"}).to_string()
                     }
@@ -161,11 +197,11 @@ async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: Cance
                         } else {
                             CloseFrame { code: 1001, reason: "server shutting down".into() }
                         };
-                        let _ = socket.send(Message::Close(Some(close))).await;
+                        send(&mut socket, Message::Close(Some(close)), CLOSE_GRACE).await;
                         return;
                     }
                 };
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                if !send(&mut socket, Message::Text(text.into()), write_timeout).await {
                     return;
                 }
             }
@@ -174,7 +210,7 @@ async fn pump(mut socket: WebSocket, mut subscription: Subscription, stop: Cance
                 Some(Ok(_)) => {}
             },
             _ = heartbeat.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if !send(&mut socket, Message::Ping(Default::default()), write_timeout).await {
                     return;
                 }
             }
@@ -192,13 +228,24 @@ async fn subscribe(
     if !caller.allows(Scope::SnippetsRead) {
         return Err(ApiError::InsufficientScope(Scope::SnippetsRead));
     }
-    let since =
-        match since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id >= 0).ok_or_else(
-                || ValidationError::new("since", "since (or Last-Event-ID) must be an event id"),
-            )?),
-        };
+    let since = match since.as_deref() {
+        None | Some("") => None,
+        Some(text)
+            if text.len() <= EVENT_ID_MAX_DIGITS && text.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            text.parse::<i64>().ok()
+        }
+        Some(_) => {
+            return Err(ValidationError::new(
+                "since",
+                format!(
+                    "since (or Last-Event-ID) must be an event id: up to \
+                     {EVENT_ID_MAX_DIGITS} digits"
+                ),
+            )
+            .into())
+        }
+    };
     let m = &state.metrics;
     let metrics = StreamMetrics {
         open: m.streams_open.with_label_values(&[transport]),

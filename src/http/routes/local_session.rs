@@ -1,8 +1,9 @@
 //! `POST /local/session`: in local mode only, a short-lived token for `local-user`, so the
 //! web page opened on this machine signs in by itself. The route is mounted only in local
-//! mode and answers only a loopback peer that names a loopback host (and, from a browser, a
-//! loopback origin: no page from elsewhere, DNS rebinding included, can get a token); anyone
-//! else gets the 404 of a route that does not exist. It is not in the API description.
+//! mode and answers only a loopback peer that names a loopback host and, from a browser, the
+//! service's own origin: no other page, not even one on another port of this machine, nor
+//! one reached by DNS rebinding, can get a token. Anyone else gets the 404 of a route that
+//! does not exist. It sends no CORS headers and is not in the API description.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -49,8 +50,7 @@ async fn session(
     let names_loopback = header_names_loopback(&headers, header::HOST, |host| {
         Url::parse(&format!("http://{host}/")).ok()
     });
-    let origin_ok = !headers.contains_key(header::ORIGIN)
-        || header_names_loopback(&headers, header::ORIGIN, |origin| Url::parse(origin).ok());
+    let origin_ok = !headers.contains_key(header::ORIGIN) || is_own_origin(&headers);
     if !(from_loopback && names_loopback && origin_ok) {
         return Err(ApiError::NotFound("route"));
     }
@@ -63,6 +63,19 @@ async fn session(
         user: LOCAL_USER,
         expires_at: minted.expires_at,
     }))
+}
+
+/// Whether `Origin` is this service as the browser reached it: `http://` and the `Host` the
+/// request was sent to (a page of this service is served on that origin, any other is not).
+fn is_own_origin(headers: &HeaderMap) -> bool {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(origin), Some(host)) = (header(header::ORIGIN), header(header::HOST)) else {
+        return false;
+    };
+    let (Ok(origin), Ok(own)) = (Url::parse(origin), Url::parse(&format!("http://{host}/"))) else {
+        return false;
+    };
+    origin.scheme() == "http" && origin.origin() == own.origin()
 }
 
 /// Whether header `name` is present and names a loopback host (`localhost`, 127.0.0.0/8,
@@ -97,6 +110,29 @@ mod tests {
         header_names_loopback(&headers, header::HOST, |h| {
             Url::parse(&format!("http://{h}/")).ok()
         })
+    }
+
+    fn origin_is_own(origin: &str, host: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().expect("a header value"));
+        headers.insert(header::ORIGIN, origin.parse().expect("a header value"));
+        is_own_origin(&headers)
+    }
+
+    #[test]
+    fn only_the_services_own_origin_passes() {
+        assert!(origin_is_own("http://localhost:8200", "localhost:8200"));
+        assert!(origin_is_own("http://127.0.0.1:8200", "127.0.0.1:8200"));
+        assert!(origin_is_own("http://localhost", "localhost:80"));
+        for (origin, host) in [
+            ("http://localhost:3000", "localhost:8200"),
+            ("http://127.0.0.1:8200", "localhost:8200"),
+            ("https://localhost:8200", "localhost:8200"),
+            ("null", "localhost:8200"),
+            ("http://evil.example:8200", "localhost:8200"),
+        ] {
+            assert!(!origin_is_own(origin, host), "{origin} on {host}");
+        }
     }
 
     #[test]

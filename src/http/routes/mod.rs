@@ -5,6 +5,7 @@ mod assist;
 mod events;
 mod fallback;
 pub mod health;
+mod listing_body;
 mod local_session;
 mod openapi;
 mod openapi_rules;
@@ -13,6 +14,7 @@ mod tokens;
 mod web;
 mod workflow;
 
+pub use local_session::PATH as LOCAL_SESSION_PATH;
 pub use openapi::ApiDoc;
 
 use axum::{Extension, Router};

@@ -5,10 +5,11 @@
 use serde_json::{json, Map, Value};
 
 use crate::model::bounds::{
-    CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, OFFSET_MAX,
-    PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS, SESSION_ID_MAX_CHARS,
+    CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, EVENT_ID_MAX_DIGITS, MAX_TOKENS_LIMIT,
+    MODEL_MAX_CHARS, OFFSET_MAX, PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS,
+    SESSION_ID_MAX_CHARS,
 };
-use crate::model::{Limits, Scope, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS};
+use crate::model::{Limits, Scope, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX};
 
 /// No NUL anywhere (PostgreSQL cannot store it), and at least one character that is not
 /// Unicode white space (the characters `str::trim` removes).
@@ -30,9 +31,39 @@ fn text(max: usize) -> Value {
     json!({"minLength": 1, "maxLength": max, "pattern": NOT_BLANK})
 }
 
+/// A JSON value with no NUL character in any string or key, at any depth (PostgreSQL's JSONB
+/// cannot hold one, so neither store takes one): the schema of every free-form object's
+/// members.
+const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
+
+fn json_without_nul() -> Value {
+    let any = json!({"$ref": format!("#/components/schemas/{JSON_WITHOUT_NUL}")});
+    json!({
+        "description": "Any JSON value without a NUL character (\\u0000) in a string or key",
+        "anyOf": [
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "array", "items": any},
+            {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": any},
+        ],
+    })
+}
+
 /// Writes every rule into `doc`.
 pub fn apply(doc: &mut Value, limits: &Limits) {
-    let objects = |what: &str| json!({"description": format!("{what}: a JSON object of at most {} bytes", limits.object_bytes)});
+    if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
+        schemas.insert(JSON_WITHOUT_NUL.into(), json_without_nul());
+    }
+    let objects = |what: &str| {
+        json!({
+            "description": format!("{what}: a JSON object of at most {} bytes, without a NUL \
+                character in any key or string", limits.object_bytes),
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": format!("#/components/schemas/{JSON_WITHOUT_NUL}")},
+        })
+    };
     let snippet_fields = [
         ("title", text(limits.title_chars)),
         (
@@ -117,6 +148,19 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         json!({"minimum": 1, "maximum": TOKEN_MAX_DAYS}),
     );
     merge_parameter(doc, "/api/v1/tokens/{id}", "id", json!({"format": "uuid"}));
+    let tokens = "/api/v1/tokens";
+    merge_parameter(
+        doc,
+        tokens,
+        "limit",
+        json!({"minimum": 1, "maximum": TOKEN_PAGE_MAX}),
+    );
+    merge_parameter(
+        doc,
+        tokens,
+        "offset",
+        json!({"minimum": 0, "maximum": OFFSET_MAX}),
+    );
     let listing = "/api/v1/snippets";
     merge_parameter(
         doc,
@@ -144,6 +188,12 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         "id",
         json!({"format": "uuid"}),
     );
+    // An event id: digits (empty means none, as an absent one does).
+    let event_id = json!({"pattern": "^[0-9]*$", "maxLength": EVENT_ID_MAX_DIGITS});
+    for stream in ["/api/v1/events", "/api/v1/ws"] {
+        merge_parameter(doc, stream, "since", event_id.clone());
+    }
+    merge_parameter(doc, "/api/v1/events", "Last-Event-ID", event_id);
 }
 
 /// Without an embedding provider the listing accepts `mode=text` only, and says so.

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::listing_body;
 use crate::http::auth::{Authorized, SnippetsRead, SnippetsWrite};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiQuery, SnippetId};
@@ -59,7 +60,8 @@ pub async fn create_snippet(
         .into_response())
 }
 
-/// Lists the caller's snippets, newest first.
+/// Lists the caller's snippets, newest first. A page holding large snippets is written as
+/// the client reads it, a large snippet at a time.
 #[utoipa::path(get, path = "/api/v1/snippets", tag = "snippets", params(ListParams),
     security(("bearer" = ["snippets:read"])),
     responses((status = 200, body = SnippetPage), (status = 401, body = ErrorBody),
@@ -68,8 +70,12 @@ pub async fn list_snippets(
     State(state): State<AppState>,
     Authorized(user, _): Authorized<SnippetsRead>,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> Result<Json<SnippetPage>, ApiError> {
-    Ok(Json(state.services.snippets.list(&user, params).await?))
+) -> Result<Response, ApiError> {
+    let page = state.services.snippets.list(&user, params).await?;
+    Ok(match page.into_whole() {
+        Ok(page) => Json(page).into_response(),
+        Err(page) => listing_body::streamed(state.services.snippets.clone(), user, page),
+    })
 }
 
 /// One snippet of the caller's; another user's id answers 404 like a missing one.

@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 
 use crate::http::auth::JwtUser;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ApiQuery};
 use crate::http::state::AppState;
-use crate::model::{NewToken, TokenInfo};
+use crate::model::{NewToken, TokenInfo, TokenPaging};
 use crate::service::CreatedToken;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,10 +22,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_token))
 }
 
-/// The caller's live tokens.
+/// A page of the caller's tokens that are not revoked, oldest first.
 #[derive(Serialize, ToSchema)]
 pub struct TokenList {
     pub tokens: Vec<TokenInfo>,
+    /// How many tokens the caller holds in all.
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 /// Makes a personal access token; its secret is in this answer only.
@@ -44,16 +48,24 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-/// Lists the caller's tokens that are not revoked, never their secrets.
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", security(("bearer" = [])),
+/// Lists the caller's tokens that are not revoked, oldest first, never their secrets.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenPaging),
+    security(("bearer" = [])),
     responses((status = 200, body = TokenList), (status = 401, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     JwtUser(user): JwtUser,
+    ApiQuery(paging): ApiQuery<TokenPaging>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let tokens = state.services.tokens.list(&user).await?;
-    Ok(Json(TokenList { tokens }))
+    let (limit, offset) = paging.validate()?;
+    let page = state.services.tokens.list(&user, limit, offset).await?;
+    Ok(Json(TokenList {
+        tokens: page.tokens,
+        total: page.total,
+        limit,
+        offset,
+    }))
 }
 
 /// Revokes a token at once.

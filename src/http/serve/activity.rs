@@ -14,8 +14,14 @@ use super::ConnectionLimits;
 /// Low bit of `Activity::waiting`: the wait is for the rest of a request head.
 const HEAD: u64 = 1;
 
+/// `Activity::write_blocked` when no write is waiting for the client.
+const NOT_BLOCKED: u64 = u64::MAX;
+
 pub(super) struct Activity {
     opened: Instant,
+    /// Since when (milliseconds after `opened`) a write has waited for the client to take
+    /// bytes; `NOT_BLOCKED` while writes go through.
+    write_blocked: AtomicU64,
     /// Requests whose head has arrived and whose response body is not yet done with.
     in_flight: AtomicUsize,
     /// When nothing is in flight: since when the connection has waited, in milliseconds after
@@ -28,6 +34,7 @@ impl Activity {
     pub(super) fn new() -> Arc<Self> {
         Arc::new(Self {
             opened: Instant::now(),
+            write_blocked: AtomicU64::new(NOT_BLOCKED),
             in_flight: AtomicUsize::new(0),
             waiting: AtomicU64::new(HEAD),
         })
@@ -38,6 +45,42 @@ impl Activity {
         let idle = self.waiting.load(Ordering::Relaxed) & HEAD == 0;
         if idle && self.in_flight.load(Ordering::Acquire) == 0 {
             self.wait_from_now(HEAD);
+        }
+    }
+
+    /// A write could not go through: the client's socket is full.
+    pub(super) fn write_blocked(&self) {
+        let millis = self.opened.elapsed().as_millis() as u64;
+        let _ = self.write_blocked.compare_exchange(
+            NOT_BLOCKED,
+            millis,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A write went through.
+    pub(super) fn write_went_through(&self) {
+        self.write_blocked.store(NOT_BLOCKED, Ordering::Relaxed);
+    }
+
+    /// Resolves once a write has waited `limit` for the client to take bytes: a client that
+    /// stopped reading would otherwise hold what was written for it (and its request) for
+    /// as long as it keeps the connection open.
+    pub(super) async fn write_stalled(&self, limit: Duration) {
+        loop {
+            let blocked = self.write_blocked.load(Ordering::Relaxed);
+            let wait = if blocked == NOT_BLOCKED {
+                limit
+            } else {
+                let since = self.opened + Duration::from_millis(blocked);
+                match (since + limit).checked_duration_since(Instant::now()) {
+                    None => return,
+                    Some(left) => left,
+                }
+            };
+            // A write that blocks after this look is seen at the next, at most `limit` later.
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
         }
     }
 

@@ -1,5 +1,6 @@
 //! An accepted socket that holds its connection slot and its place in the gauge for as long
-//! as it lives (also after an upgrade hands it to a WebSocket), and reports arriving bytes.
+//! as it lives (also after an upgrade hands it to a WebSocket), and reports arriving bytes
+//! and writes that wait for the client.
 
 use std::io;
 use std::pin::Pin;
@@ -71,17 +72,28 @@ impl AsyncRead for SlottedStream {
     }
 }
 
+/// Tells `activity` whether a write went through or waits for the client.
+fn watched<T>(activity: &Activity, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    match &polled {
+        Poll::Pending => activity.write_blocked(),
+        Poll::Ready(_) => activity.write_went_through(),
+    }
+    polled
+}
+
 impl AsyncWrite for SlottedStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.project().stream.poll_write(cx, buf)
+        let this = self.project();
+        watched(this.activity, this.stream.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().stream.poll_flush(cx)
+        let this = self.project();
+        watched(this.activity, this.stream.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -93,7 +105,8 @@ impl AsyncWrite for SlottedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().stream.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        watched(this.activity, this.stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -20,6 +20,7 @@ const LIMITS: ConnectionLimits = ConnectionLimits {
     header_read_timeout: Duration::from_secs(1),
     idle_timeout: Duration::from_secs(1),
     max_connections: 4,
+    write_timeout: Duration::from_secs(1),
 };
 
 /// Serves `router` on port 0; returns its address, its gauge and the way to stop it.

@@ -46,12 +46,15 @@ async fn relevant_snippets(service: &SnippetService, user: &str, query: &str) ->
             ..ListParams::default()
         };
         if let Ok(page) = service.list(user, recent).await {
-            for s in page.snippets {
+            for row in page.rows {
                 if chosen.len() == SNIPPETS_PER_QUESTION {
                     break;
                 }
-                if !chosen.iter().any(|c| c.id == s.id) {
-                    chosen.push(s);
+                if chosen.iter().any(|c| c.id == row.id()) {
+                    continue;
+                }
+                if let Ok(Some(whole)) = service.whole(user, row).await {
+                    chosen.push(whole.snippet);
                 }
             }
         }

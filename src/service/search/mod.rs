@@ -8,7 +8,7 @@ mod fusion;
 mod hamming;
 mod index;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use self::index::UserIndex;
 use super::{ServiceError, ServiceResult};
 use crate::embeddings::{vector, EmbedError, SharedEmbedder, Urgency};
 use crate::model::bounds::SEARCH_TOTAL_CAP;
-use crate::model::{ListFilter, SearchMode, Snippet};
+use crate::model::{ListFilter, Listed, SearchMode};
 use crate::store::{EmbeddingStore, SnippetStore, StoreError};
 use crate::upstream::UpstreamError;
 
@@ -34,8 +34,11 @@ const DROP_IDLE_AFTER: Duration = Duration::from_secs(1_800);
 /// Candidates ranked exactly per result wanted, and at least this many.
 const CANDIDATES_PER_RESULT: usize = 2;
 const MIN_CANDIDATES: usize = 100;
-/// Each ranking contributes at least this deep a list to the fusion.
-const MIN_WINDOW: i64 = 50;
+/// How deep each ranking of a search by meaning goes: the text ranking's newest 100 matches
+/// and the 100 nearest are fused, whatever page is asked, so every page of one search is a
+/// slice of one ranking with one total (a window that grew with the page asked made the
+/// total, and the order, change from page to page).
+const DEPTH: i64 = 100;
 /// Queries whose vectors are kept: a person pages through the same search.
 const QUERY_CACHE: u64 = 4_096;
 
@@ -51,7 +54,7 @@ pub struct SearchDeps {
 
 /// One page of a search, as the listing answers it.
 pub struct SearchPage {
-    pub snippets: Vec<Snippet>,
+    pub snippets: Vec<Listed>,
     pub total: i64,
     pub total_capped: bool,
     /// How it was ranked: hybrid falls back to text when the provider cannot embed the query.
@@ -86,95 +89,143 @@ impl SearchService {
         self.deps.embedder.model_id()
     }
 
-    /// One page of a `semantic` or `hybrid` search. Rows are read only for the page (and,
-    /// with a language or tag filter, for the vector ranking's candidates).
+    /// One page of a `semantic` or `hybrid` search. The ranking is the same for every page:
+    /// hybrid fuses the text ranking's first `DEPTH` ids with the `DEPTH` nearest, then
+    /// goes on with the rest of the text matches (up to the cap); semantic is the `DEPTH`
+    /// nearest. Only ids are read for the rankings, and rows only for the page.
     pub async fn page(&self, user: &str, filter: &ListFilter) -> ServiceResult<SearchPage> {
         let query = filter.query.as_deref().unwrap_or_default();
-        let wanted = (filter.offset + filter.limit).min(SEARCH_TOTAL_CAP);
-        let window = wanted.max(MIN_WINDOW);
-        let (texts, counted) = if filter.mode == SearchMode::Hybrid {
-            let text_filter = ListFilter {
-                limit: window,
-                offset: 0,
-                mode: SearchMode::Text,
-                ..filter.clone()
-            };
-            self.deps.snippets.list_snippets(user, &text_filter).await?
+        let hybrid = filter.mode == SearchMode::Hybrid;
+        let text_window = ListFilter {
+            limit: DEPTH,
+            offset: 0,
+            mode: SearchMode::Text,
+            ..filter.clone()
+        };
+        let (texts, counted) = if hybrid {
+            self.deps.snippets.matching_ids(user, &text_window).await?
         } else {
             (Vec::new(), 0)
         };
-        let nearest = match self.nearest(user, query, window as usize).await {
+        let nearest = match self.nearest(user, query, DEPTH as usize).await {
             Ok(nearest) => nearest,
-            Err(e) if filter.mode == SearchMode::Hybrid => {
+            Err(e) if hybrid => {
                 tracing::warn!(error = %e, "cannot rank by meaning; answering by text alone");
-                return Ok(text_only(texts, counted, filter));
+                return self.text_only(user, filter).await;
             }
             Err(e) => return Err(e),
         };
-        let text_ranked: Vec<String> = texts.iter().map(|s| s.id.clone()).collect();
-        let mut rows: HashMap<String, Snippet> =
-            texts.into_iter().map(|s| (s.id.clone(), s)).collect();
-        let mut vector_ranked: Vec<String> = nearest.into_iter().map(|(id, _)| id).collect();
+        let ranked_deep = nearest.len() as i64 == DEPTH;
+        let mut vector: Vec<String> = nearest.into_iter().map(|(id, _)| id).collect();
         if filter.language.is_some() || filter.tag.is_some() {
-            let unseen = not_in(&rows, &vector_ranked);
-            for snippet in self.deps.snippets.get_snippets(user, &unseen).await? {
-                if matches_filters(&snippet, filter) {
-                    rows.insert(snippet.id.clone(), snippet);
-                }
-            }
-            vector_ranked.retain(|id| rows.contains_key(id));
+            let narrowed = ListFilter {
+                query: None,
+                ..filter.clone()
+            };
+            let kept: HashSet<String> = self
+                .deps
+                .snippets
+                .matching_among(user, &narrowed, &vector)
+                .await?
+                .into_iter()
+                .collect();
+            vector.retain(|id| kept.contains(id));
         }
-        let semantic_only = vector_ranked
+        let in_window: HashSet<&str> = texts.iter().map(String::as_str).collect();
+        let beyond: Vec<String> = vector
             .iter()
-            .filter(|id| !text_ranked.contains(id))
-            .count() as i64;
-        let text_order: Vec<&str> = text_ranked.iter().map(String::as_str).collect();
-        let vector_order: Vec<&str> = vector_ranked.iter().map(String::as_str).collect();
-        let page_ids: Vec<String> = fuse(&text_order, &vector_order)
+            .filter(|id| !in_window.contains(id.as_str()))
+            .cloned()
+            .collect();
+        // Nearest ones that also match the text past its window are counted (and ranked)
+        // once, in the fused part.
+        let text_past_window: HashSet<String> = if hybrid && counted > DEPTH {
+            let among = self.deps.snippets.matching_among(user, filter, &beyond);
+            among.await?.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
+        let text_order: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vector_order: Vec<&str> = vector.iter().map(String::as_str).collect();
+        let fused: Vec<String> = fuse(&text_order, &vector_order)
             .into_iter()
-            .skip(filter.offset as usize)
-            .take(filter.limit as usize)
             .map(str::to_owned)
             .collect();
-        let snippets = self.rows_in_order(user, page_ids, rows).await?;
-        let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
+        let semantic_only = (beyond.len() - text_past_window.len()) as i64;
+        let (total, total_capped) = if hybrid {
+            let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
+            (matched.min(SEARCH_TOTAL_CAP), matched > SEARCH_TOTAL_CAP)
+        } else {
+            (vector.len() as i64, ranked_deep)
+        };
+        let (start, end) = (filter.offset, (filter.offset + filter.limit).min(total));
+        let mut page_ids: Vec<String> = fused
+            .iter()
+            .skip(start as usize)
+            .take((end - start).max(0) as usize)
+            .cloned()
+            .collect();
+        let fused_len = fused.len() as i64;
+        if hybrid && end > fused_len && counted > DEPTH {
+            // The page reaches past the fused part, into the text matches past the window.
+            let tail_from = start.max(fused_len) - fused_len;
+            let wanted = end - start.max(fused_len);
+            let past = ListFilter {
+                offset: DEPTH,
+                limit: (tail_from + wanted + text_past_window.len() as i64).min(SEARCH_TOTAL_CAP),
+                ..text_window
+            };
+            let (tail, _) = self.deps.snippets.matching_ids(user, &past).await?;
+            page_ids.extend(
+                tail.into_iter()
+                    .filter(|id| !text_past_window.contains(id))
+                    .skip(tail_from as usize)
+                    .take(wanted as usize),
+            );
+        }
         Ok(SearchPage {
-            snippets,
-            total: matched.min(SEARCH_TOTAL_CAP),
-            total_capped: matched > SEARCH_TOTAL_CAP,
+            snippets: self.rows_in_order(user, page_ids).await?,
+            total,
+            total_capped,
             mode: filter.mode,
         })
     }
 
-    /// The snippets of `ids` in that order: those already read, the others read now.
-    async fn rows_in_order(
-        &self,
-        user: &str,
-        ids: Vec<String>,
-        mut rows: HashMap<String, Snippet>,
-    ) -> ServiceResult<Vec<Snippet>> {
-        let unread = not_in(&rows, &ids);
-        for snippet in self.deps.snippets.get_snippets(user, &unread).await? {
-            rows.insert(snippet.id.clone(), snippet);
-        }
-        // A snippet deleted in between is left out.
+    /// The page by text alone, when the query cannot be ranked by meaning.
+    async fn text_only(&self, user: &str, filter: &ListFilter) -> ServiceResult<SearchPage> {
+        let text = ListFilter {
+            mode: SearchMode::Text,
+            ..filter.clone()
+        };
+        let (snippets, counted) = self.deps.snippets.list_snippets(user, &text).await?;
+        Ok(SearchPage {
+            snippets,
+            total: counted.min(SEARCH_TOTAL_CAP),
+            total_capped: counted > SEARCH_TOTAL_CAP,
+            mode: SearchMode::Text,
+        })
+    }
+
+    /// The snippets of `ids` in that order, as a page holds them; one deleted in between is
+    /// left out.
+    async fn rows_in_order(&self, user: &str, ids: Vec<String>) -> ServiceResult<Vec<Listed>> {
+        let rows = self.deps.snippets.listed_by_ids(user, &ids).await?;
+        let mut rows: HashMap<String, Listed> =
+            rows.into_iter().map(|r| (r.id().to_owned(), r)).collect();
         Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
     }
 
-    /// The user's snippets most relevant to `query` by both rankings (for ai-assist): the
-    /// text ranking is any word by relevance, as ai-assist has always matched.
+    /// The ids of the user's snippets most relevant to `query` by both rankings, best first
+    /// (for ai-assist): the text ranking is any word by relevance, as ai-assist has always
+    /// matched.
     pub async fn relevant(
         &self,
         user: &str,
         query: &str,
         limit: i64,
-    ) -> ServiceResult<Vec<Snippet>> {
+    ) -> ServiceResult<Vec<String>> {
         let window = (limit * 4).max(20);
-        let texts = self
-            .deps
-            .snippets
-            .search_relevant(user, query, window)
-            .await?;
+        let texts = self.deps.snippets.relevant_ids(user, query, window).await?;
         let nearest = match self.nearest(user, query, window as usize).await {
             Ok(nearest) => nearest,
             Err(e) => {
@@ -182,16 +233,13 @@ impl SearchService {
                 return Ok(texts.into_iter().take(limit as usize).collect());
             }
         };
-        let text_ranked: Vec<String> = texts.iter().map(|s| s.id.clone()).collect();
-        let text_order: Vec<&str> = text_ranked.iter().map(String::as_str).collect();
+        let text_order: Vec<&str> = texts.iter().map(String::as_str).collect();
         let vector_order: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
-        let chosen: Vec<String> = fuse(&text_order, &vector_order)
+        Ok(fuse(&text_order, &vector_order)
             .into_iter()
             .take(limit as usize)
             .map(str::to_owned)
-            .collect();
-        let rows = texts.into_iter().map(|s| (s.id.clone(), s)).collect();
-        self.rows_in_order(user, chosen, rows).await
+            .collect())
     }
 
     /// Up to `count` of the user's snippets nearest in meaning to `query`, with their cosine
@@ -320,35 +368,6 @@ async fn catch_up(
             return Ok(());
         }
     }
-}
-
-fn text_only(texts: Vec<Snippet>, counted: i64, filter: &ListFilter) -> SearchPage {
-    SearchPage {
-        snippets: texts
-            .into_iter()
-            .skip(filter.offset as usize)
-            .take(filter.limit as usize)
-            .collect(),
-        total: counted.min(SEARCH_TOTAL_CAP),
-        total_capped: counted > SEARCH_TOTAL_CAP,
-        mode: SearchMode::Text,
-    }
-}
-
-/// Those of `ids` not among `rows`.
-fn not_in(rows: &HashMap<String, Snippet>, ids: &[String]) -> Vec<String> {
-    ids.iter()
-        .filter(|id| !rows.contains_key(*id))
-        .cloned()
-        .collect()
-}
-
-fn matches_filters(snippet: &Snippet, filter: &ListFilter) -> bool {
-    filter
-        .language
-        .as_ref()
-        .is_none_or(|l| &snippet.language == l)
-        && filter.tag.as_ref().is_none_or(|t| snippet.tags.contains(t))
 }
 
 /// A query that cannot be embedded is the provider's trouble, answered as such.

@@ -3,11 +3,14 @@
 mod search;
 mod sql;
 
-use sqlx::{PgPool, QueryBuilder};
+pub use sql::push_filters;
+
+use sqlx::PgPool;
 
 use self::search::Searches;
 use crate::metrics::Metrics;
-use crate::model::{ListFilter, Snippet};
+use crate::model::bounds::SEARCH_TOTAL_CAP;
+use crate::model::{ListFilter, Listed};
 use crate::store::StoreError;
 
 pub struct Pages {
@@ -24,12 +27,12 @@ impl Pages {
     }
 
     /// A page of the user's snippets matching `filter`, newest first, and their total (for a
-    /// search, up to the cap and one more).
+    /// filter, up to the cap and one more).
     pub async fn list(
         &self,
         user: &str,
         filter: &ListFilter,
-    ) -> Result<(Vec<Snippet>, i64), StoreError> {
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
         if let Some(query) = &filter.query {
             return self.searches.page(user, query, filter).await;
         }
@@ -40,15 +43,33 @@ impl Pages {
             }
         }
         let total = self.count(user, filter).await?;
-        if total <= filter.offset {
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
         let page = sql::walk(&self.pool, user, filter, filter.limit, filter.offset).await?;
         Ok((page, total))
     }
 
-    /// How many of the user's snippets a listing covers. Unfiltered, the triggers' counter
-    /// answers from one row: counting would walk every index entry of the user.
+    /// The ids of the page `list` would answer, and the same total.
+    pub async fn ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        if filter.query.is_some() {
+            return self.searches.ids(user, filter).await;
+        }
+        let total = self.count(user, filter).await?;
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+            return Ok((Vec::new(), total));
+        }
+        let ids = sql::walk_ids(&self.pool, user, filter, filter.limit, filter.offset).await?;
+        Ok((ids, total))
+    }
+
+    /// How many of the user's snippets a listing without a query covers. Unfiltered, the
+    /// triggers' counter answers from one row: counting would walk every index entry of the
+    /// user. Filtered, the count stops past the cap.
     async fn count(&self, user: &str, filter: &ListFilter) -> Result<i64, StoreError> {
         if filter.language.is_none() && filter.tag.is_none() {
             let total = sqlx::query_scalar(
@@ -59,12 +80,6 @@ impl Pages {
             .await?;
             return Ok(total);
         }
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM snippets WHERE user_id = ");
-        count.push_bind(user);
-        sql::push_filters(&mut count, filter);
-        let count = count
-            .build_query_scalar()
-            .persistent(sql::prepare_once(filter));
-        Ok(count.fetch_one(&self.pool).await?)
+        sql::count_capped(&self.pool, user, filter).await
     }
 }

@@ -16,11 +16,13 @@ use prometheus::IntCounter;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Row};
 
-use super::sql::{in_order, prepare_once, push_filters, push_in_order, push_newest_first, walk};
+use super::sql::{
+    in_order, prepare_once, push_filters, push_in_order, push_newest_first, walk, walk_ids,
+};
 use crate::metrics::Metrics;
 use crate::model::bounds::SEARCH_TOTAL_CAP;
-use crate::model::{ChangeKind, ListFilter, Snippet};
-use crate::store::row::{into_snippets, SnippetRow};
+use crate::model::{ChangeKind, ListFilter, Listed};
+use crate::store::row::{into_listed, SnippetRow};
 use crate::store::{to_micros, StoreError};
 
 /// Pages that go deeper than this are found afresh each time.
@@ -99,7 +101,7 @@ impl Searches {
         user: &str,
         query: &str,
         filter: &ListFilter,
-    ) -> Result<(Vec<Snippet>, i64), StoreError> {
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
         let depth = filter.offset + filter.limit;
         if depth > DEEPEST_KEPT {
             let (kept, page) = self
@@ -141,6 +143,34 @@ impl Searches {
         Ok((page, total))
     }
 
+    /// The ids of the search's page, newest first, and the total (up to the cap and one more),
+    /// without reading a row: a pass over the matches, and past the cap a walk.
+    pub async fn ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "WITH matches AS MATERIALIZED (SELECT id, created_at FROM snippets WHERE user_id = ",
+        );
+        q.push_bind(user);
+        push_filters(&mut q, filter);
+        q.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
+        q.push(") SELECT (SELECT COUNT(*) FROM matches), ARRAY(SELECT id FROM matches");
+        push_newest_first(&mut q, filter, filter.limit, filter.offset);
+        q.push(")");
+        let (total, ids): (i64, Vec<String>) = q
+            .build_query_as()
+            .persistent(prepare_once(filter))
+            .fetch_one(&self.pool)
+            .await?;
+        if total <= SEARCH_TOTAL_CAP {
+            return Ok((ids, total));
+        }
+        let ids = walk_ids(&self.pool, user, filter, filter.limit, filter.offset).await?;
+        Ok((ids, total))
+    }
+
     /// The rows of `kept`'s page (after its offset), or none if one of them was deleted or
     /// stopped matching since `kept` was brought up to date: the page is then found afresh.
     async fn rows_of(
@@ -148,7 +178,7 @@ impl Searches {
         user: &str,
         filter: &ListFilter,
         kept: &Kept,
-    ) -> Result<Option<Vec<Snippet>>, StoreError> {
+    ) -> Result<Option<Vec<Listed>>, StoreError> {
         let rows = in_order(&self.pool, user, filter, kept.page_ids(filter.offset)).await?;
         Ok(kept.is_page(filter.offset, &rows).then_some(rows))
     }
@@ -163,7 +193,7 @@ impl Searches {
         offset: i64,
         limit: i64,
         skip: i64,
-    ) -> Result<(Kept, Vec<Snippet>), StoreError> {
+    ) -> Result<(Kept, Vec<Listed>), StoreError> {
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -175,7 +205,7 @@ impl Searches {
         push_filters(&mut q, filter);
         q.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
         q.push("), page AS (SELECT id, created_at FROM matches");
-        push_newest_first(&mut q, limit, offset);
+        push_newest_first(&mut q, filter, limit, offset);
         q.push(") SELECT (SELECT COUNT(*) FROM matches), ");
         push_mark_and_position(&mut q, user);
         q.push(
@@ -203,7 +233,7 @@ impl Searches {
             let mut rows = walk(&mut *tx, user, filter, limit, offset).await?;
             kept.newest = rows
                 .iter()
-                .map(|s| (to_micros(s.created_at), s.id.clone()))
+                .map(|row| (to_micros(row.snippet().created_at), row.id().to_owned()))
                 .collect();
             rows.drain(..(skip as usize).min(rows.len()));
             rows
@@ -219,7 +249,7 @@ impl Searches {
         user: &str,
         filter: &ListFilter,
         kept: &Kept,
-    ) -> Result<(Option<Kept>, Vec<Snippet>), StoreError> {
+    ) -> Result<(Option<Kept>, Vec<Listed>), StoreError> {
         let mut q = QueryBuilder::<Postgres>::new(
             "WITH fresh AS (SELECT id, created_at FROM snippets WHERE user_id = ",
         );
@@ -265,7 +295,7 @@ impl Searches {
                 rows.push(SnippetRow::from_row(row)?);
             }
         }
-        Ok((kept.advanced(since), into_snippets(rows)?))
+        Ok((kept.advanced(since), into_listed(rows)?))
     }
 }
 
@@ -286,9 +316,9 @@ impl Kept {
 
     /// Whether `rows` are exactly the page that starts at `offset`: none of them was deleted
     /// or stopped matching, and no match created since moved the page.
-    fn is_page(&self, offset: i64, rows: &[Snippet]) -> bool {
+    fn is_page(&self, offset: i64, rows: &[Listed]) -> bool {
         rows.iter()
-            .map(|s| s.id.as_str())
+            .map(Listed::id)
             .eq(self.page(offset).iter().map(|(_, id)| id.as_str()))
     }
 
