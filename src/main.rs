@@ -48,6 +48,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    pieces_connector::allocator::tune();
     let cli = Cli::parse();
     let settings = match Settings::load() {
         Ok(s) => s,

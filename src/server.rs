@@ -375,6 +375,7 @@ impl Service {
         }
         let retention = state.settings.event_retention();
         tokio::spawn(prune(pruner, retention, stop.clone()));
+        tokio::spawn(give_memory_back(stop.clone()));
         tokio::spawn(keeper.watch(stop.clone()));
         let api = crate::http::build_router(state.clone());
         let metrics_router = metrics_router(&state);
@@ -524,6 +525,20 @@ where
             Err(e) => {
                 tracing::warn!(error = %e, "cannot prune {what}; will retry");
                 return;
+            }
+        }
+    }
+}
+
+/// Hands memory freed after a burst back to the system, so repeated bursts do not ratchet the
+/// resident memory up (see `allocator`).
+async fn give_memory_back(stop: CancellationToken) {
+    let mut every = tokio::time::interval(crate::allocator::GIVE_BACK_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = every.tick() => {
+                let _ = tokio::task::spawn_blocking(crate::allocator::give_back).await;
             }
         }
     }

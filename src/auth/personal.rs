@@ -172,6 +172,8 @@ fn refused(code: &'static str, detail: &str) -> Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Scopes;
+    use sqlx::Connection;
 
     #[test]
     fn secrets_carry_256_bits_and_are_stored_as_a_hash() {
@@ -182,5 +184,84 @@ mod tests {
         let stored = hash(&secret);
         assert_eq!(stored.len(), 64);
         assert!(!stored.contains(&secret[PREFIX.len()..]));
+    }
+
+    fn token(id: String) -> StoredToken {
+        let now = Utc::now();
+        StoredToken {
+            user_id: format!("user-{id}"),
+            id,
+            name: "t".into(),
+            scopes: Scopes::all(),
+            created_at: now,
+            expires_at: now + chrono::TimeDelta::days(1),
+            last_used_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_minutes_uses_are_written_in_short_transactions_with_room_between() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/pieces.db", dir.path().display());
+        let metrics = crate::metrics::Metrics::new().expect("metrics");
+        let stores = crate::store::connect(
+            &url.parse().expect("a URL"),
+            1,
+            std::time::Duration::from_secs(10),
+            &metrics,
+        )
+        .await
+        .expect("store");
+        let mut db = sqlx::SqliteConnection::connect(&url).await.expect("db");
+        let mut tx = db.begin().await.expect("tx");
+        let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
+        for n in 0..10_000 {
+            let id = format!("t{n}");
+            sqlx::query(
+                "INSERT INTO access_tokens (id, user_id, name, scopes, token_hash, \
+                 created_at, expires_at) VALUES (?, 'u', 't', 'ai', ?, 0, 9999999999999999)",
+            )
+            .bind(&id)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .expect("a token");
+            personal.used.lock().expect("uses").insert(id, Utc::now());
+        }
+        tx.commit().await.expect("committed");
+        let flushing = tokio::spawn({
+            let personal = personal.clone();
+            async move { personal.flush_uses().await }
+        });
+        // Once the first uses are written, another write must get its turn before the rest.
+        loop {
+            let written: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens WHERE last_used_at > 0")
+                    .fetch_one(&mut db)
+                    .await
+                    .expect("count");
+            if written > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let stored = stores
+            .tokens
+            .insert_token(&token("between".into()), "hash-between", 100)
+            .await
+            .expect("a write between two chunks");
+        assert!(stored);
+        assert!(
+            !flushing.is_finished(),
+            "the write waited for every use to be written"
+        );
+        flushing.await.expect("flushed");
+        let written: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens WHERE last_used_at > 0")
+                .fetch_one(&mut db)
+                .await
+                .expect("count");
+        assert_eq!(written, 10_000, "every use is written");
     }
 }

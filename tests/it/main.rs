@@ -39,6 +39,7 @@ mod listing_totals;
 mod local_session;
 mod manifests;
 mod mcp;
+mod memory;
 mod outages;
 mod outbox;
 mod replicas;

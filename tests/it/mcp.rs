@@ -350,3 +350,70 @@ async fn the_ask_tool_answers_whole_even_from_a_provider_that_streams() {
     );
     assert_eq!(stub.calls(), 1);
 }
+
+#[tokio::test]
+async fn transport_mistakes_are_the_clients_and_answer_in_kind() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let token = app.token(&user());
+    let mcp = format!("{}/mcp", app.api);
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    for _ in 0..3 {
+        let refused = app
+            .http
+            .post(&mcp)
+            .bearer_auth(&token)
+            .header("accept", "application/json")
+            .json(&list)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(refused.status(), StatusCode::NOT_ACCEPTABLE);
+        let body: Value = refused.json().await.expect("a JSON body");
+        assert_eq!(body["error"], "not_acceptable", "{body}");
+    }
+    let malformed = app
+        .http
+        .post(&mcp)
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body("{\"jsonrpc\": \"2.0\", \"id\": ")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    let body: Value = malformed.json().await.expect("a JSON-RPC error");
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert_eq!(
+        app.metric("pieces_errors_total", &["internal_error"]).await,
+        0.0,
+        "no client's mistake counts as an internal error"
+    );
+}
+
+#[tokio::test]
+async fn a_search_cuts_long_code_and_get_snippet_gives_all_of_it() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let alice = user();
+    let long = "fn long() {}\n".repeat(20_000);
+    let mut body = snippet("long one");
+    body["code"] = json!(long);
+    let id = app.create(&alice, &body).await;
+    app.create(&alice, &snippet("short one")).await;
+    let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
+    let found = structured(&call(&agent, "search_snippets", json!({"limit": 50})).await);
+    let items = found["snippets"].as_array().expect("snippets");
+    let long_item = items.iter().find(|s| s["id"] == id).expect("the long one");
+    assert_eq!(long_item["code_truncated"], true);
+    assert_eq!(long_item["code_bytes"], long.len());
+    assert!(long_item["code"].as_str().expect("code").len() <= 8 * 1024);
+    assert!(long.starts_with(long_item["code"].as_str().expect("code")));
+    let short_item = items
+        .iter()
+        .find(|s| s["title"] == "short one")
+        .expect("short");
+    assert!(short_item.get("code_truncated").is_none(), "{short_item}");
+    let whole = structured(&call(&agent, "get_snippet", json!({"id": id})).await);
+    assert_eq!(whole["code"], long);
+    agent.cancel().await.ok();
+}

@@ -7,9 +7,15 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::process::ServiceProcess;
-use crate::support::{eventually, expect_error, snippet, status_json, user, Backend, TestApp};
+use crate::support::{
+    eventually, expect_error, settings_for, snippet, status_json, user, Backend, TestApp,
+};
 
-on_each_backend!(a_personal_token_works_within_its_scopes_until_revoked);
+on_each_backend!(
+    a_personal_token_works_within_its_scopes_until_revoked,
+    a_user_holds_at_most_the_cap_of_live_tokens,
+    the_token_list_is_paged,
+);
 
 const TOKENS: &str = "/api/v1/tokens";
 
@@ -185,6 +191,82 @@ async fn token_requests_break_no_rule_unnoticed() {
     }
     let (_, listed) = status_json(app.get(TOKENS, &alice).await).await;
     assert_eq!(listed["tokens"], json!([]), "nothing was made");
+}
+
+async fn a_user_holds_at_most_the_cap_of_live_tokens(backend: Backend) {
+    let mut settings = settings_for(&backend);
+    settings.tokens_max_per_user = 3;
+    let app = TestApp::start_with(&backend, settings).await;
+    let (alice, bob) = (user(), user());
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        made.push(make_token(&app, &alice, &["snippets:read"]).await.0);
+    }
+    let body = json!({"name": "one too many", "scopes": ["snippets:read"]});
+    let refused = expect_error(
+        app.post(TOKENS, &alice, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_tokens",
+    )
+    .await;
+    assert!(refused["detail"].as_str().unwrap_or_default().contains('3'));
+    // Another user's count is their own; a revoked token frees its place.
+    make_token(&app, &bob, &["snippets:read"]).await;
+    let revoked = app.delete(&format!("{TOKENS}/{}", made[0]), &alice).await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    make_token(&app, &alice, &["snippets:read"]).await;
+    // Concurrent creates cannot both take the last place.
+    let revoked = app.delete(&format!("{TOKENS}/{}", made[1]), &alice).await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let racing = (0..4).map(|_| app.post(TOKENS, &alice, &body));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(racing)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "one place, one token: {statuses:?}");
+    let (_, listed) = status_json(app.get(TOKENS, &alice).await).await;
+    assert_eq!(listed["total"], 3);
+}
+
+async fn the_token_list_is_paged(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        made.push(make_token(&app, &alice, &["ai"]).await.0);
+    }
+    let (status, first) = status_json(app.get(&format!("{TOKENS}?limit=2"), &alice).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, rest) = status_json(app.get(&format!("{TOKENS}?limit=2&offset=2"), &alice).await).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["tokens"]
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .map(|t| t["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        (first["total"].as_i64(), first["limit"].as_i64()),
+        (Some(5), Some(2))
+    );
+    assert_eq!(ids(&first), made[..2], "oldest first");
+    assert_eq!(ids(&rest), made[2..4]);
+    let (_, all) = status_json(app.get(TOKENS, &alice).await).await;
+    assert_eq!(ids(&all), made, "by default one page holds them all");
+    for bad in ["limit=0", "limit=101", "offset=-1"] {
+        expect_error(
+            app.get(&format!("{TOKENS}?{bad}"), &alice).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use pieces_connector::service::{CacheKeeper, OutboxSignal, SnippetDeps, SnippetS
 use pieces_connector::store::{self, ChangeFeed, OutboxQueue, OutboxStats, StoreError};
 use pieces_connector::upstream::{DataPlatformClient, HttpUpstream};
 use serde_json::json;
+use sqlx::Connection;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -164,4 +165,200 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         1,
         "counted once, not per round"
     );
+}
+
+/// A store in a temporary directory, and the directory.
+async fn sqlite_stores(metrics: &Metrics) -> (store::Stores, tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/pieces.db", dir.path().display());
+    let stores = store::connect(
+        &url.parse().expect("a SQLite URL"),
+        1,
+        Duration::from_secs(3),
+        metrics,
+    )
+    .await
+    .expect("store");
+    (stores, dir, url)
+}
+
+/// The snippet use cases and a worker stepped by hand, syncing to `platform`.
+fn stepped(
+    stores: &store::Stores,
+    metrics: &Arc<Metrics>,
+    platform: &MockServer,
+) -> (Arc<SnippetService>, OutboxWorker) {
+    let signal = Arc::new(OutboxSignal::new(
+        metrics.sync_backlog.with_label_values(&["pending"]),
+    ));
+    let cache = Arc::new(MemoryCache::new(1 << 20));
+    let keeper = Arc::new(CacheKeeper::new(
+        cache.clone(),
+        stores.outbox.clone(),
+        signal.clone(),
+    ));
+    let snippets = Arc::new(SnippetService::new(SnippetDeps {
+        store: stores.snippets.clone(),
+        outbox: stores.outbox.clone(),
+        cache,
+        keeper: keeper.clone(),
+        metrics: metrics.clone(),
+        plan: EventPlan {
+            sync: true,
+            ..EventPlan::default()
+        },
+        limits: Limits::default(),
+        cache_ttl: Duration::from_secs(60),
+        signal: signal.clone(),
+        feed: ChangeFeed::default(),
+        search: None,
+        embedding: None,
+    }));
+    let http = HttpUpstream::new(
+        "data_platform",
+        &platform.uri(),
+        reqwest::Client::new(),
+        metrics.clone(),
+    )
+    .expect("stub url");
+    let worker = OutboxWorker {
+        queue: stores.outbox.clone(),
+        snippets: snippets.clone(),
+        keeper,
+        metrics: metrics.clone(),
+        data_platform: Some(DataPlatformClient::new(http)),
+        gateway: None,
+        cognitive: None,
+        embeddings: None,
+        signal,
+        config: WorkerConfig {
+            poll_interval: Duration::from_secs(1),
+            max_age: Duration::from_secs(3600),
+        },
+        last_count: Default::default(),
+    };
+    (snippets, worker)
+}
+
+/// What the platform received: each sync's `event`, in the order received, with the
+/// status it answered.
+async fn received_events(platform: &MockServer) -> Vec<String> {
+    let requests = platform.received_requests().await.unwrap_or_default();
+    requests
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            body["event"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_snippets_sync_events_reach_the_platform_in_the_order_they_were_recorded() {
+    let metrics = Arc::new(Metrics::new().expect("metrics"));
+    let (stores, _dir, _) = sqlite_stores(&metrics).await;
+    let platform = MockServer::start().await;
+    // The platform's first answer is a failure, every later one a success.
+    Mock::given(method("POST"))
+        .and(path("/snippets"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&platform)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/snippets"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&platform)
+        .await;
+    let (snippets, worker) = stepped(&stores, &metrics, &platform);
+    let body = serde_json::from_value(json!({"title": "t", "code": "c", "language": "rust"}))
+        .expect("a new snippet");
+    let created = snippets.create("alice", body).await.expect("created");
+    snippets
+        .delete("alice", &created.id)
+        .await
+        .expect("deleted");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while received_events(&platform).await.len() < 3 && tokio::time::Instant::now() < deadline {
+        worker.run_once().await.expect("a round");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The failed `created` is retried before `deleted` goes: a `created` that landed after
+    // the deletion would leave the snippet on the platform for good.
+    assert_eq!(
+        received_events(&platform).await,
+        ["created", "created", "deleted"]
+    );
+}
+
+#[tokio::test]
+async fn an_outbox_row_this_release_cannot_read_is_parked_and_holds_up_no_other() {
+    let metrics = Arc::new(Metrics::new().expect("metrics"));
+    let (stores, _dir, url) = sqlite_stores(&metrics).await;
+    let platform = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/snippets"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&platform)
+        .await;
+    let mut db = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("the store");
+    let now = Utc::now().timestamp_micros();
+    // A target of a newer release (after a rollback), and a row whose time cannot be read.
+    for (id, target, created_at) in [
+        ("from-a-newer-release", "archive", now),
+        ("unreadable", "data_platform", i64::MAX),
+    ] {
+        sqlx::query(
+            "INSERT INTO outbox (id, target, payload, next_attempt_at, created_at) \
+             VALUES (?, ?, '{}', ?, ?)",
+        )
+        .bind(id)
+        .bind(target)
+        .bind(now)
+        .bind(created_at)
+        .execute(&mut db)
+        .await
+        .expect("a row written by other means");
+    }
+    let due: Vec<NewEvent> = (0..3).map(sync_event).collect();
+    stores
+        .outbox
+        .enqueue(&Recorded::outbox(due))
+        .await
+        .expect("enqueue");
+    let (_, worker) = stepped(&stores, &metrics, &platform);
+    for _ in 0..3 {
+        worker
+            .run_once()
+            .await
+            .expect("a round is not failed by one row");
+    }
+    assert_eq!(
+        received_events(&platform).await.len(),
+        3,
+        "the readable events went"
+    );
+    let stats = stores.outbox.stats().await.expect("stats");
+    assert_eq!((stats.pending, stats.dead, stats.unknown), (0, 1, 1));
+    let (dead, why): (bool, Option<String>) =
+        sqlx::query_as("SELECT dead, last_error FROM outbox WHERE id = 'unreadable'")
+            .fetch_one(&mut db)
+            .await
+            .expect("the parked row is kept");
+    assert!(dead, "parked");
+    assert!(
+        why.is_some_and(|why| why.contains("cannot read")),
+        "the reason is kept"
+    );
+    let (attempts,): (i64,) =
+        sqlx::query_as("SELECT attempts FROM outbox WHERE id = 'from-a-newer-release'")
+            .fetch_one(&mut db)
+            .await
+            .expect("the newer release's row is kept");
+    assert_eq!(attempts, 0, "left for a release that knows its target");
 }

@@ -15,6 +15,8 @@ on_each_backend!(
     context_expires_after_its_ttl,
     every_context_rule_is_enforced_and_names_the_field,
     every_context_update_reaches_the_gateway_with_its_headers,
+    every_synced_context_is_read_back_whatever_the_cache_evicts,
+    a_context_survives_a_restart,
 );
 
 const CONTEXT: &str = "/api/v1/workflow-context";
@@ -219,4 +221,41 @@ async fn every_context_update_reaches_the_gateway_with_its_headers(backend: Back
     })
     .await;
     assert!(counted, "both deliveries are counted in /metrics");
+}
+
+/// 400 users each post a 50 KB context: together 20 MB, more than the in-process cache holds
+/// (16 MiB, shared with snippets and answers). Each one said "synced", so each is there.
+async fn every_synced_context_is_read_back_whatever_the_cache_evicts(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let users: Vec<String> = (0..400).map(|_| user()).collect();
+    let padding = "p".repeat(50_000);
+    for (n, who) in users.iter().enumerate() {
+        let body = json!({"session_id": "s", "context_type": "coding",
+            "context_data": {"n": n, "padding": padding}});
+        let (status, _) = status_json(app.post(CONTEXT, who, &body).await).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for (n, who) in users.iter().enumerate() {
+        let (status, read) = status_json(app.get(CONTEXT, who).await).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "user {n}'s context was lost: {read}"
+        );
+        assert_eq!(read["context_data"]["n"], n);
+    }
+}
+
+async fn a_context_survives_a_restart(backend: Backend) {
+    let alice = user();
+    let app = TestApp::start(&backend).await;
+    let (status, _) = status_json(app.post(CONTEXT, &alice, &context("kept")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+    let app = TestApp::start(&backend).await;
+    let (status, read) = status_json(app.get(CONTEXT, &alice).await).await;
+    assert_eq!(
+        (status, read["session_id"].as_str()),
+        (StatusCode::OK, Some("kept"))
+    );
 }

@@ -18,6 +18,15 @@ pub struct ServiceProcess {
     _backend: Backend,
 }
 
+fn rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -29,7 +38,10 @@ impl ServiceProcess {
     /// Starts the binary on `backend` with `env` added, and waits until it is ready.
     pub async fn start(backend: &Backend, env: &[(&str, &str)]) -> Self {
         let (api, metrics, health) = (free_port(), free_port(), free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pieces-connector"));
+        // Another build may be measured in its place (an earlier release, say).
+        let binary = std::env::var("PIECES_TEST_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pieces-connector").to_owned());
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("JWT_SECRET_KEY", SECRET)
@@ -85,6 +97,17 @@ impl ServiceProcess {
             readers,
             _backend: backend.clone(),
         }
+    }
+
+    /// The process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        rss_of(self.child.id())
+    }
+
+    /// Reads the process's resident memory, in KiB, from anywhere.
+    pub fn rss_probe(&self) -> impl Fn() -> u64 + Send + 'static {
+        let pid = self.child.id();
+        move || rss_of(pid)
     }
 
     pub fn token(&self, user: &str) -> String {
