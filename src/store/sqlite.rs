@@ -534,3 +534,61 @@ impl SnippetStore for SqliteStore {
         "sqlite"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SearchMode;
+
+    /// The plan SQLite chooses for `head`'s listing with `filter`.
+    async fn plan(store: &SqliteStore, filter: &ListFilter) -> String {
+        let fts = filter
+            .query
+            .as_deref()
+            .and_then(|q| text_search::all_words(q, "alice"));
+        let order = SqliteStore::newest_first(filter, fts.as_deref());
+        let mut q = SqliteStore::select(
+            "EXPLAIN QUERY PLAN SELECT snippets.id",
+            "alice",
+            filter,
+            fts.as_deref(),
+        );
+        q.push(format!(" ORDER BY {order} DESC LIMIT 10"));
+        let rows: Vec<(i64, i64, i64, String)> = q
+            .build_query_as()
+            .fetch_all(&store.readers)
+            .await
+            .expect("a plan");
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn a_tag_listing_walks_the_tags_index_newest_first_without_a_sort() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/pieces.db", dir.path().display());
+        let store = SqliteStore::connect(&url, Duration::from_secs(3))
+            .await
+            .expect("store");
+        let filter = |tag: Option<&str>, language: Option<&str>| ListFilter {
+            limit: 10,
+            offset: 0,
+            language: language.map(str::to_owned),
+            tag: tag.map(str::to_owned),
+            query: None,
+            mode: SearchMode::Text,
+        };
+        for (tag, language) in [(Some("rust"), None), (Some("rust"), Some("go"))] {
+            let plan = plan(&store, &filter(tag, language)).await;
+            assert!(
+                plan.contains("SEARCH snippet_tags USING PRIMARY KEY"),
+                "{plan}"
+            );
+            assert!(!plan.contains("SCAN snippets"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "sorted: {plan}");
+            assert!(!plan.contains("json_each"), "{plan}");
+        }
+        let plan = plan(&store, &filter(None, Some("go"))).await;
+        assert!(plan.contains("snippets_by_user_language"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "sorted: {plan}");
+    }
+}

@@ -180,3 +180,36 @@ async fn shutdown_fails_readiness_and_lets_in_flight_requests_finish() {
         "listeners are closed"
     );
 }
+
+/// A client that keeps its change stream open but stopped reading it holds written events
+/// the service cannot deliver: at shutdown its connection is closed after a short grace,
+/// rather than holding the shutdown for the whole drain (20 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_is_never_read_does_not_hold_the_shutdown() {
+    let backend = Backend::sqlite();
+    let mut app = TestApp::start(&backend).await;
+    let alice = user();
+    let mut big = crate::support::snippet("big");
+    big["code"] = json!("x\n".repeat(100_000));
+    for _ in 0..40 {
+        app.create(&alice, &big).await;
+    }
+    let addr = app.api.trim_start_matches("http://").parse().expect("addr");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("a small window");
+    let mut stream = socket.connect(addr).await.expect("connected");
+    let request = format!(
+        "GET /api/v1/events?since=0 HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        app.token(&alice)
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+        .await
+        .expect("asked");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = std::time::Instant::now();
+    app.shutdown().await.expect("clean stop");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "the shutdown took {took:?}");
+    drop(stream);
+}

@@ -34,6 +34,7 @@ mod auth;
 mod cache;
 mod connections;
 mod errors;
+mod filters;
 mod lifecycle;
 mod listing_totals;
 mod local_session;

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::backends::{Services, Store};
+use crate::support::chaos::ChaosProxy;
 use crate::support::servers::{PgServer, RedisServer};
 use crate::support::{
     eventually, expect_error, settings_for, snippet, status_json, user, Backend, TestApp,
@@ -126,6 +127,59 @@ async fn redis_outage_falls_back_to_the_store_and_recovers_by_itself() {
     let (status, _) =
         status_json(app.get(&format!("/api/v1/snippets/{during}"), &alice).await).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// Redis was unreachable (not restarted: it keeps the old copy) while a snippet changed: once
+/// it answers again, no read serves the old version, though the drop that failed was queued
+/// with a backoff of up to minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snippet_changed_while_redis_was_unreachable_is_never_read_stale_once_it_is_back() {
+    let test = "a_snippet_changed_while_redis_was_unreachable_is_never_read_stale_once_it_is_back";
+    let Some(redis) = RedisServer::start(test).await else {
+        return;
+    };
+    let proxy = ChaosProxy::start(([127, 0, 0, 1], redis.port).into()).await;
+    let backend = Backend {
+        redis: Some(format!("redis://{}/0", proxy.addr)),
+        ..Backend::sqlite()
+    };
+    let app = TestApp::start(&backend).await;
+    let alice = user();
+    let id = app.create(&alice, &snippet("old title")).await;
+    let path = format!("/api/v1/snippets/{id}");
+    app.get(&path, &alice).await;
+    let hit = eventually(Duration::from_secs(5), || async {
+        app.get(&path, &alice).await;
+        app.metric("pieces_cache_requests_total", &["hit"]).await >= 1.0
+    })
+    .await;
+    assert!(hit, "Redis holds the old title");
+
+    proxy.cut();
+    let (status, _) = status_json(
+        app.patch(&path, &alice, &json!({"title": "new title"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Long enough for the queued drop to fail a few times: its next try is seconds away.
+    let failing = eventually(Duration::from_secs(20), || async {
+        let failed = ["cache_invalidation", "failed"];
+        app.metric("pieces_sync_deliveries_total", &failed).await >= 3.0
+    })
+    .await;
+    assert!(failing, "the drop was retried while Redis was unreachable");
+    proxy.restore();
+    let back = eventually(Duration::from_secs(10), || async {
+        ready(&app).await.0 == StatusCode::OK
+    })
+    .await;
+    assert!(back, "Redis answers again");
+    for _ in 0..40 {
+        let (_, read) = status_json(app.get(&path, &alice).await).await;
+        assert_eq!(read["title"], "new title", "the old copy was served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 pub mod ai;
 pub mod backends;
+pub mod chaos;
 pub mod in_process;
 pub mod model;
 pub mod openai_stub;
