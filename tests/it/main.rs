@@ -41,6 +41,7 @@ mod local_session;
 mod manifests;
 mod mcp;
 mod memory;
+mod migrations;
 mod outages;
 mod outbox;
 mod replicas;

@@ -291,3 +291,81 @@ async fn without_a_provider_the_description_offers_text_search_only() {
         .expect("a mode parameter");
     assert_eq!(mode["schema"]["enum"], json!(["text"]), "{mode}");
 }
+
+/// Every page of one search by meaning is a slice of one ranking with one total, whatever
+/// the page size: paging 10 at a time shows what pages of 100 show, each snippet once.
+#[tokio::test]
+async fn pages_of_a_search_by_meaning_partition_one_ranking_with_one_total() {
+    let Some(dir) = model_dir("pages_of_a_search_by_meaning_partition_one_ranking_with_one_total")
+    else {
+        return;
+    };
+    let backend = Backend::sqlite();
+    let app = start(&backend, &dir).await;
+    let alice = user();
+    let topics = [
+        "HTTP client",
+        "database query",
+        "message queue",
+        "file upload",
+    ];
+    let mut made = 0;
+    for n in 0..120 {
+        let topic = topics[n % topics.len()];
+        let body = json!({"title": format!("Retry the request {n}"), "language": "python",
+            "code": format!("# retry the {topic} request after a backoff of {n} seconds\nretry(request, delay={n})")});
+        app.create(&alice, &body).await;
+        made += 1;
+    }
+    for n in 0..40 {
+        let body = json!({"title": format!("Resize an image {n}"), "language": "python",
+            "code": format!("from PIL import Image\nImage.open('photo{n}.png').resize((64, 64))")});
+        app.create(&alice, &body).await;
+        made += 1;
+    }
+    embedded(&app, made as f64).await;
+    for mode in ["semantic", "hybrid"] {
+        let pages = |limit: usize| {
+            let app = &app;
+            let alice = &alice;
+            async move {
+                let (mut ids, mut totals) = (Vec::new(), Vec::new());
+                for offset in (0..200).step_by(limit) {
+                    let path = format!(
+                        "/api/v1/snippets?q=retry%20request&mode={mode}&limit={limit}&offset={offset}"
+                    );
+                    let (status, page) = status_json(app.get(&path, alice).await).await;
+                    assert_eq!(status, StatusCode::OK, "{page}");
+                    totals.push((page["total"].clone(), page.get("total_capped").cloned()));
+                    let shown = crate::support::page_field(&page, "id");
+                    if shown.is_empty() {
+                        break;
+                    }
+                    ids.extend(shown);
+                }
+                (ids, totals)
+            }
+        };
+        let (small, small_totals) = pages(10).await;
+        let (large, large_totals) = pages(100).await;
+        assert!(!small.is_empty(), "{mode}: something found");
+        let mut unique = small.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), small.len(), "{mode}: a snippet shown twice");
+        assert_eq!(
+            small, large,
+            "{mode}: pages of 10 and of 100 show one ranking"
+        );
+        let first = &small_totals[0];
+        assert!(
+            small_totals.iter().chain(&large_totals).all(|t| t == first),
+            "{mode}: one total for every page: {small_totals:?} {large_totals:?}"
+        );
+        assert_eq!(
+            first.0,
+            small.len(),
+            "{mode}: the total is the ranking's length"
+        );
+    }
+}

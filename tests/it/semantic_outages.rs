@@ -144,3 +144,44 @@ async fn a_provider_outage_delays_embeddings_but_never_a_save_or_a_text_search()
     assert_eq!(semantic["snippets"][0]["id"], id.as_str());
     app.stop().await;
 }
+
+/// The backlog gauge counts a snippet as waiting for its embedding as soon as it is saved:
+/// read right after a burst of creates, it never says "done" before the work has started.
+#[tokio::test]
+async fn the_embeddings_backlog_counts_a_saved_snippet_at_once() {
+    let stub = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(SlowWordCounts(Duration::from_secs(3)))
+        .mount(&stub)
+        .await;
+    let backend = Backend::sqlite();
+    let mut settings = settings_for(&backend);
+    settings.embeddings_url = Some(format!("{}/v1", stub.uri()));
+    settings.embeddings_model = Some("word-counts".into());
+    let app = TestApp::start_with(&backend, settings).await;
+    let me = user();
+    let creates = (0..20).map(|n| {
+        let body =
+            json!({"title": format!("snippet {n}"), "language": "rust", "code": "fn x() {}"});
+        let (app, me) = (&app, &me);
+        async move { app.create(me, &body).await }
+    });
+    futures_util::future::join_all(creates).await;
+    let backlog = app.metric("pieces_embeddings_backlog", &[]).await;
+    assert_eq!(backlog, 20.0, "read right after the creates");
+    let done = eventually(Duration::from_secs(30), || async {
+        app.metric("pieces_embeddings_backlog", &[]).await == 0.0
+    })
+    .await;
+    assert!(done, "and down to 0 once they are embedded");
+}
+
+/// `WordCounts`, answered after a delay.
+struct SlowWordCounts(Duration);
+
+impl Respond for SlowWordCounts {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        WordCounts.respond(request).set_delay(self.0)
+    }
+}
