@@ -75,3 +75,64 @@ impl Visit for MessageIs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Self;
+
+        fn make_writer(&'a self) -> Self {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn a_client_leaving_an_mcp_request_is_not_logged_as_an_error() {
+        let captured = Captured::default();
+        let layer = fmt::layer()
+            .with_writer(captured.clone())
+            .with_filter(ClientLeavingIsNoError);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "rmcp::service", error = "channel closed",
+                "failed to send pending response during drain");
+            tracing::error!(target: "rmcp::service", "response send task failed during drain");
+            tracing::error!(target: "pieces_connector", "failed to send pending response during drain");
+        });
+        let logged = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("text");
+        assert_eq!(
+            logged.matches("failed to send pending response").count(),
+            1,
+            "{logged}"
+        );
+        assert!(
+            logged.contains("pieces_connector"),
+            "only ours is kept: {logged}"
+        );
+        assert!(
+            logged.contains("response send task failed"),
+            "other rmcp errors stay: {logged}"
+        );
+    }
+}

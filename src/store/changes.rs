@@ -232,3 +232,51 @@ pub(super) fn bind_changes<'q>(
         .bind(CHANNEL)
         .bind(announcements)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_of_the_log_stops_at_its_bytes_and_always_moves() {
+        let pool = SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("a database");
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .expect("migrated");
+        let kib = |n: usize| format!("\"{}\"", "x".repeat(n * 1024));
+        let sizes = [100, 100, 100, 1024, 1, 1, 1, 1, 1];
+        for (seq, size) in sizes.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO changes (user_id, seq, kind, data, at) VALUES ('u', ?, 'k', ?, 0)",
+            )
+            .bind(seq as i64 + 1)
+            .bind(kib(*size))
+            .execute(&pool)
+            .await
+            .expect("an event");
+        }
+        let bound = ReadBound {
+            events: 100,
+            bytes: 256 * 1024,
+        };
+        let mut pages = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = pool.changes_after("u", after, bound).await.expect("a page");
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            pages.push(page.iter().map(|e| e.id).collect::<Vec<_>>());
+        }
+        // 300 KiB: the third event starts under the bound; a mebibyte comes alone.
+        assert_eq!(pages, [vec![1, 2, 3], vec![4], vec![5, 6, 7, 8, 9]]);
+        let few = ReadBound {
+            events: 2,
+            bytes: 1 << 30,
+        };
+        let page = pool.changes_after("u", 4, few).await.expect("a page");
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [5, 6]);
+    }
+}

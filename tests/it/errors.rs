@@ -334,3 +334,73 @@ async fn a_search_counts_up_to_a_thousand_matches_and_says_so() {
         .json();
     assert!(few.get("total_capped").is_none());
 }
+
+#[tokio::test]
+async fn the_websocket_route_checks_the_credential_before_the_upgrade() {
+    let app = InProcess::start().await;
+    app.anonymous(Method::GET, "/api/v1/ws")
+        .send()
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "token_missing");
+    app.get("/api/v1/ws", &user())
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn a_resume_position_is_an_event_id_or_nothing() {
+    let app = InProcess::start().await;
+    for since in ["abc", "%205", "-1", "1.5", "1234567890123456789", "%00"] {
+        let reply = app
+            .get(&format!("/api/v1/events?since={since}"), &user())
+            .await;
+        let body = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(body["field"], "since", "{since}");
+    }
+    let reply = app
+        .request(Method::GET, "/api/v1/ws?since=x", &user())
+        .send()
+        .await;
+    reply.expect_error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn the_description_states_what_free_form_objects_and_positions_may_hold() {
+    let app = InProcess::start().await;
+    let doc = app
+        .anonymous(Method::GET, "/openapi.json")
+        .send()
+        .await
+        .json();
+    let no_nul = json!("^[^\\u0000]*$");
+    for (schema, property) in [
+        ("NewSnippet", "metadata"),
+        ("SnippetPatch", "metadata"),
+        ("ContextInput", "context_data"),
+        ("AssistRequest", "context"),
+    ] {
+        let rule = &doc["components"]["schemas"][schema]["properties"][property];
+        assert_eq!(
+            rule["propertyNames"]["pattern"], no_nul,
+            "{schema}.{property}"
+        );
+        assert_eq!(
+            rule["additionalProperties"]["$ref"],
+            "#/components/schemas/JsonWithoutNul"
+        );
+    }
+    let parameters = doc["paths"]["/api/v1/events"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    for name in ["since", "Last-Event-ID"] {
+        let parameter = parameters.iter().find(|p| p["name"] == name).expect(name);
+        assert_eq!(parameter["schema"]["pattern"], "^[0-9]*$", "{name}");
+    }
+    let ws = &doc["paths"]["/api/v1/ws"]["get"]["responses"];
+    assert!(ws.get("400").is_some(), "/ws documents its 400");
+    // What the description refuses, the server refuses.
+    let body = json!({"title": "t", "code": "c", "language": "l", "metadata": {"a\u{0}b": 1}});
+    app.post(SNIPPETS, &user(), &body)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
