@@ -26,6 +26,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Validated configuration.
     pub settings: Settings,
+    /// Bounds the large request bodies held at once.
+    pub body_budget: crate::http::middleware::BodyBudget,
     /// Set in local mode only (no `JWT_SECRET_KEY`): mints the web page's tokens on loopback.
     pub local: Option<LocalMode>,
     /// Set when shutdown begins; readiness answers 503 from then on.

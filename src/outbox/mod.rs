@@ -24,6 +24,9 @@ use crate::upstream::{CognitiveClient, DataPlatformClient, GatewayClient, Upstre
 const BATCH: i64 = 32;
 /// Deliveries in flight at once.
 const IN_FLIGHT: usize = 64;
+/// Bytes of payload in flight at once: a sync carries the whole snippet, up to a mebibyte of
+/// code, so 64 of them would hold 64 MiB and their copies.
+const IN_FLIGHT_BYTES: usize = 8 * 1024 * 1024;
 /// How long a claimed event is reserved for its deliverer.
 const LEASE: Duration = Duration::from_secs(120);
 /// Longest wait between two tries of one event.
@@ -70,8 +73,9 @@ impl OutboxWorker {
     pub async fn run(self, shutdown: CancellationToken, drain: Duration) {
         let worker = Arc::new(self);
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let bytes = Arc::new(Semaphore::new(IN_FLIGHT_BYTES));
         loop {
-            let claimed = match worker.dispatch(&slots).await {
+            let claimed = match worker.dispatch(&slots, &bytes).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox round failed; will retry");
@@ -93,8 +97,13 @@ impl OutboxWorker {
         let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
     }
 
-    /// Claims as many due events as there are free delivery slots and starts delivering them.
-    async fn dispatch(self: &Arc<Self>, slots: &Arc<Semaphore>) -> Result<usize, StoreError> {
+    /// Claims as many due events as there are free delivery slots and starts delivering them,
+    /// each once its payload fits in the bytes in flight.
+    async fn dispatch(
+        self: &Arc<Self>,
+        slots: &Arc<Semaphore>,
+        bytes: &Arc<Semaphore>,
+    ) -> Result<usize, StoreError> {
         let free = slots.available_permits().min(BATCH as usize);
         if free == 0 {
             return Ok(0);
@@ -118,10 +127,14 @@ impl OutboxWorker {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 break;
             };
+            let size = u32::try_from(event.payload.len().clamp(1, IN_FLIGHT_BYTES)).unwrap_or(1);
+            let Ok(share) = bytes.clone().acquire_many_owned(size).await else {
+                break;
+            };
             let worker = Arc::clone(self);
             tokio::spawn(async move {
                 worker.settle(event).await;
-                drop(slot);
+                drop((slot, share));
             });
         }
         Ok(claimed)
@@ -168,8 +181,10 @@ impl OutboxWorker {
         }
     }
 
-    async fn settle(&self, event: PendingEvent) {
-        let delivered = self.deliver(&event).await;
+    async fn settle(&self, mut event: PendingEvent) {
+        // The payload goes to the request as it is: no copy of a mebibyte of code.
+        let payload = Bytes::from(std::mem::take(&mut event.payload));
+        let delivered = self.deliver(&event, payload).await;
         self.record(event, delivered).await;
     }
 
@@ -262,8 +277,7 @@ impl OutboxWorker {
         }
     }
 
-    async fn deliver(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
-        let body = Bytes::from(event.payload.clone());
+    async fn deliver(&self, event: &PendingEvent, body: Bytes) -> Result<(), UpstreamError> {
         let request_id = if event.request_id.is_empty() {
             &event.id
         } else {
@@ -278,19 +292,19 @@ impl OutboxWorker {
                 Some(client) => client.context_updated(body, request_id, &event.id).await,
                 None => Err(UpstreamError::NotConfigured("gateway")),
             },
-            Target::Enrichment => self.enrich(event, request_id).await,
-            Target::Embedding => self.embed(event).await,
-            Target::CacheInvalidation => self.invalidate(event).await,
+            Target::Enrichment => self.enrich(event, &body, request_id).await,
+            Target::Embedding => self.embed(event, &body).await,
+            Target::CacheInvalidation => self.invalidate(&body).await,
         }
     }
 
     /// Embeds the snippet as it is now. Without a provider (it was configured when the event
     /// was recorded) there is nothing to do: a later start with one backfills.
-    async fn embed(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
+    async fn embed(&self, event: &PendingEvent, payload: &[u8]) -> Result<(), UpstreamError> {
         let Some(embeddings) = &self.embeddings else {
             return Ok(());
         };
-        let Ok(task) = serde_json::from_str::<EnrichmentTask>(&event.payload) else {
+        let Ok(task) = serde_json::from_slice::<EnrichmentTask>(payload) else {
             tracing::error!(event = %event.id, "unreadable embedding event; dropping it");
             return Ok(());
         };
@@ -302,11 +316,16 @@ impl OutboxWorker {
     }
 
     /// Analyses the snippet as it is now (it may have changed or gone since the event).
-    async fn enrich(&self, event: &PendingEvent, request_id: &str) -> Result<(), UpstreamError> {
+    async fn enrich(
+        &self,
+        event: &PendingEvent,
+        payload: &[u8],
+        request_id: &str,
+    ) -> Result<(), UpstreamError> {
         let Some(cognitive) = &self.cognitive else {
             return Err(UpstreamError::NotConfigured("cognitive service"));
         };
-        let Ok(task) = serde_json::from_str::<EnrichmentTask>(&event.payload) else {
+        let Ok(task) = serde_json::from_slice::<EnrichmentTask>(payload) else {
             tracing::error!(event = %event.id, "unreadable enrichment event; dropping it");
             return Ok(());
         };
@@ -329,8 +348,8 @@ impl OutboxWorker {
         Ok(())
     }
 
-    async fn invalidate(&self, event: &PendingEvent) -> Result<(), UpstreamError> {
-        let key = serde_json::from_str::<serde_json::Value>(&event.payload)
+    async fn invalidate(&self, payload: &[u8]) -> Result<(), UpstreamError> {
+        let key = serde_json::from_slice::<serde_json::Value>(payload)
             .ok()
             .and_then(|v| v.get("key").and_then(|k| k.as_str()).map(str::to_owned));
         let Some(key) = key else {

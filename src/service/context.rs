@@ -57,12 +57,8 @@ impl ContextService {
         d.outbox.enqueue(&recorded).await?;
         d.signal.recorded(recorded.outbox.len());
         d.feed.committed(user, None, at);
-        let key = workflow_key(user);
-        d.keeper.drop_key(&key).await;
-        // The platform's key is kept warm: other services read the context from it.
-        if !d.keeper.bypasses(&key) {
-            let _ = self.get(user).await;
-        }
+        // Cache-aside: the copy is dropped here and filled from the store by the next read.
+        d.keeper.drop_key(&workflow_key(user)).await;
         Ok(context)
     }
 

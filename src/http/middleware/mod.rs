@@ -1,5 +1,6 @@
 //! Layers every request passes through, one file per concern.
 
+mod body_budget;
 mod cors;
 mod http_metrics;
 mod json_errors;
@@ -22,6 +23,8 @@ use tracing::Level;
 
 use crate::http::state::AppState;
 use crate::request_id;
+
+pub use body_budget::BodyBudget;
 
 /// What runs after routing, in one layer per route: a span per request, named by route
 /// template and request id, at `level`, and the template copied onto the response for the
@@ -91,6 +94,8 @@ async fn around_each_request(
     next: Next,
 ) -> Response {
     let started = http_metrics::Started::now(request.method());
+    // Held until the answer is made: the body is read and dropped by then.
+    let _body_share = state.body_budget.admit(request.headers()).await;
     // `SetRequestIdLayer` runs first, so the header is always present.
     let id = request
         .headers()
