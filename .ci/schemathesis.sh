@@ -82,6 +82,9 @@ export LOG_LEVEL=warn LOG_FORMAT=text
 # (COGNITIVE_SERVICES_URL, OPENAI_BASE_URL) it answers 503 (documented), streamed or not,
 # which is what is tested here: never a real model, never a stream that does not end.
 export AI_ASSIST_RATE_PER_MINUTE=1000000
+# Its one user makes thousands of tokens; past TOKENS_MAX_PER_USER a create answers 422
+# whatever the body, a refusal that depends on what was made before, not on the request.
+export TOKENS_MAX_PER_USER=1000000
 unset COGNITIVE_SERVICES_URL GATEWAY_URL DATA_PLATFORM_URL REDIS_URL CONFIG_FILE JWT_ISSUER JWT_AUDIENCE
 unset AI_PROVIDERS OPENAI_BASE_URL OPENAI_API_KEY OPENAI_MODEL
 

@@ -373,12 +373,7 @@ async fn the_description_states_what_free_form_objects_and_positions_may_hold() 
         .await
         .json();
     let no_nul = json!("^[^\\u0000]*$");
-    for (schema, property) in [
-        ("NewSnippet", "metadata"),
-        ("SnippetPatch", "metadata"),
-        ("ContextInput", "context_data"),
-        ("AssistRequest", "context"),
-    ] {
+    for (schema, property) in [("NewSnippet", "metadata"), ("SnippetPatch", "metadata")] {
         let rule = &doc["components"]["schemas"][schema]["properties"][property];
         assert_eq!(
             rule["propertyNames"]["pattern"], no_nul,

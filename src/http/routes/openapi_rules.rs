@@ -56,7 +56,12 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
     if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
         schemas.insert(JSON_WITHOUT_NUL.into(), json_without_nul());
     }
+    // Metadata is kept as JSONB on PostgreSQL, which holds no NUL; a context is kept as text.
     let objects = |what: &str| {
+        json!({"description": format!("{what}: a JSON object of at most {} bytes",
+            limits.object_bytes)})
+    };
+    let objects_without_nul = |what: &str| {
         json!({
             "description": format!("{what}: a JSON object of at most {} bytes, without a NUL \
                 character in any key or string", limits.object_bytes),
@@ -80,7 +85,7 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
             "description",
             json!({"maxLength": DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
         ),
-        ("metadata", objects("metadata")),
+        ("metadata", objects_without_nul("metadata")),
     ];
     for schema in ["NewSnippet", "SnippetPatch"] {
         for (field, rule) in &snippet_fields {
