@@ -1,7 +1,9 @@
 //! Structured logs: JSON for machines, text for people, level from `LOG_LEVEL`.
 
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata};
+use tracing_subscriber::filter::{FilterExt, LevelFilter};
 use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -27,11 +29,7 @@ pub fn init(settings: &Settings) {
         LogFormat::Text => fmt::layer().with_target(false).boxed(),
     };
     let _ = tracing_subscriber::registry()
-        .with(
-            layer
-                .with_filter(filter)
-                .with_filter(ClientLeavingIsNoError),
-        )
+        .with(layer.with_filter(filter.and(ClientLeavingIsNoError)))
         .try_init();
 }
 
@@ -46,6 +44,20 @@ const CLIENT_LEFT: &str = "failed to send pending response during drain";
 impl<S> Filter<S> for ClientLeavingIsNoError {
     fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
         true
+    }
+
+    // Combined with `LOG_LEVEL`'s filter by `and`, which keeps that filter's level and its
+    // verdict on each call site: only rmcp's errors are looked at one by one.
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if *metadata.level() == Level::ERROR && metadata.target().starts_with("rmcp") {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::TRACE)
     }
 
     fn event_enabled(&self, event: &Event<'_>, _: &Context<'_, S>) -> bool {

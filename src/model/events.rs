@@ -74,7 +74,11 @@ pub struct NewEvent {
 pub struct PendingEvent {
     pub id: String,
     pub target: Target,
-    pub payload: String,
+    /// The body to deliver; none when it is large (a sync carries the whole snippet) and
+    /// read when its delivery starts, so a claimed batch holds only small ones.
+    pub payload: Option<String>,
+    /// The payload's size in bytes.
+    pub size: usize,
     pub request_id: String,
     /// Tries so far, this one included.
     pub attempts: i32,

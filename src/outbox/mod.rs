@@ -123,12 +123,19 @@ impl OutboxWorker {
                 });
             }
         }
-        for event in events {
+        let mut events = events.into_iter();
+        while let Some(event) = events.next() {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 break;
             };
-            let size = u32::try_from(event.payload.len().clamp(1, IN_FLIGHT_BYTES)).unwrap_or(1);
-            let Ok(share) = bytes.clone().acquire_many_owned(size).await else {
+            // Waiting here could outlast the claim's lease, and another deliverer would then
+            // send the event (and the next of its key) meanwhile: what does not fit now is
+            // given back, due again at once.
+            let size = u32::try_from(event.size.clamp(1, IN_FLIGHT_BYTES)).unwrap_or(1);
+            let Ok(share) = bytes.clone().try_acquire_many_owned(size) else {
+                let unstarted: Vec<String> =
+                    std::iter::once(event).chain(events).map(|e| e.id).collect();
+                self.queue.release(&unstarted).await?;
                 break;
             };
             let worker = Arc::clone(self);
@@ -182,9 +189,21 @@ impl OutboxWorker {
     }
 
     async fn settle(&self, mut event: PendingEvent) {
+        let payload = match event.payload.take() {
+            Some(payload) => payload,
+            // Left out of the claim for its size: read now that its delivery starts.
+            None => match self.queue.payload(&event.id).await {
+                Ok(Some(payload)) => payload,
+                Ok(None) => return,
+                Err(e) => {
+                    let unreachable = UpstreamError::Unreachable("store");
+                    tracing::warn!(error = %e, "cannot read an outbox event's payload");
+                    return self.record(event, Err(unreachable)).await;
+                }
+            },
+        };
         // The payload goes to the request as it is: no copy of a mebibyte of code.
-        let payload = Bytes::from(std::mem::take(&mut event.payload));
-        let delivered = self.deliver(&event, payload).await;
+        let delivered = self.deliver(&event, Bytes::from(payload)).await;
         self.record(event, delivered).await;
     }
 
@@ -196,7 +215,8 @@ impl OutboxWorker {
         };
         let mut by_user: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for event in &events {
-            match serde_json::from_str::<EnrichmentTask>(&event.payload) {
+            let payload = event.payload.as_deref().unwrap_or_default();
+            match serde_json::from_str::<EnrichmentTask>(payload) {
                 Ok(task) => by_user
                     .entry(task.user_id)
                     .or_default()

@@ -7,8 +7,8 @@
 //! a stale value into its in-process near cache in the moment before the outbox delivers the
 //! drop; `NEAR_CACHE_TTL_SECS` bounds how long it keeps it.)
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,8 +29,10 @@ pub struct CacheKeeper {
     cache: Arc<dyn Cache>,
     outbox: Arc<dyn OutboxQueue>,
     signal: Arc<OutboxSignal>,
-    /// Keys whose drop failed here and has not been made since.
-    pending: Mutex<HashSet<String>>,
+    /// Keys whose drop failed here and has not been made since, each with the number of its
+    /// latest failure: a drop made for an older failure does not clear a newer one.
+    pending: Mutex<HashMap<String, u64>>,
+    failures: AtomicU64,
     /// `pending`'s size, read without the lock on every cached read.
     pending_count: AtomicUsize,
 }
@@ -46,6 +48,7 @@ impl CacheKeeper {
             outbox,
             signal,
             pending: Mutex::default(),
+            failures: AtomicU64::new(0),
             pending_count: AtomicUsize::new(0),
         }
     }
@@ -58,7 +61,9 @@ impl CacheKeeper {
         };
         tracing::warn!(error = %e, "cache invalidation failed; queueing it for retry");
         if let Ok(mut pending) = self.pending.lock() {
-            if pending.len() < MAX_PENDING && pending.insert(key.to_owned()) {
+            let failure = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+            if pending.len() < MAX_PENDING || pending.contains_key(key) {
+                pending.insert(key.to_owned(), failure);
                 self.pending_count.store(pending.len(), Ordering::Release);
             }
         }
@@ -72,23 +77,33 @@ impl CacheKeeper {
     /// Whether reads of `key` must go past the cache: its drop failed and is not made yet.
     pub fn bypasses(&self, key: &str) -> bool {
         self.pending_count.load(Ordering::Acquire) > 0
-            && self.pending.lock().map_or(true, |p| p.contains(key))
+            && self.pending.lock().map_or(true, |p| p.contains_key(key))
     }
 
     /// Makes a drop the outbox recorded.
     pub async fn deliver_drop(&self, key: &str) -> Result<(), CacheError> {
+        let latest = self.latest_failure(key);
         self.cache.invalidate(key).await?;
-        self.dropped(key);
+        if let Some(failure) = latest {
+            self.dropped(key, failure);
+        }
         Ok(())
     }
 
-    /// The cache dropped `key`: reads may use it again.
-    fn dropped(&self, key: &str) {
+    fn latest_failure(&self, key: &str) -> Option<u64> {
         if self.pending_count.load(Ordering::Acquire) == 0 {
-            return;
+            return None;
         }
+        self.pending.lock().ok()?.get(key).copied()
+    }
+
+    /// The cache dropped `key` after its drop failed for the `failure`th time: reads may use
+    /// it again, unless another drop of it failed since.
+    fn dropped(&self, key: &str, failure: u64) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.remove(key);
+            if pending.get(key) == Some(&failure) {
+                pending.remove(key);
+            }
             self.pending_count.store(pending.len(), Ordering::Release);
         }
     }
@@ -119,15 +134,15 @@ impl CacheKeeper {
     /// Drops the keys this replica holds and makes the outbox's drops due now; true when all
     /// of it went through.
     async fn catch_up(&self) -> bool {
-        let keys: Vec<String> = match self.pending.lock() {
-            Ok(pending) => pending.iter().cloned().collect(),
+        let keys: Vec<(String, u64)> = match self.pending.lock() {
+            Ok(pending) => pending.iter().map(|(k, f)| (k.clone(), *f)).collect(),
             Err(_) => return false,
         };
-        for key in keys {
+        for (key, failure) in keys {
             if self.cache.invalidate(&key).await.is_err() {
                 return false;
             }
-            self.dropped(&key);
+            self.dropped(&key, failure);
         }
         match self.outbox.expedite(Target::CacheInvalidation).await {
             Ok(due) => {

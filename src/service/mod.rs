@@ -23,7 +23,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
 pub use outbox_signal::OutboxSignal;
 pub use search::{SearchDeps, SearchPage, SearchService};
-pub use snippets::{LargeRow, SnippetDeps, SnippetJson, SnippetService};
+pub use snippets::{LargeListing, LargeRow, SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
 pub use tokens::{CreatedToken, TokenPage, TokenService};
 

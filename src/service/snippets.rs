@@ -2,7 +2,7 @@
 //! transaction; the cache is a copy that a change invalidates once the store has committed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -48,6 +48,11 @@ pub struct SnippetDeps {
 /// Large rows (see `Listed::Deferred`) on their way to clients at once, across requests:
 /// each is up to a mebibyte of code and its copy as JSON.
 const LARGE_ROWS_AT_ONCE: usize = 8;
+/// How long a large row waits for a place; past it the answer it belongs to fails.
+const PLACE_WAIT: Duration = Duration::from_secs(10);
+/// Listings with large rows one user may have on their way at once: a client reading slowly
+/// holds a place each, and one user's must not take them all.
+const LARGE_LISTINGS_PER_USER: usize = 2;
 
 /// A snippet of a page, whole. A large one holds one of the places for large rows until it
 /// is dropped, which a front door does once it has handed the row on.
@@ -56,10 +61,30 @@ pub struct LargeRow {
     _place: Option<OwnedSemaphorePermit>,
 }
 
+/// One of a user's listings with large rows, counted while it lives.
+pub struct LargeListing {
+    user: String,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for LargeListing {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock() {
+            if let Some(count) = open.get_mut(&self.user) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(&self.user);
+                }
+            }
+        }
+    }
+}
+
 /// The snippet use cases, the only code that changes snippets.
 pub struct SnippetService {
     deps: SnippetDeps,
     large_rows: Arc<Semaphore>,
+    large_listings: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl SnippetService {
@@ -67,6 +92,7 @@ impl SnippetService {
         Self {
             deps,
             large_rows: Arc::new(Semaphore::new(LARGE_ROWS_AT_ONCE)),
+            large_listings: Arc::default(),
         }
     }
 
@@ -128,12 +154,14 @@ impl SnippetService {
                 _place: None,
             })),
             Listed::Deferred(partial) => {
-                let place = self
-                    .large_rows
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| ServiceError::NotConfigured("the service is stopping"))?;
+                let busy = || ServiceError::RateLimited {
+                    retry_after_secs: 1,
+                };
+                let place =
+                    tokio::time::timeout(PLACE_WAIT, self.large_rows.clone().acquire_owned())
+                        .await
+                        .map_err(|_| busy())?
+                        .map_err(|_| busy())?;
                 let snippet = self.deps.store.get_snippet(user, &partial.id).await?;
                 Ok(snippet.map(|snippet| LargeRow {
                     snippet,
@@ -141,6 +169,26 @@ impl SnippetService {
                 }))
             }
         }
+    }
+
+    /// Counts a listing of the user's with large rows while the answer is written; refused
+    /// when the user already has `LARGE_LISTINGS_PER_USER` on their way.
+    pub fn large_listing(&self, user: &str) -> ServiceResult<LargeListing> {
+        let mut open = self
+            .large_listings
+            .lock()
+            .map_err(|_| ServiceError::NotConfigured("the listing registry is unavailable"))?;
+        let count = open.entry(user.to_owned()).or_default();
+        if *count >= LARGE_LISTINGS_PER_USER {
+            return Err(ServiceError::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
+        *count += 1;
+        Ok(LargeListing {
+            user: user.to_owned(),
+            open: self.large_listings.clone(),
+        })
     }
 
     /// Up to `limit` of the user's snippets most relevant to `query`, best first: by both

@@ -48,8 +48,10 @@ macro_rules! context_store_on {
                 before: DateTime<Utc>,
                 batch: i64,
             ) -> Result<u64, StoreError> {
+                // The outer test holds too: a context made current while this waited on its row
+                // lock (PostgreSQL re-reads the row then) is not deleted with the old one.
                 let done = sqlx::query(
-                    "DELETE FROM workflow_contexts WHERE user_id IN \
+                    "DELETE FROM workflow_contexts WHERE expires_at < $1 AND user_id IN \
                      (SELECT user_id FROM workflow_contexts WHERE expires_at < $1 LIMIT $2)",
                 )
                 .bind(to_micros(before))

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
 
 use super::group_commit::{BatchWriter, Batcher};
-use super::row::EventRow;
+use super::row::{EventRow, INLINE_PAYLOAD_BYTES};
 use super::{to_micros, StoreError};
 use crate::model::{PendingEvent, Recorded, Target};
 
@@ -43,6 +43,14 @@ pub trait OutboxQueue: Send + Sync {
     /// how many.
     async fn expedite(&self, target: Target) -> Result<u64, StoreError>;
 
+    /// The payload of a claimed event whose payload the claim left out (none if the event
+    /// is gone).
+    async fn payload(&self, id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Gives back claimed events whose delivery was not started: due again at once, their
+    /// claim not counted as a try.
+    async fn release(&self, ids: &[String]) -> Result<(), StoreError>;
+
     /// Removes a delivered event.
     async fn complete(&self, id: &str) -> Result<(), StoreError>;
 
@@ -68,7 +76,12 @@ const CLAIM: &str = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at 
      AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox p \
           WHERE p.ordering_key = o.ordering_key AND p.{order} < o.{order} AND NOT p.dead)) \
      ORDER BY next_attempt_at LIMIT $3 {lock}) \
-    RETURNING id, target, payload, request_id, attempts, created_at";
+    RETURNING id, target, \
+    CASE WHEN octet_length(payload) <= {inline} THEN payload END AS payload, \
+    CAST(octet_length(payload) AS BIGINT) AS size, request_id, attempts, created_at";
+const PAYLOAD: &str = "SELECT payload FROM outbox WHERE id = $1";
+const RELEASE: &str = "UPDATE outbox SET next_attempt_at = $1, attempts = attempts - 1 \
+    WHERE id = $2 AND attempts > 0";
 const COMPLETE: &str = "DELETE FROM outbox WHERE id = $1";
 const RESCHEDULE: &str =
     "UPDATE outbox SET next_attempt_at = $1, last_error = $2, dead = $3 WHERE id = $4";
@@ -141,7 +154,8 @@ macro_rules! outbox_queue_on {
                 let sql = CLAIM
                     .replace("{lock}", $lock)
                     .replace("{order}", $order)
-                    .replace("{known}", &known_targets());
+                    .replace("{known}", &known_targets())
+                    .replace("{inline}", &INLINE_PAYLOAD_BYTES.to_string());
                 let rows: Vec<EventRow> = sqlx::query_as(&sql)
                     .bind(to_micros(now + lease))
                     .bind(to_micros(now))
@@ -195,6 +209,23 @@ macro_rules! outbox_queue_on {
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
+                Ok(())
+            }
+
+            async fn payload(&self, id: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar(PAYLOAD)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn release(&self, ids: &[String]) -> Result<(), StoreError> {
+                let now = to_micros(Utc::now());
+                let mut tx = self.pool.begin().await?;
+                for id in ids {
+                    sqlx::query(RELEASE).bind(now).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 

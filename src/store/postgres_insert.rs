@@ -19,8 +19,9 @@ use crate::model::{ChangeRecord, KeptContext, NewEvent, Recorded};
 /// encoded, so the batch is kept to what 64 requests already hold.
 pub const MAX_BATCH: usize = 64;
 
-/// Inserts outbox events (parameters $8-$13, bound by `bind_events`), in the order given:
-/// each takes its `seq` as it is inserted, which orders the events of one ordering key.
+/// Inserts outbox events (parameters $8-$13, bound by `bind_events`), in the order given,
+/// after `change_log_ctes!`'s `positions`: each takes its `seq` as it is inserted, which
+/// orders the events of one ordering key.
 macro_rules! outbox_cte {
     () => {
         "events AS (
@@ -29,6 +30,9 @@ macro_rules! outbox_cte {
     SELECT id, target, payload, request_id, created_at, created_at, ordering_key
     FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::text[])
         WITH ORDINALITY AS new(id, target, payload, request_id, created_at, ordering_key, ord)
+    -- Read first, so the users' stream positions are locked before any event takes its
+    -- `seq`: events of one key are numbered in the order their changes commit.
+    CROSS JOIN (SELECT count(*) FROM positions) AS after_positions
     ORDER BY ord
 )"
     };

@@ -114,11 +114,16 @@ pub fn into_listed(rows: Vec<SnippetRow>) -> Result<Vec<Listed>, StoreError> {
     rows.into_iter().map(SnippetRow::into_listed).collect()
 }
 
+/// Payloads larger than this are left out of a claim and read when their delivery starts.
+pub const INLINE_PAYLOAD_BYTES: i64 = 64 * 1024;
+
 #[derive(sqlx::FromRow)]
 pub struct EventRow {
     id: String,
     target: String,
-    payload: String,
+    /// None when larger than `INLINE_PAYLOAD_BYTES`.
+    payload: Option<String>,
+    size: i64,
     request_id: String,
     attempts: i32,
     created_at: i64,
@@ -137,6 +142,7 @@ impl EventRow {
             created_at: from_micros(self.created_at)?,
             id: self.id,
             payload: self.payload,
+            size: usize::try_from(self.size).unwrap_or(usize::MAX),
             request_id: self.request_id,
             attempts: self.attempts,
         })

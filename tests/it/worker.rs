@@ -60,6 +60,14 @@ impl OutboxQueue for CountingQueue {
         self.inner.expedite(target).await
     }
 
+    async fn payload(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.inner.payload(id).await
+    }
+
+    async fn release(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.release(ids).await
+    }
+
     async fn stats(&self) -> Result<OutboxStats, StoreError> {
         self.counts.fetch_add(1, Ordering::SeqCst);
         self.inner.stats().await

@@ -10,7 +10,7 @@ mod security_headers;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -21,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::request_id;
 
@@ -94,8 +95,6 @@ async fn around_each_request(
     next: Next,
 ) -> Response {
     let started = http_metrics::Started::now(request.method());
-    // Held until the answer is made: the body is read and dropped by then.
-    let _body_share = state.body_budget.admit(request.headers()).await;
     // `SetRequestIdLayer` runs first, so the header is always present.
     let id = request
         .headers()
@@ -104,8 +103,22 @@ async fn around_each_request(
         .unwrap_or_else(|| HeaderValue::from_static(""));
     // Filled inside the scope, so a filled error body carries the request id; the route is
     // read first, since a filled response is a new one.
+    let admitting = state.clone();
     let (route, mut response) = request_id::scope(id, async move {
-        let response = next.run(request).await;
+        // Held until the answer is made: the body is read and dropped by then. The wait for
+        // it is bounded as the request is.
+        let admitted = tokio::time::timeout(
+            admitting.settings.request_timeout(),
+            admitting.body_budget.admit(request.headers()),
+        )
+        .await;
+        let response = match admitted {
+            Ok(_share) => next.run(request).await,
+            Err(_) => ApiError::UpstreamUnavailable(
+                "too many large request bodies are being received; try again shortly".into(),
+            )
+            .into_response(),
+        };
         let route = response.extensions().get::<MatchedPath>().cloned();
         (route, json_errors::fill_bare_errors(response))
     })

@@ -14,11 +14,14 @@ use bytes::Bytes;
 use futures_util::stream;
 use serde_json::{json, Map, Value};
 
+use crate::http::error::ApiError;
 use crate::model::{Listed, ListedPage};
-use crate::service::{LargeRow, SnippetService};
+use crate::service::{LargeListing, LargeRow, SnippetService};
 
 /// What the body still has to write.
 struct Writing {
+    /// Counts this listing against its user's while it is written.
+    _listing: LargeListing,
     snippets: Arc<SnippetService>,
     user: String,
     rows: VecDeque<Listed>,
@@ -29,8 +32,14 @@ struct Writing {
     tail: Option<Bytes>,
 }
 
-/// The page as a streamed `application/json` body.
-pub fn streamed(snippets: Arc<SnippetService>, user: String, page: ListedPage) -> Response {
+/// The page as a streamed `application/json` body, counted as one of the user's listings with
+/// large rows (429 when they already have as many as one user may).
+pub fn streamed(
+    snippets: Arc<SnippetService>,
+    user: String,
+    page: ListedPage,
+) -> Result<Response, ApiError> {
+    let listing = snippets.large_listing(&user)?;
     let ListedPage {
         rows,
         total,
@@ -53,6 +62,7 @@ pub fn streamed(snippets: Arc<SnippetService>, user: String, page: ListedPage) -
     let head = Value::Object(head).to_string();
     let opening = format!("{},\"snippets\":[", &head[..head.len() - 1]);
     let state = Writing {
+        _listing: listing,
         snippets,
         user,
         rows: rows.into(),
@@ -91,5 +101,5 @@ pub fn streamed(snippets: Arc<SnippetService>, user: String, page: ListedPage) -
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    response
+    Ok(response)
 }

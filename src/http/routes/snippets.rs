@@ -65,7 +65,10 @@ pub async fn create_snippet(
 #[utoipa::path(get, path = "/api/v1/snippets", tag = "snippets", params(ListParams),
     security(("bearer" = ["snippets:read"])),
     responses((status = 200, body = SnippetPage), (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody,
+            description = "The caller already has two listings of large snippets on their way"),
+        (status = 503, body = ErrorBody)))]
 pub async fn list_snippets(
     State(state): State<AppState>,
     Authorized(user, _): Authorized<SnippetsRead>,
@@ -74,7 +77,7 @@ pub async fn list_snippets(
     let page = state.services.snippets.list(&user, params).await?;
     Ok(match page.into_whole() {
         Ok(page) => Json(page).into_response(),
-        Err(page) => listing_body::streamed(state.services.snippets.clone(), user, page),
+        Err(page) => listing_body::streamed(state.services.snippets.clone(), user, page)?,
     })
 }
 

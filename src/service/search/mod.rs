@@ -159,6 +159,14 @@ impl SearchService {
             (vector.len() as i64, ranked_deep)
         };
         let (start, end) = (filter.offset, (filter.offset + filter.limit).min(total));
+        if start >= end {
+            return Ok(SearchPage {
+                snippets: Vec::new(),
+                total,
+                total_capped,
+                mode: filter.mode,
+            });
+        }
         let mut page_ids: Vec<String> = fused
             .iter()
             .skip(start as usize)
