@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, Method};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A body this small is not counted.
@@ -32,9 +32,13 @@ impl BodyBudget {
         }
     }
 
-    /// The share of the budget a request with `headers` needs, held until dropped; none for
-    /// a small body or none at all.
-    pub async fn admit(&self, headers: &HeaderMap) -> Option<OwnedSemaphorePermit> {
+    /// The share of the budget a request needs: none for a small body or none at all (nearly
+    /// every request, which then waits for nothing). Only the methods whose handlers read a
+    /// body count: another's body is never read into memory.
+    pub fn share_for(&self, method: &Method, headers: &HeaderMap) -> Option<u32> {
+        if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+            return None;
+        }
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -44,11 +48,12 @@ impl BodyBudget {
             None if headers.contains_key(header::TRANSFER_ENCODING) => self.max_body,
             None => 0,
         };
-        if size <= SMALL {
-            return None;
-        }
-        let size = u32::try_from(size.min(self.budget)).unwrap_or(u32::MAX);
-        self.bytes.clone().acquire_many_owned(size).await.ok()
+        (size > SMALL).then(|| u32::try_from(size.min(self.budget)).unwrap_or(u32::MAX))
+    }
+
+    /// Takes `share` of the budget, held until dropped.
+    pub async fn admit(&self, share: u32) -> Option<OwnedSemaphorePermit> {
+        self.bytes.clone().acquire_many_owned(share).await.ok()
     }
 
     /// Bytes not taken (for tests).
@@ -73,29 +78,38 @@ mod tests {
     async fn large_bodies_share_the_budget_and_small_ones_pass() {
         let budget = BodyBudget::new(4 << 20);
         let small = headers(&[(header::CONTENT_LENGTH, "1000")]);
-        assert!(budget.admit(&small).await.is_none());
-        let large = headers(&[(header::CONTENT_LENGTH, "4194304")]);
+        let post = Method::POST;
+        assert_eq!(budget.share_for(&post, &small), None);
+        assert_eq!(budget.share_for(&post, &HeaderMap::new()), None);
+        let four_mib = headers(&[(header::CONTENT_LENGTH, "4194304")]);
+        assert_eq!(
+            budget.share_for(&Method::GET, &four_mib),
+            None,
+            "a GET's body is not read"
+        );
+        let large = budget.share_for(&post, &four_mib).expect("a share");
         let mut held = Vec::new();
         for _ in 0..16 {
-            held.push(budget.admit(&large).await.expect("a share"));
+            held.push(budget.admit(large).await.expect("a share"));
         }
         assert_eq!(budget.available(), 0);
         let waiting =
-            tokio::time::timeout(std::time::Duration::from_millis(50), budget.admit(&large)).await;
+            tokio::time::timeout(std::time::Duration::from_millis(50), budget.admit(large)).await;
         assert!(waiting.is_err(), "a 17th large body waits");
         held.pop();
         assert!(
-            budget.admit(&large).await.is_some(),
+            budget.admit(large).await.is_some(),
             "and goes once one is answered"
         );
         let chunked = headers(&[(header::TRANSFER_ENCODING, "chunked")]);
         drop(held);
-        let share = budget.admit(&chunked).await.expect("a share");
+        let share = budget.share_for(&post, &chunked).expect("a share");
+        let held = budget.admit(share).await.expect("held");
         assert_eq!(
             budget.available(),
             BUDGET - (4 << 20),
             "an undeclared length counts as the largest"
         );
-        drop(share);
+        drop(held);
     }
 }

@@ -101,17 +101,23 @@ async fn around_each_request(
         .get(request_id::HEADER)
         .cloned()
         .unwrap_or_else(|| HeaderValue::from_static(""));
+    // A large body waits for room in the budget (bounded as the request is) and holds it
+    // until the answer is made, by when the body has been read and dropped.
+    let admitted = match state
+        .body_budget
+        .share_for(request.method(), request.headers())
+    {
+        None => Ok(None),
+        Some(share) => {
+            let admit = state.body_budget.admit(share);
+            tokio::time::timeout(state.settings.request_timeout(), admit)
+                .await
+                .map(Some)
+        }
+    };
     // Filled inside the scope, so a filled error body carries the request id; the route is
     // read first, since a filled response is a new one.
-    let admitting = state.clone();
     let (route, mut response) = request_id::scope(id, async move {
-        // Held until the answer is made: the body is read and dropped by then. The wait for
-        // it is bounded as the request is.
-        let admitted = tokio::time::timeout(
-            admitting.settings.request_timeout(),
-            admitting.body_budget.admit(request.headers()),
-        )
-        .await;
         let response = match admitted {
             Ok(_share) => next.run(request).await,
             Err(_) => ApiError::UpstreamUnavailable(
