@@ -325,7 +325,7 @@ impl Service {
             },
             auth: Arc::new(Authenticator::new(jwt, personal.clone())),
             metrics,
-            body_budget: crate::http::middleware::BodyBudget::new(settings.max_body_bytes),
+            body_budget: crate::http::body_budget::BodyBudget::new(settings.max_body_bytes),
             settings,
             local,
             shutting_down: AtomicBool::new(false),

@@ -3,6 +3,7 @@
 //! business logic of its own.
 
 pub mod auth;
+pub mod body_budget;
 pub mod error;
 pub mod extract;
 pub mod mcp;

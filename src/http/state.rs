@@ -27,7 +27,7 @@ pub struct Shared {
     /// Validated configuration.
     pub settings: Settings,
     /// Bounds the large request bodies held at once.
-    pub body_budget: crate::http::middleware::BodyBudget,
+    pub body_budget: crate::http::body_budget::BodyBudget,
     /// Set in local mode only (no `JWT_SECRET_KEY`): mints the web page's tokens on loopback.
     pub local: Option<LocalMode>,
     /// Set when shutdown begins; readiness answers 503 from then on.

@@ -1,6 +1,5 @@
 //! Layers every request passes through, one file per concern.
 
-mod body_budget;
 mod cors;
 mod http_metrics;
 mod json_errors;
@@ -24,8 +23,6 @@ use tracing::Level;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::request_id;
-
-pub use body_budget::BodyBudget;
 
 /// What runs after routing, in one layer per route: a span per request, named by route
 /// template and request id, at `level`, and the template copied onto the response for the
