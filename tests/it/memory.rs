@@ -47,6 +47,22 @@ async fn never_reading(addr: SocketAddr, request: String) -> TcpStream {
     stream
 }
 
+/// Saves `count` snippets of a mebibyte each for the user of `token`.
+async fn save_big(service: &ServiceProcess, token: &str, count: usize) {
+    let http = reqwest::Client::new();
+    for n in 0..count {
+        let body = json!({"title": format!("big {n}"), "code": code(n), "language": "text"});
+        let created = http
+            .post(format!("{}/api/v1/snippets", service.api))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+}
+
 fn get(path: &str, token: &str, extra: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n{extra}\r\n")
 }
@@ -61,17 +77,7 @@ async fn big_snippets_unread_streams_and_big_listings_stay_inside_a_bound_and_gi
     let alice = user();
     let token = service.token(&alice);
     let http = reqwest::Client::new();
-    for n in 0..SNIPPETS {
-        let body = json!({"title": format!("big {n}"), "code": code(n), "language": "text"});
-        let created = http
-            .post(format!("{}/api/v1/snippets", service.api))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(created.status(), StatusCode::CREATED);
-    }
+    save_big(&service, &token, SNIPPETS).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = service.rss_kib();
     let peak = Arc::new(AtomicU64::new(before));
@@ -173,17 +179,7 @@ async fn unread_big_listings_hold_at_most_two_places_per_user() {
     let (alice, bob) = (user(), user());
     let (token, bobs) = (service.token(&alice), service.token(&bob));
     let http = reqwest::Client::new();
-    for n in 0..20 {
-        let body = json!({"title": format!("big {n}"), "code": code(n), "language": "text"});
-        let created = http
-            .post(format!("{}/api/v1/snippets", service.api))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .expect("answered");
-        assert_eq!(created.status(), StatusCode::CREATED);
-    }
+    save_big(&service, &token, 20).await;
     let addr: SocketAddr = service
         .api
         .trim_start_matches("http://")

@@ -108,54 +108,11 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
         .await;
 
     let pending = metrics.sync_backlog.with_label_values(&["pending"]);
-    let signal = Arc::new(OutboxSignal::new(pending.clone()));
     let queue = Arc::new(CountingQueue {
         inner: stores.outbox.clone(),
         counts: AtomicUsize::new(0),
     });
-    let cache = Arc::new(MemoryCache::new(1 << 20));
-    let keeper = Arc::new(CacheKeeper::new(
-        cache.clone(),
-        queue.clone(),
-        signal.clone(),
-    ));
-    let snippets = Arc::new(SnippetService::new(SnippetDeps {
-        store: stores.snippets.clone(),
-        outbox: queue.clone(),
-        cache: cache.clone(),
-        keeper: keeper.clone(),
-        metrics: metrics.clone(),
-        plan: EventPlan::default(),
-        limits: Limits::default(),
-        cache_ttl: Duration::from_secs(60),
-        signal: signal.clone(),
-        feed: ChangeFeed::default(),
-        search: None,
-        embedding: None,
-    }));
-    let http = HttpUpstream::new(
-        "data_platform",
-        &platform.uri(),
-        reqwest::Client::new(),
-        metrics.clone(),
-    )
-    .expect("stub url");
-    let worker = OutboxWorker {
-        queue: queue.clone(),
-        snippets,
-        keeper,
-        metrics: metrics.clone(),
-        data_platform: Some(DataPlatformClient::new(http)),
-        gateway: None,
-        cognitive: None,
-        embeddings: None,
-        signal,
-        config: WorkerConfig {
-            poll_interval: Duration::from_secs(1),
-            max_age: Duration::from_secs(3600),
-        },
-        last_count: Default::default(),
-    };
+    let (_, worker) = stepped(&stores, queue.clone(), &metrics, &platform);
 
     let mut rounds = 0;
     while worker.run_once().await.expect("a round") > 0 {
@@ -190,9 +147,10 @@ async fn sqlite_stores(metrics: &Metrics) -> (store::Stores, tempfile::TempDir, 
     (stores, dir, url)
 }
 
-/// The snippet use cases and a worker stepped by hand, syncing to `platform`.
+/// The snippet use cases and a worker stepped by hand on `queue`, syncing to `platform`.
 fn stepped(
     stores: &store::Stores,
+    queue: Arc<dyn OutboxQueue>,
     metrics: &Arc<Metrics>,
     platform: &MockServer,
 ) -> (Arc<SnippetService>, OutboxWorker) {
@@ -202,12 +160,12 @@ fn stepped(
     let cache = Arc::new(MemoryCache::new(1 << 20));
     let keeper = Arc::new(CacheKeeper::new(
         cache.clone(),
-        stores.outbox.clone(),
+        queue.clone(),
         signal.clone(),
     ));
     let snippets = Arc::new(SnippetService::new(SnippetDeps {
         store: stores.snippets.clone(),
-        outbox: stores.outbox.clone(),
+        outbox: queue.clone(),
         cache,
         keeper: keeper.clone(),
         metrics: metrics.clone(),
@@ -230,7 +188,7 @@ fn stepped(
     )
     .expect("stub url");
     let worker = OutboxWorker {
-        queue: stores.outbox.clone(),
+        queue,
         snippets: snippets.clone(),
         keeper,
         metrics: metrics.clone(),
@@ -280,7 +238,7 @@ async fn one_snippets_sync_events_reach_the_platform_in_the_order_they_were_reco
         .with_priority(2)
         .mount(&platform)
         .await;
-    let (snippets, worker) = stepped(&stores, &metrics, &platform);
+    let (snippets, worker) = stepped(&stores, stores.outbox.clone(), &metrics, &platform);
     let body = serde_json::from_value(json!({"title": "t", "code": "c", "language": "rust"}))
         .expect("a new snippet");
     let created = snippets.create("alice", body).await.expect("created");
@@ -339,7 +297,7 @@ async fn an_outbox_row_this_release_cannot_read_is_parked_and_holds_up_no_other(
         .enqueue(&Recorded::outbox(due))
         .await
         .expect("enqueue");
-    let (_, worker) = stepped(&stores, &metrics, &platform);
+    let (_, worker) = stepped(&stores, stores.outbox.clone(), &metrics, &platform);
     for _ in 0..3 {
         worker
             .run_once()
