@@ -9,9 +9,9 @@
 
 ARG RUST_VERSION=1.95
 
-# --- planner: a skeleton of the workspace in which every .rs file is an empty stub -----------
-# Its content changes only when the manifests or the set of files change, so the dependency
-# layer below stays cached across source edits.
+# --- planner: a skeleton of the workspace (the server and its crates under crates/) in which
+# every .rs file is an empty stub. Its content changes only when the manifests or the set of
+# files change, so the dependency layer below stays cached across source edits.
 FROM rust:${RUST_VERSION}-slim-bookworm AS planner
 WORKDIR /src
 COPY . .
@@ -26,10 +26,12 @@ COPY --from=planner /src ./
 RUN cargo build --release --locked --bin pieces-connector
 
 COPY . .
-# `cargo clean -p` drops the stub build of this crate, so file timestamps cannot make cargo
-# mistake the stub for the real binary. The release profile keeps line tables for readable
-# backtraces; compressing them halves the binary without losing them.
-RUN cargo clean --release -p pieces-connector \
+# `cargo clean -p` drops the stub builds of the workspace's own crates, so file timestamps
+# cannot make cargo mistake a stub for the real code. The release profile keeps line tables
+# for readable backtraces; compressing them halves the binary without losing them.
+RUN cargo clean --release -p pieces-connector -p pieces-model -p pieces-metrics \
+      -p pieces-config -p pieces-store -p pieces-cache -p pieces-upstream \
+      -p pieces-embeddings -p pieces-service -p pieces-http \
  && cargo build --release --locked --bin pieces-connector \
  && mkdir -p /out/data \
  && objcopy --compress-debug-sections=zlib target/release/pieces-connector /out/pieces-connector

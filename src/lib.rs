@@ -5,21 +5,22 @@
 //! assembles them.
 
 pub mod allocator;
-pub mod auth;
-pub mod cache;
-pub mod config;
-pub mod embeddings;
-pub mod http;
-pub mod metrics;
-pub mod model;
-pub mod outbox;
-pub mod request_id;
 pub mod server;
-pub mod service;
 pub mod shutdown;
-pub mod store;
 pub mod telemetry;
-pub mod upstream;
+
+// The layers, each a crate of its own, under the names they had as modules of this one.
+pub use pieces_cache as cache;
+pub use pieces_config as config;
+pub use pieces_embeddings as embeddings;
+pub use pieces_http as http;
+pub use pieces_metrics as metrics;
+pub use pieces_model as model;
+pub use pieces_model::request_id;
+pub use pieces_service as service;
+pub use pieces_service::{auth, outbox};
+pub use pieces_store as store;
+pub use pieces_upstream as upstream;
 
 pub use http::build_router;
 pub use server::{Listeners, Service, StartupError};

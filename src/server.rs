@@ -154,21 +154,16 @@ impl Service {
         .await?;
         let feed = ChangeFeed::default();
         // With Redis, reads are served from an in-process copy the change bus keeps fresh.
-        let (cache, near): (Arc<dyn Cache>, Option<Arc<NearCache>>) = match &settings.redis_url {
-            Some(url) => {
-                let redis =
-                    RedisCache::connect(url.expose_secret(), settings.redis_timeout()).await?;
-                let near = Arc::new(NearCache::new(
-                    Arc::new(redis),
-                    Duration::from_secs(settings.near_cache_ttl_secs),
-                    settings.near_cache_max_bytes,
-                    metrics.clone(),
-                ));
-                (near.clone(), Some(near))
-            }
-            None => (Arc::new(MemoryCache::new(settings.cache_max_bytes)), None),
-        };
-        let client = upstream::build_client(&settings)?;
+        let Caches {
+            cache,
+            shared,
+            near,
+        } = caches(&settings, &metrics).await?;
+        let client = upstream::build_client(upstream::ClientSettings {
+            api_key: settings.api_key.as_ref(),
+            connect_timeout: Duration::from_millis(settings.upstream_connect_timeout_ms),
+            timeout: Duration::from_secs(settings.upstream_timeout_secs),
+        })?;
         let upstream = |name: &'static str, url: &Option<String>| {
             url.as_deref()
                 .and_then(|u| HttpUpstream::new(name, u, client.clone(), metrics.clone()))
@@ -236,7 +231,7 @@ impl Service {
             embedding: embedding.clone(),
         }));
         let context = Arc::new(ContextService::new(ContextDeps {
-            cache: cache.clone(),
+            cache: shared,
             keeper: keeper.clone(),
             store: stores.contexts.clone(),
             outbox: stores.outbox.clone(),
@@ -372,7 +367,7 @@ impl Service {
             tokio::spawn(near.follow(feed.clone(), stop.clone()));
         }
         if let Some(pool) = postgres {
-            tokio::spawn(feed.listen(pool, stop.clone()));
+            tokio::spawn(store::feed::listen(feed.clone(), pool, stop.clone()));
         }
         let retention = state.settings.event_retention();
         tokio::spawn(prune(pruner, retention, stop.clone()));
@@ -434,6 +429,43 @@ impl Service {
     }
 }
 
+/// The caches a service reads through.
+struct Caches {
+    /// Snippet reads: with Redis, the near cache in front of it.
+    cache: Arc<dyn Cache>,
+    /// Redis itself (or the in-process cache). Workflow contexts are read from it, never from
+    /// the near cache, whose copies would outlive a context's expiry and are not dropped on
+    /// other replicas when a context changes.
+    shared: Arc<dyn Cache>,
+    near: Option<Arc<NearCache>>,
+}
+
+/// Redis with an in-process near cache in front when `REDIS_URL` is set; the in-process
+/// cache otherwise.
+async fn caches(settings: &Settings, metrics: &Arc<Metrics>) -> Result<Caches, StartupError> {
+    let Some(url) = &settings.redis_url else {
+        let memory: Arc<dyn Cache> = Arc::new(MemoryCache::new(settings.cache_max_bytes));
+        return Ok(Caches {
+            cache: memory.clone(),
+            shared: memory,
+            near: None,
+        });
+    };
+    let redis: Arc<dyn Cache> =
+        Arc::new(RedisCache::connect(url.expose_secret(), settings.redis_timeout()).await?);
+    let near = Arc::new(NearCache::new(
+        redis.clone(),
+        Duration::from_secs(settings.near_cache_ttl_secs),
+        settings.near_cache_max_bytes,
+        metrics.clone(),
+    ));
+    Ok(Caches {
+        cache: near.clone(),
+        shared: redis,
+        near: Some(near),
+    })
+}
+
 /// The OpenAI-compatible provider, when `OPENAI_BASE_URL` is set, on a client of its own.
 fn openai_client(
     settings: &Settings,
@@ -443,7 +475,11 @@ fn openai_client(
     let Some(base) = &settings.openai_base_url else {
         return Ok(None);
     };
-    let client = upstream::ai::openai_client(settings)?;
+    let client = upstream::ai::openai_client(upstream::ClientSettings {
+        api_key: settings.openai_api_key.as_ref(),
+        connect_timeout: Duration::from_millis(settings.upstream_connect_timeout_ms),
+        timeout: Duration::from_secs(settings.upstream_timeout_secs),
+    })?;
     let Some(http) = HttpUpstream::new("openai", base, client, metrics.clone()) else {
         return Ok(None);
     };

@@ -1,0 +1,78 @@
+//! Text renderings of tool results, for clients that show text rather than structure.
+
+use serde_json::{json, Value};
+
+use pieces_model::Snippet;
+
+/// A search result's code is cut after this many bytes (the whole snippet is one
+/// `get_snippet` away): results go into an agent's context window, and a page of 50
+/// snippets of a mebibyte each would be 50 MiB of it, held several times over to answer.
+pub const SEARCH_CODE_MAX_BYTES: usize = 8 * 1024;
+
+/// A snippet as a search result: its code cut to `SEARCH_CODE_MAX_BYTES`, and then marked
+/// with `code_truncated` and the whole code's `code_bytes`.
+pub fn found(snippet: Snippet) -> Value {
+    let bytes = snippet.code.len();
+    let mut code = snippet.code;
+    let cut = bytes > SEARCH_CODE_MAX_BYTES;
+    if cut {
+        let mut end = SEARCH_CODE_MAX_BYTES;
+        while !code.is_char_boundary(end) {
+            end -= 1;
+        }
+        code.truncate(end);
+    }
+    let mut item = json!({"id": snippet.id, "title": snippet.title, "language": snippet.language,
+        "tags": snippet.tags, "description": snippet.description, "code": code});
+    if cut {
+        item["code_truncated"] = json!(true);
+        item["code_bytes"] = json!(bytes);
+    }
+    item
+}
+
+/// A page of search results, each made by `found`.
+pub fn search(found: Vec<Value>, total: i64, mode: Option<&str>) -> (Value, String) {
+    let mut text = format!("{} of {} matching snippets", found.len(), total);
+    for s in &found {
+        text.push_str("\n\n");
+        text.push_str(&snippet(s));
+        if s["code_truncated"] == json!(true) {
+            text.push_str("\n(the code is cut here; get_snippet returns all of it)");
+        }
+    }
+    let mut structured = json!({"snippets": found, "total": total});
+    if let Some(mode) = mode {
+        structured["mode"] = json!(mode);
+    }
+    (structured, text)
+}
+
+/// One snippet: its title, language, id and code.
+pub fn snippet(s: &Value) -> String {
+    let text = |key: &str| s[key].as_str().unwrap_or_default();
+    let code = text("code");
+    let mut out = String::with_capacity(code.len() + 128);
+    out.push_str(text("title"));
+    out.push_str(" (");
+    out.push_str(text("language"));
+    out.push_str(", id ");
+    out.push_str(text("id"));
+    out.push_str(")\n```");
+    out.push_str(text("language"));
+    out.push('\n');
+    out.push_str(code);
+    out.push_str("\n```");
+    out
+}
+
+/// A workflow context: its type and session, then its data.
+pub fn context(c: &Value) -> String {
+    format!(
+        "{} in session {} at {}: {}",
+        c["context_type"].as_str().unwrap_or_default(),
+        c["session_id"].as_str().unwrap_or_default(),
+        c["timestamp"].as_str().unwrap_or_default(),
+        c["context_data"]
+    )
+}

@@ -1,0 +1,211 @@
+//! The MCP tools: each one's name, the scope it needs, and its input and output schemas,
+//! taken from the published API description so they carry the same limits as REST.
+
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde_json::{json, Value};
+
+use super::render::SEARCH_CODE_MAX_BYTES;
+use pieces_model::bounds::OFFSET_MAX;
+use pieces_model::Scope;
+
+/// Results of a search, at most.
+pub const SEARCH_LIMIT_MAX: i64 = 50;
+/// Results of a search when the caller names no limit.
+pub const SEARCH_LIMIT_DEFAULT: i64 = 10;
+
+/// A tool and the scope a caller needs to see and call it.
+pub struct ToolSpec {
+    pub tool: Tool,
+    pub scope: Scope,
+}
+
+/// Every tool, built once from the API description `doc`.
+pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
+    let schema = |name: &str| component(doc, name);
+    let snippet = schema("Snippet");
+    let id = json!({"type": "string", "format": "uuid", "description": "The snippet's id"});
+    let by_id = object(json!({"id": id}), &["id"]);
+    let mut patch = schema("SnippetPatch");
+    patch["properties"]["id"] = id.clone();
+    patch["required"] = json!(["id"]);
+    let search_input = object(
+        json!({
+            "query": {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$",
+                "description": "What to look for, in words or as a question"},
+            "mode": {"type": "string", "enum": ["text", "semantic", "hybrid"],
+                "description": "text: every word must match; semantic: nearest in meaning; \
+                    hybrid: both fused (the default when the server has an embedding provider)"},
+            "language": {"type": "string", "description": "Only this language"},
+            "tag": {"type": "string", "description": "Only snippets with this tag"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX,
+                "default": SEARCH_LIMIT_DEFAULT},
+            "offset": {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX, "default": 0},
+        }),
+        &[],
+    );
+    let found = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"},
+            "language": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}},
+            "description": {"type": ["string", "null"]},
+            "code": {"type": "string", "description": format!(
+                "The code, cut after {SEARCH_CODE_MAX_BYTES} bytes (then `code_truncated` is \
+                 true; get_snippet returns all of it)")},
+            "code_truncated": {"type": "boolean"},
+            "code_bytes": {"type": "integer", "description": "The whole code's size in bytes"},
+        },
+    });
+    let search_output = object(
+        json!({"snippets": {"type": "array", "items": found}, "total": {"type": "integer"},
+            "mode": {"type": "string"}}),
+        &["snippets", "total"],
+    );
+    let saved = object(
+        json!({"snippet_id": {"type": "string"}, "snippet": snippet}),
+        &["snippet_id", "snippet"],
+    );
+    let deleted = object(json!({"deleted": {"type": "string"}}), &["deleted"]);
+    // A tool result is one message: the answer comes whole.
+    let mut ask_input = schema("AssistRequest");
+    if let Some(Value::Object(properties)) = ask_input.get_mut("properties") {
+        properties.remove("stream");
+    }
+    let context = schema("WorkflowContext");
+    let current = object(
+        json!({"live": {"type": "boolean"}, "context": {"anyOf": [context, {"type": "null"}]}}),
+        &["live"],
+    );
+    let read_only = ToolAnnotations::new().read_only(true).open_world(false);
+    let writes = ToolAnnotations::new().read_only(false).open_world(false);
+    let spec = |name: &'static str,
+                description: &'static str,
+                scope: Scope,
+                input: Value,
+                output: Value,
+                annotations: ToolAnnotations| ToolSpec {
+        tool: Tool::new(name, description, as_object(input))
+            .with_raw_output_schema(as_object(output))
+            .with_annotations(annotations),
+        scope,
+    };
+    Arc::new(vec![
+        spec(
+            "search_snippets",
+            "Search the user's saved code snippets by words or meaning, language or tag.",
+            Scope::SnippetsRead,
+            search_input,
+            search_output,
+            read_only.clone(),
+        ),
+        spec(
+            "get_snippet",
+            "Read one of the user's snippets by id, with its code.",
+            Scope::SnippetsRead,
+            by_id.clone(),
+            snippet.clone(),
+            read_only.clone(),
+        ),
+        spec(
+            "save_snippet",
+            "Save a new code snippet for the user.",
+            Scope::SnippetsWrite,
+            schema("NewSnippet"),
+            saved,
+            writes.clone(),
+        ),
+        spec(
+            "update_snippet",
+            "Change fields of one of the user's snippets; only the fields given change.",
+            Scope::SnippetsWrite,
+            patch,
+            snippet,
+            writes.clone(),
+        ),
+        spec(
+            "delete_snippet",
+            "Delete one of the user's snippets.",
+            Scope::SnippetsWrite,
+            by_id,
+            deleted,
+            writes.clone().destructive(true),
+        ),
+        spec(
+            "get_workflow_context",
+            "What the user is working on now (their live workflow context), if any.",
+            Scope::ContextRead,
+            object(json!({}), &[]),
+            current,
+            read_only.clone(),
+        ),
+        spec(
+            "set_workflow_context",
+            "Set what the user is working on now; it stays live for an hour.",
+            Scope::ContextWrite,
+            schema("ContextInput"),
+            schema("WorkflowContext"),
+            writes,
+        ),
+        spec(
+            "ask",
+            "Ask a development question, answered by AI with the user's workflow context and \
+             their most relevant snippets.",
+            Scope::Ai,
+            ask_input,
+            schema("AssistAnswer"),
+            read_only,
+        ),
+    ])
+}
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+fn as_object(value: Value) -> Arc<JsonObject> {
+    match value {
+        Value::Object(map) => Arc::new(map),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// A component schema of `doc` with every `$ref` in it replaced by what it names, since a
+/// tool's schema stands alone.
+fn component(doc: &Value, name: &str) -> Value {
+    let mut schema = doc["components"]["schemas"][name].clone();
+    inline_refs(doc, &mut schema, 0);
+    schema
+}
+
+fn inline_refs(doc: &Value, value: &mut Value, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                    // A recursive schema cannot be inlined: its members are left open.
+                    if name == "JsonWithoutNul" {
+                        *value = json!({});
+                        return;
+                    }
+                    *value = doc["components"]["schemas"][name].clone();
+                    inline_refs(doc, value, depth + 1);
+                    return;
+                }
+            }
+            for inner in map.values_mut() {
+                inline_refs(doc, inner, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            for inner in items {
+                inline_refs(doc, inner, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}

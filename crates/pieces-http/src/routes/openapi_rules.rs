@@ -1,0 +1,263 @@
+//! The rules the core enforces, written into the published schemas, so a client (or a
+//! generator of test data) knows exactly what is accepted. The numbers come from the same
+//! `Limits` and bounds the core checks with.
+
+use serde_json::{json, Map, Value};
+
+use pieces_model::bounds::{
+    CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, EVENT_ID_MAX_DIGITS, MAX_TOKENS_LIMIT,
+    MODEL_MAX_CHARS, OFFSET_MAX, PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS,
+    SESSION_ID_MAX_CHARS,
+};
+use pieces_model::{Limits, Scope, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX};
+
+/// No NUL anywhere (PostgreSQL cannot store it), and at least one character that is not
+/// Unicode white space (the characters `str::trim` removes).
+const NOT_BLANK: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
+/// No NUL anywhere.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// The fields a snippet patch may name.
+const PATCH_FIELDS: [&str; 6] = [
+    "title",
+    "code",
+    "language",
+    "tags",
+    "metadata",
+    "description",
+];
+
+fn text(max: usize) -> Value {
+    json!({"minLength": 1, "maxLength": max, "pattern": NOT_BLANK})
+}
+
+/// A JSON value with no NUL character in any string or key, at any depth (PostgreSQL's JSONB
+/// cannot hold one, so neither store takes one): the schema of every free-form object's
+/// members.
+const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
+
+fn json_without_nul() -> Value {
+    let any = json!({"$ref": format!("#/components/schemas/{JSON_WITHOUT_NUL}")});
+    json!({
+        "description": "Any JSON value without a NUL character (\\u0000) in a string or key",
+        "anyOf": [
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"type": "array", "items": any},
+            {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": any},
+        ],
+    })
+}
+
+/// Writes every rule into `doc`.
+pub fn apply(doc: &mut Value, limits: &Limits) {
+    if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
+        schemas.insert(JSON_WITHOUT_NUL.into(), json_without_nul());
+    }
+    // Metadata is kept as JSONB on PostgreSQL, which holds no NUL; a context is kept as text.
+    let objects = |what: &str| {
+        json!({"description": format!("{what}: a JSON object of at most {} bytes",
+            limits.object_bytes)})
+    };
+    let objects_without_nul = |what: &str| {
+        json!({
+            "description": format!("{what}: a JSON object of at most {} bytes, without a NUL \
+                character in any key or string", limits.object_bytes),
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": format!("#/components/schemas/{JSON_WITHOUT_NUL}")},
+        })
+    };
+    let snippet_fields = [
+        ("title", text(limits.title_chars)),
+        (
+            "code",
+            json!({"minLength": 1, "maxLength": limits.code_bytes, "pattern": NO_NUL,
+                "description": format!("1 to {} bytes of UTF-8", limits.code_bytes)}),
+        ),
+        ("language", text(limits.language_chars)),
+        (
+            "tags",
+            json!({"maxItems": limits.tags, "items": text(limits.tag_chars)}),
+        ),
+        (
+            "description",
+            json!({"maxLength": DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
+        ),
+        ("metadata", objects_without_nul("metadata")),
+    ];
+    for schema in ["NewSnippet", "SnippetPatch"] {
+        for (field, rule) in &snippet_fields {
+            merge_property(doc, schema, field, rule.clone());
+        }
+    }
+    // In a patch only `description` may be null (it clears the description), and the body
+    // must name at least one field.
+    for (field, kind) in [
+        ("title", "string"),
+        ("code", "string"),
+        ("language", "string"),
+        ("tags", "array"),
+        ("metadata", "object"),
+    ] {
+        merge_property(doc, "SnippetPatch", field, json!({"type": kind}));
+    }
+    let any_field: Vec<Value> = PATCH_FIELDS
+        .iter()
+        .map(|f| json!({"required": [f]}))
+        .collect();
+    if let Some(patch) = schema_mut(doc, "SnippetPatch") {
+        patch.insert("anyOf".into(), Value::Array(any_field));
+    }
+    merge_property(
+        doc,
+        "ContextInput",
+        "session_id",
+        text(SESSION_ID_MAX_CHARS),
+    );
+    merge_property(
+        doc,
+        "ContextInput",
+        "context_type",
+        text(CONTEXT_TYPE_MAX_CHARS),
+    );
+    merge_property(doc, "ContextInput", "context_data", objects("context_data"));
+    merge_property(
+        doc,
+        "ContextInput",
+        "timestamp",
+        json!({"format": "date-time"}),
+    );
+    merge_property(doc, "AssistRequest", "query", text(QUESTION_MAX_CHARS));
+    merge_property(doc, "AssistRequest", "model", text(MODEL_MAX_CHARS));
+    merge_property(doc, "AssistRequest", "context", objects("context"));
+    merge_property(
+        doc,
+        "AssistRequest",
+        "max_tokens",
+        json!({"minimum": 1, "maximum": MAX_TOKENS_LIMIT}),
+    );
+    let scope_names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    merge_property(doc, "NewToken", "name", text(TOKEN_NAME_MAX_CHARS));
+    merge_property(
+        doc,
+        "NewToken",
+        "scopes",
+        json!({"minItems": 1, "items": {"enum": scope_names}}),
+    );
+    merge_property(
+        doc,
+        "NewToken",
+        "expires_in_days",
+        json!({"minimum": 1, "maximum": TOKEN_MAX_DAYS}),
+    );
+    merge_parameter(doc, "/api/v1/tokens/{id}", "id", json!({"format": "uuid"}));
+    let tokens = "/api/v1/tokens";
+    merge_parameter(
+        doc,
+        tokens,
+        "limit",
+        json!({"minimum": 1, "maximum": TOKEN_PAGE_MAX}),
+    );
+    merge_parameter(
+        doc,
+        tokens,
+        "offset",
+        json!({"minimum": 0, "maximum": OFFSET_MAX}),
+    );
+    let listing = "/api/v1/snippets";
+    merge_parameter(
+        doc,
+        listing,
+        "limit",
+        json!({"minimum": 1, "maximum": PAGE_MAX}),
+    );
+    merge_parameter(
+        doc,
+        listing,
+        "offset",
+        json!({"minimum": 0, "maximum": OFFSET_MAX}),
+    );
+    merge_parameter(doc, listing, "language", json!({"pattern": NO_NUL}));
+    merge_parameter(doc, listing, "tag", json!({"pattern": NO_NUL}));
+    merge_parameter(
+        doc,
+        listing,
+        "q",
+        json!({"maxLength": SEARCH_MAX_CHARS, "pattern": NO_NUL}),
+    );
+    merge_parameter(
+        doc,
+        "/api/v1/snippets/{id}",
+        "id",
+        json!({"format": "uuid"}),
+    );
+    // An event id: digits (empty means none, as an absent one does).
+    let event_id = json!({"pattern": "^[0-9]*$", "maxLength": EVENT_ID_MAX_DIGITS});
+    for stream in ["/api/v1/events", "/api/v1/ws"] {
+        merge_parameter(doc, stream, "since", event_id.clone());
+    }
+    merge_parameter(doc, "/api/v1/events", "Last-Event-ID", event_id);
+}
+
+/// Without an embedding provider the listing accepts `mode=text` only, and says so.
+pub fn text_search_only(doc: &mut Value) {
+    let pointer = "/paths/~1api~1v1~1snippets/get/parameters";
+    let Some(Value::Array(parameters)) = doc.pointer_mut(pointer) else {
+        return;
+    };
+    for parameter in parameters.iter_mut().filter(|p| p["name"] == "mode") {
+        parameter["schema"] = json!({"type": "string", "enum": ["text"]});
+        parameter["description"] = json!(
+            "How `q` ranks. This server has no embedding provider, so only `text` (every word \
+             must match, newest first); `semantic` and `hybrid` answer 422."
+        );
+    }
+}
+
+fn schema_mut<'a>(doc: &'a mut Value, schema: &str) -> Option<&'a mut Map<String, Value>> {
+    doc.pointer_mut(&format!("/components/schemas/{schema}"))?
+        .as_object_mut()
+}
+
+/// Adds `rule`'s keys to one property of a component schema.
+fn merge_property(doc: &mut Value, schema: &str, property: &str, rule: Value) {
+    let path = format!("/components/schemas/{schema}/properties/{property}");
+    if let Some(Value::Object(target)) = doc.pointer_mut(&path) {
+        merge(target, rule);
+    }
+}
+
+/// Adds `rule`'s keys to the schema of a parameter of every operation on `path`.
+fn merge_parameter(doc: &mut Value, path: &str, name: &str, rule: Value) {
+    let pointer = format!("/paths/{}", path.replace('~', "~0").replace('/', "~1"));
+    let Some(Value::Object(operations)) = doc.pointer_mut(&pointer) else {
+        return;
+    };
+    for operation in operations.values_mut() {
+        let Some(Value::Array(parameters)) = operation.get_mut("parameters") else {
+            continue;
+        };
+        for parameter in parameters.iter_mut().filter(|p| p["name"] == name) {
+            if let Some(Value::Object(schema)) = parameter.get_mut("schema") {
+                merge(schema, rule.clone());
+            }
+        }
+    }
+}
+
+fn merge(target: &mut Map<String, Value>, rule: Value) {
+    if let Value::Object(rule) = rule {
+        for (key, value) in rule {
+            match (target.get_mut(&key), value) {
+                (Some(Value::Object(inner)), Value::Object(more)) => {
+                    merge(inner, Value::Object(more))
+                }
+                (_, value) => {
+                    target.insert(key, value);
+                }
+            }
+        }
+    }
+}

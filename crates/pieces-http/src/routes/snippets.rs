@@ -1,0 +1,134 @@
+//! `/api/v1/snippets`: each handler extracts, calls one use case and shapes the answer.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::listing_body;
+use crate::auth::{Authorized, SnippetsRead, SnippetsWrite};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, SnippetId};
+use crate::state::AppState;
+use pieces_model::{ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
+use pieces_service::SnippetJson;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_snippets, create_snippet))
+        .routes(routes!(get_snippet, update_snippet, delete_snippet))
+}
+
+/// Answer of a create.
+#[derive(Serialize, ToSchema)]
+pub struct Stored {
+    pub snippet_id: String,
+    /// Always "stored": the snippet is committed to the durable store.
+    pub status: &'static str,
+    pub snippet: Snippet,
+}
+
+/// Stores a snippet; answers only once it is committed.
+#[utoipa::path(post, path = "/api/v1/snippets", tag = "snippets", request_body = NewSnippet,
+    security(("bearer" = ["snippets:write"])),
+    responses(
+        (status = 201, body = Stored, headers(("Location" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create_snippet(
+    State(state): State<AppState>,
+    Authorized(user, _): Authorized<SnippetsWrite>,
+    ApiJson(body): ApiJson<NewSnippet>,
+) -> Result<Response, ApiError> {
+    let snippet = state.services.snippets.create(&user, body).await?;
+    let location = format!("/api/v1/snippets/{}", snippet.id);
+    let body = Stored {
+        snippet_id: snippet.id.clone(),
+        status: "stored",
+        snippet,
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// Lists the caller's snippets, newest first. A page holding large snippets is written as
+/// the client reads it, a large snippet at a time.
+#[utoipa::path(get, path = "/api/v1/snippets", tag = "snippets", params(ListParams),
+    security(("bearer" = ["snippets:read"])),
+    responses((status = 200, body = SnippetPage), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody,
+            description = "The caller already has two listings of large snippets on their way"),
+        (status = 503, body = ErrorBody)))]
+pub async fn list_snippets(
+    State(state): State<AppState>,
+    Authorized(user, _): Authorized<SnippetsRead>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Response, ApiError> {
+    let page = state.services.snippets.list(&user, params).await?;
+    Ok(match page.into_whole() {
+        Ok(page) => Json(page).into_response(),
+        Err(page) => listing_body::streamed(state.services.snippets.clone(), user, page)?,
+    })
+}
+
+/// One snippet of the caller's; another user's id answers 404 like a missing one.
+#[utoipa::path(get, path = "/api/v1/snippets/{id}", tag = "snippets",
+    params(("id" = String, Path)), security(("bearer" = ["snippets:read"])),
+    responses((status = 200, body = Snippet), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn get_snippet(
+    State(state): State<AppState>,
+    Authorized(user, _): Authorized<SnippetsRead>,
+    SnippetId(id): SnippetId,
+) -> Result<Response, ApiError> {
+    let SnippetJson(bytes) = state.services.snippets.get(&user, &id).await?;
+    // Served as stored, without parsing it again.
+    let mut response = bytes.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+/// Changes the fields present in the body.
+#[utoipa::path(patch, path = "/api/v1/snippets/{id}", tag = "snippets", request_body = SnippetPatch,
+    params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
+    responses((status = 200, body = Snippet), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn update_snippet(
+    State(state): State<AppState>,
+    Authorized(user, _): Authorized<SnippetsWrite>,
+    SnippetId(id): SnippetId,
+    ApiJson(patch): ApiJson<SnippetPatch>,
+) -> Result<Json<Snippet>, ApiError> {
+    Ok(Json(
+        state.services.snippets.update(&user, &id, patch).await?,
+    ))
+}
+
+/// Deletes a snippet.
+#[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "snippets",
+    params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
+    responses((status = 204), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn delete_snippet(
+    State(state): State<AppState>,
+    Authorized(user, _): Authorized<SnippetsWrite>,
+    SnippetId(id): SnippetId,
+) -> Result<StatusCode, ApiError> {
+    state.services.snippets.delete(&user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,37 @@
+//! What a use case can fail with, in words any front door can pass on: REST puts the
+//! sentence in `detail`, MCP in its error result.
+
+use pieces_cache::CacheError;
+use pieces_model::ValidationError;
+use pieces_store::StoreError;
+use pieces_upstream::UpstreamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A field breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The thing does not exist for this user (another user's is the same as none).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// The user already holds as many of something as one user may (`code` names what).
+    #[error("{detail}")]
+    LimitReached { code: &'static str, detail: String },
+    /// The user has as many streams open as one user may.
+    #[error("at most {0} change streams may be open per user; close one first")]
+    TooManyStreams(usize),
+    /// A feature whose upstream is not configured on this server.
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The cache holds the only copy (workflow context) and cannot be reached.
+    #[error("the cache is unavailable; try again shortly")]
+    CacheUnavailable(#[source] CacheError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

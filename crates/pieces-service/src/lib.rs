@@ -1,0 +1,43 @@
+//! The use cases, the one place that orchestrates a change: validation, store, cache, events
+//! and the wake-up of the worker that delivers them. Every front door (REST, and the others
+//! to come) calls these and only translates.
+
+pub mod auth;
+pub mod outbox;
+
+mod assist;
+mod cache_keeper;
+mod context;
+mod embedding;
+mod error;
+mod health;
+mod outbox_signal;
+mod rate_limit;
+mod search;
+mod snippets;
+mod stream;
+mod tokens;
+
+pub use assist::{AnswerCache, AnswerEvent, AnswerStream, AssistDeps, AssistService};
+pub use cache_keeper::CacheKeeper;
+pub use context::{ContextDeps, ContextService};
+pub use embedding::{EmbeddingDeps, EmbeddingFailure, EmbeddingService};
+pub use error::{ServiceError, ServiceResult};
+pub use health::{HealthService, Readiness};
+pub use outbox_signal::OutboxSignal;
+pub use search::{SearchDeps, SearchPage, SearchService};
+pub use snippets::{LargeListing, LargeRow, SnippetDeps, SnippetJson, SnippetService};
+pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
+pub use tokens::{CreatedToken, TokenPage, TokenService};
+
+use std::sync::Arc;
+
+/// Every use case, cheap to share.
+#[derive(Clone)]
+pub struct Services {
+    pub snippets: Arc<SnippetService>,
+    pub context: Arc<ContextService>,
+    pub assist: Arc<AssistService>,
+    pub tokens: Arc<TokenService>,
+    pub stream: Arc<StreamService>,
+}

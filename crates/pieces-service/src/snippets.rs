@@ -1,0 +1,338 @@
+//! Snippet use cases. The store is the truth and records each change's events in the same
+//! transaction; the cache is a copy that a change invalidates once the store has committed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{
+    CacheKeeper, EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult,
+};
+use pieces_cache::{jittered, snippet_key, Cache, Lookup};
+use pieces_metrics::Metrics;
+use pieces_model::bounds::SEARCH_TOTAL_CAP;
+use pieces_model::{
+    now, Change, EventPlan, JsonObject, Limits, ListParams, Listed, ListedPage, NewSnippet,
+    SearchMode, Snippet, SnippetPatch,
+};
+use pieces_store::{ChangeFeed, OutboxQueue, SnippetStore};
+
+/// A snippet serialized as the API shows it: a cached copy is served as it is.
+#[derive(Debug, Clone)]
+pub struct SnippetJson(pub Bytes);
+
+/// What a snippet service is built from.
+pub struct SnippetDeps {
+    pub store: Arc<dyn SnippetStore>,
+    pub outbox: Arc<dyn OutboxQueue>,
+    pub cache: Arc<dyn Cache>,
+    /// Drops cached copies after a change, also while the cache cannot be reached.
+    pub keeper: Arc<CacheKeeper>,
+    pub metrics: Arc<Metrics>,
+    pub plan: EventPlan,
+    pub limits: Limits,
+    pub cache_ttl: Duration,
+    /// Tells the outbox worker of recorded events.
+    pub signal: Arc<OutboxSignal>,
+    /// Tells this process's subscribers and caches of each committed change.
+    pub feed: ChangeFeed,
+    /// Search by meaning, when an embedding provider is configured.
+    pub search: Option<Arc<SearchService>>,
+    /// Told of changes that will be embedded, for its backlog gauge.
+    pub embedding: Option<Arc<EmbeddingService>>,
+}
+
+/// Large rows (see `Listed::Deferred`) on their way to clients at once, across requests:
+/// each is up to a mebibyte of code and its copy as JSON.
+const LARGE_ROWS_AT_ONCE: usize = 8;
+/// How long a large row waits for a place; past it the answer it belongs to fails.
+const PLACE_WAIT: Duration = Duration::from_secs(10);
+/// Listings with large rows one user may have on their way at once: a client reading slowly
+/// holds a place each, and one user's must not take them all.
+const LARGE_LISTINGS_PER_USER: usize = 2;
+
+/// A snippet of a page, whole. A large one holds one of the places for large rows until it
+/// is dropped, which a front door does once it has handed the row on.
+pub struct LargeRow {
+    pub snippet: Snippet,
+    _place: Option<OwnedSemaphorePermit>,
+}
+
+/// One of a user's listings with large rows, counted while it lives.
+pub struct LargeListing {
+    user: String,
+    open: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for LargeListing {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.open.lock() {
+            if let Some(count) = open.get_mut(&self.user) {
+                *count -= 1;
+                if *count == 0 {
+                    open.remove(&self.user);
+                }
+            }
+        }
+    }
+}
+
+/// The snippet use cases, the only code that changes snippets.
+pub struct SnippetService {
+    deps: SnippetDeps,
+    large_rows: Arc<Semaphore>,
+    large_listings: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl SnippetService {
+    pub fn new(deps: SnippetDeps) -> Self {
+        Self {
+            deps,
+            large_rows: Arc::new(Semaphore::new(LARGE_ROWS_AT_ONCE)),
+            large_listings: Arc::default(),
+        }
+    }
+
+    /// Validates and stores a new snippet; returns once it is committed.
+    pub async fn create(&self, user: &str, body: NewSnippet) -> ServiceResult<Snippet> {
+        let snippet = body.into_snippet(&self.deps.limits, now())?;
+        self.deps
+            .store
+            .create_snippet(user, &snippet, &self.deps.plan)
+            .await?;
+        self.events_recorded(Change::Created);
+        let created = Some(snippet.id.as_str());
+        self.deps.feed.committed(user, created, snippet.created_at);
+        tracing::info!(snippet = %snippet.id, "snippet stored");
+        Ok(snippet)
+    }
+
+    /// One page of the user's snippets: newest first, or as the search ranks them. Rows too
+    /// large for a page to hold at once are deferred: `whole` reads each when its turn comes.
+    pub async fn list(&self, user: &str, params: ListParams) -> ServiceResult<ListedPage> {
+        let filter = params.validate(self.deps.search.is_some())?;
+        if let (Some(search), SearchMode::Semantic | SearchMode::Hybrid) =
+            (&self.deps.search, filter.mode)
+        {
+            let page = search.page(user, &filter).await?;
+            return Ok(ListedPage {
+                rows: page.snippets,
+                total: page.total,
+                limit: filter.limit,
+                offset: filter.offset,
+                total_capped: page.total_capped,
+                mode: Some(page.mode),
+            });
+        }
+        let (rows, counted) = self.deps.store.list_snippets(user, &filter).await?;
+        // Only a filtered count stops at the cap; an unfiltered one is exact.
+        let total_capped = counted > SEARCH_TOTAL_CAP && filter.is_filtered();
+        Ok(ListedPage {
+            rows,
+            total: if total_capped {
+                SEARCH_TOTAL_CAP
+            } else {
+                counted
+            },
+            limit: filter.limit,
+            offset: filter.offset,
+            total_capped,
+            mode: filter.query.is_some().then_some(SearchMode::Text),
+        })
+    }
+
+    /// A row of a page, whole: a deferred one is read now, with one of the few places for
+    /// large rows held while they are on their way to a client (`LargeRow` keeps it until
+    /// dropped). None when the snippet was deleted since the page was read.
+    pub async fn whole(&self, user: &str, row: Listed) -> ServiceResult<Option<LargeRow>> {
+        match row {
+            Listed::Whole(snippet) => Ok(Some(LargeRow {
+                snippet,
+                _place: None,
+            })),
+            Listed::Deferred(partial) => {
+                let busy = || ServiceError::RateLimited {
+                    retry_after_secs: 1,
+                };
+                let place =
+                    tokio::time::timeout(PLACE_WAIT, self.large_rows.clone().acquire_owned())
+                        .await
+                        .map_err(|_| busy())?
+                        .map_err(|_| busy())?;
+                let snippet = self.deps.store.get_snippet(user, &partial.id).await?;
+                Ok(snippet.map(|snippet| LargeRow {
+                    snippet,
+                    _place: Some(place),
+                }))
+            }
+        }
+    }
+
+    /// Counts a listing of the user's with large rows while the answer is written; refused
+    /// when the user already has `LARGE_LISTINGS_PER_USER` on their way.
+    pub fn large_listing(&self, user: &str) -> ServiceResult<LargeListing> {
+        let mut open = self
+            .large_listings
+            .lock()
+            .map_err(|_| ServiceError::NotConfigured("the listing registry is unavailable"))?;
+        let count = open.entry(user.to_owned()).or_default();
+        if *count >= LARGE_LISTINGS_PER_USER {
+            return Err(ServiceError::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
+        *count += 1;
+        Ok(LargeListing {
+            user: user.to_owned(),
+            open: self.large_listings.clone(),
+        })
+    }
+
+    /// Up to `limit` of the user's snippets most relevant to `query`, best first: by both
+    /// rankings when an embedding provider is configured, else any word by text relevance.
+    pub async fn relevant(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> ServiceResult<Vec<Snippet>> {
+        let ids = match &self.deps.search {
+            Some(search) => search.relevant(user, query, limit).await?,
+            None => self.deps.store.relevant_ids(user, query, limit).await?,
+        };
+        let mut rows: HashMap<String, Snippet> = self
+            .deps
+            .store
+            .get_snippets(user, &ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
+    }
+
+    /// One snippet, from the cache when it holds it. A cache that cannot be reached only
+    /// costs a store read.
+    pub async fn get(&self, user: &str, id: &str) -> ServiceResult<SnippetJson> {
+        let key = snippet_key(user, id);
+        // A key whose drop failed may still hold the old version in the cache: read past it.
+        let ticket = if self.deps.keeper.bypasses(&key) {
+            None
+        } else {
+            match self.deps.cache.lookup(&key).await {
+                Ok(Lookup::Hit(bytes)) => {
+                    self.deps.metrics.cache("hit");
+                    return Ok(SnippetJson(bytes));
+                }
+                Ok(Lookup::Miss(ticket)) => {
+                    self.deps.metrics.cache("miss");
+                    Some(ticket)
+                }
+                Err(e) => {
+                    self.deps.metrics.cache("error");
+                    tracing::debug!(error = %e, "cache read failed; reading the store");
+                    None
+                }
+            }
+        };
+        let snippet = self
+            .deps
+            .store
+            .get_snippet(user, id)
+            .await?
+            .ok_or(ServiceError::NotFound("snippet"))?;
+        let bytes = Bytes::from(serde_json::to_vec(&snippet).unwrap_or_default());
+        if let Some(ticket) = ticket {
+            let ttl = jittered(self.deps.cache_ttl);
+            if let Err(e) = self.deps.cache.fill(&key, bytes.clone(), ttl, ticket).await {
+                tracing::debug!(error = %e, "cache write failed");
+            }
+        }
+        Ok(SnippetJson(bytes))
+    }
+
+    /// Changes the fields the patch names.
+    pub async fn update(
+        &self,
+        user: &str,
+        id: &str,
+        patch: SnippetPatch,
+    ) -> ServiceResult<Snippet> {
+        let patch = patch.validate(&self.deps.limits)?;
+        let at = now();
+        let snippet = self
+            .deps
+            .store
+            .update_snippet(user, id, &patch, at, &self.deps.plan)
+            .await?
+            .ok_or(ServiceError::NotFound("snippet"))?;
+        self.deps.feed.committed(user, Some(id), at);
+        self.events_recorded(Change::Updated {
+            code_changed: patch.touches_code(),
+        });
+        self.forget_cached(user, id).await;
+        Ok(snippet)
+    }
+
+    pub async fn delete(&self, user: &str, id: &str) -> ServiceResult<()> {
+        let at = now();
+        if !self
+            .deps
+            .store
+            .delete_snippet(user, id, at, &self.deps.plan)
+            .await?
+        {
+            return Err(ServiceError::NotFound("snippet"));
+        }
+        self.deps.feed.committed(user, Some(id), at);
+        self.events_recorded(Change::Deleted);
+        self.forget_cached(user, id).await;
+        Ok(())
+    }
+
+    /// Merges an analysis into the snippet's metadata (not an edit: `updated_at` stays).
+    /// False when the snippet is gone.
+    pub async fn apply_analysis(
+        &self,
+        user: &str,
+        id: &str,
+        analysis: &JsonObject,
+    ) -> ServiceResult<bool> {
+        let at = now();
+        let merged = self
+            .deps
+            .store
+            .merge_metadata(user, id, analysis, at, &self.deps.plan)
+            .await?;
+        if merged {
+            self.deps.feed.committed(user, Some(id), at);
+            self.forget_cached(user, id).await;
+        }
+        Ok(merged)
+    }
+
+    /// The snippet as stored now, bypassing the cache (for the outbox's enrichment).
+    pub async fn stored(&self, user: &str, id: &str) -> ServiceResult<Option<Snippet>> {
+        Ok(self.deps.store.get_snippet(user, id).await?)
+    }
+
+    fn events_recorded(&self, change: Change) {
+        if let Some(embedding) = &self.deps.embedding {
+            match change {
+                Change::Created => embedding.created(1),
+                _ => embedding.changed(),
+            }
+        }
+        let count = self.deps.plan.snippet_event_count(change);
+        self.deps.signal.recorded(count);
+    }
+
+    /// Invalidates the cached copy after a change (see `CacheKeeper` for a cache that
+    /// cannot be reached).
+    async fn forget_cached(&self, user: &str, id: &str) {
+        self.deps.keeper.drop_key(&snippet_key(user, id)).await;
+    }
+}

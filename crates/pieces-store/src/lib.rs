@@ -1,0 +1,242 @@
+//! The durable store: snippets, and the outbox of events owed to other services. One trait
+//! each, one implementation per database, chosen once at start-up.
+
+mod changes;
+mod contexts;
+mod embeddings;
+mod error;
+pub mod feed;
+mod group_commit;
+mod outbox_queue;
+mod postgres;
+mod postgres_insert;
+mod postgres_pages;
+mod row;
+mod sqlite;
+mod text_search;
+mod tokens;
+
+pub use changes::{ChangeLog, ReadBound, StreamPosition};
+pub use contexts::ContextStore;
+pub use embeddings::{EmbeddingStore, IndexEntry, NewEmbedding};
+pub use error::StoreError;
+pub use outbox_queue::{OutboxQueue, OutboxStats};
+pub use pieces_model::bus::{ChangeFeed, FeedMessage};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use tokens::TokenStore;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use outbox_queue::BatchedOutbox;
+use pieces_metrics::Metrics;
+use pieces_model::EventPlan;
+use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+
+#[async_trait]
+pub trait SnippetStore: Send + Sync {
+    /// Stores a new snippet and its events in one transaction.
+    async fn create_snippet(
+        &self,
+        user: &str,
+        snippet: &Snippet,
+        plan: &EventPlan,
+    ) -> Result<(), StoreError>;
+
+    async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError>;
+
+    /// Those of `ids` that are the user's snippets, whole, in no particular order.
+    async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError>;
+
+    /// Those of `ids` that are the user's snippets, as a page holds them (large ones
+    /// deferred), in no particular order.
+    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError>;
+
+    /// One page of the user's snippets, newest first (large ones deferred), and the total
+    /// matching the filter: exact without one; with a query, a language or a tag, counted
+    /// only up to `SEARCH_TOTAL_CAP + 1`, so a filter costs the same for any collection.
+    async fn list_snippets(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Listed>, i64), StoreError>;
+
+    /// The ids of the page `list_snippets` would answer, and the same total.
+    async fn matching_ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError>;
+
+    /// Those of `ids` that are the user's and match `filter` (its query, language and tag),
+    /// in no particular order.
+    async fn matching_among(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The ids of up to `limit` snippets matching any word of `query`, best match first.
+    async fn relevant_ids(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Applies a validated patch and records its events in one transaction.
+    async fn update_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        patch: &SnippetPatch,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<Option<Snippet>, StoreError>;
+
+    /// Deletes a snippet and records its events in one transaction; false when none was there.
+    async fn delete_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError>;
+
+    /// Merges an analysis into a snippet's metadata without touching `updated_at`, and
+    /// records the change in the stream in the same transaction. False when the snippet no
+    /// longer exists.
+    async fn merge_metadata(
+        &self,
+        user: &str,
+        id: &str,
+        analysis: &JsonObject,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError>;
+
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+}
+
+/// The durable store, as its two users see it.
+#[derive(Clone)]
+pub struct Stores {
+    pub snippets: Arc<dyn SnippetStore>,
+    pub outbox: Arc<dyn OutboxQueue>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub embeddings: Arc<dyn EmbeddingStore>,
+    /// The change log, to read (SQLite: the reader connections).
+    pub changes: Arc<dyn ChangeLog>,
+    /// The change log, to prune (SQLite: the writer).
+    pub changes_pruner: Arc<dyn ChangeLog>,
+    /// Workflow contexts, to read (SQLite: the reader connections).
+    pub contexts: Arc<dyn ContextStore>,
+    /// Workflow contexts, to prune (SQLite: the writer).
+    pub contexts_pruner: Arc<dyn ContextStore>,
+    /// The PostgreSQL pool, whose changes other replicas announce by NOTIFY.
+    pub postgres: Option<sqlx::PgPool>,
+}
+
+/// Where the durable store lives (`DATABASE_URL`), parsed once at start-up.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    /// A SQLite file inside the pod: the embedded store.
+    Sqlite(String),
+    /// A PostgreSQL server, which every replica shares; the URL may carry a password.
+    Postgres(SecretString),
+}
+
+/// The embedded file under `./data/`.
+impl Default for DatabaseUrl {
+    fn default() -> Self {
+        Self::Sqlite(sqlite::DEFAULT_URL.to_owned())
+    }
+}
+
+impl DatabaseUrl {
+    /// True for the SQLite file, of which each replica would keep its own copy.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = &'static str;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => Ok(Self::Sqlite(url.to_owned())),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres(url.into())),
+            _ => Err("must start with sqlite: or postgres:// (unset = ./data/pieces.db)"),
+        }
+    }
+}
+
+/// Opens the store `url` names and migrates it.
+pub async fn connect(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    timeout: Duration,
+    metrics: &Metrics,
+) -> Result<Stores, StoreError> {
+    match url {
+        DatabaseUrl::Postgres(url) => {
+            let store =
+                PostgresStore::connect(url.expose_secret(), max_connections, timeout, metrics)
+                    .await?;
+            let pool = store.pool().clone();
+            Ok(Stores {
+                outbox: Arc::new(BatchedOutbox::spawn(pool.clone())),
+                tokens: Arc::new(pool.clone()),
+                embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
+                changes: Arc::new(pool.clone()),
+                changes_pruner: Arc::new(pool.clone()),
+                contexts: Arc::new(pool.clone()),
+                contexts_pruner: Arc::new(pool.clone()),
+                postgres: Some(pool),
+                snippets: Arc::new(store),
+            })
+        }
+        DatabaseUrl::Sqlite(url) => {
+            let store = SqliteStore::connect(url, timeout).await?;
+            Ok(Stores {
+                outbox: Arc::new(BatchedOutbox::spawn(store.writer().clone())),
+                tokens: Arc::new(tokens::SqliteTokens {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
+                embeddings: Arc::new(embeddings::SqliteEmbeddings {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
+                changes: Arc::new(store.readers().clone()),
+                changes_pruner: Arc::new(store.writer().clone()),
+                contexts: Arc::new(store.readers().clone()),
+                contexts_pruner: Arc::new(store.writer().clone()),
+                postgres: None,
+                snippets: Arc::new(store),
+            })
+        }
+    }
+}
+
+/// Timestamps are stored as microseconds since the epoch on both backends.
+pub(crate) fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
+}

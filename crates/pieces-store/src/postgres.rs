@@ -1,0 +1,285 @@
+//! The shared store for several replicas: PostgreSQL, full-text search by its own tsvector
+//! index, outbox rows claimed with `FOR UPDATE SKIP LOCKED` so each event has one deliverer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+
+use super::group_commit::CreateBatcher;
+use super::postgres_insert::{self, record};
+use super::postgres_pages::{push_filters, Pages};
+use super::row::{
+    bind_content, into_listed, into_snippets, json_text, SnippetRow, POSTGRES_COLUMNS as COLUMNS,
+    POSTGRES_LISTED_COLUMNS as LISTED_COLUMNS,
+};
+use super::{to_micros, SnippetStore, StoreError};
+use pieces_metrics::Metrics;
+use pieces_model::{Change, EventPlan};
+use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+
+pub struct PostgresStore {
+    pool: PgPool,
+    /// Creates, committed in groups.
+    creates: CreateBatcher,
+    pages: Pages,
+}
+
+impl PostgresStore {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+        metrics: &Metrics,
+    ) -> Result<Self, StoreError> {
+        let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
+        // Prepared statements keep PostgreSQL's own plan choice: after five executions a
+        // statement whose generic plan costs no more than its custom ones is no longer planned
+        // each time, which on the hot paths (a kept search's catch-up, rows by id, counters)
+        // cost more than running them. A statement whose best plan depends on its values (how
+        // rare a searched word, language or tag is) is sent unprepared instead, so it is always
+        // planned for them: see `postgres_pages::sql::prepare_once`.
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("pieces-connector")
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await?;
+        // sqlx takes an advisory lock around migrations, so replicas starting together are safe.
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await?;
+        Ok(Self {
+            creates: CreateBatcher::spawn(pool.clone(), postgres_insert::MAX_BATCH),
+            pages: Pages::new(pool.clone(), metrics),
+            pool,
+        })
+    }
+
+    /// The pool, which the outbox queue shares.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn fetch_for_update(
+        tx: &mut Transaction<'_, Postgres>,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = $2 FOR UPDATE");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+}
+
+#[async_trait]
+impl SnippetStore for PostgresStore {
+    async fn create_snippet(
+        &self,
+        user: &str,
+        s: &Snippet,
+        plan: &EventPlan,
+    ) -> Result<(), StoreError> {
+        self.creates.create(user, s, plan).await
+    }
+
+    async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE user_id = $1 AND id = $2");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE id = ANY($1) AND user_id = $2");
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(ids)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
+        into_snippets(rows)
+    }
+
+    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM snippets WHERE id = ANY($1) AND user_id = $2",
+            *LISTED_COLUMNS
+        );
+        let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
+            .bind(ids)
+            .bind(user)
+            .fetch_all(&self.pool)
+            .await?;
+        into_listed(rows)
+    }
+
+    async fn list_snippets(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
+        self.pages.list(user, filter).await
+    }
+
+    async fn matching_ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        self.pages.ids(user, filter).await
+    }
+
+    async fn matching_among(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::new("SELECT id FROM snippets WHERE id = ANY(");
+        q.push_bind(ids).push(") AND user_id = ").push_bind(user);
+        push_filters(&mut q, filter);
+        // Driven by the ids, whatever the filter: its generic plan serves any words.
+        let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
+        Ok(found.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn relevant_ids(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        // plainto_tsquery joins words with &; any word should count here, so swap in |.
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM snippets, \
+             (SELECT replace(plainto_tsquery('simple', $2)::text, ' & ', ' | ')::tsquery AS q) AS t \
+             WHERE user_id = $1 AND search @@ t.q \
+             ORDER BY ts_rank(search, t.q) DESC, created_at DESC LIMIT $3",
+        )
+        // Planned for its words each time: see `postgres_pages::sql::prepare_once`.
+        .persistent(false)
+        .bind(user)
+        .bind(query)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn update_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        patch: &SnippetPatch,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(current) = Self::fetch_for_update(&mut tx, user, id).await? else {
+            return Ok(None);
+        };
+        let s = patch.apply(current, now);
+        let change = Change::Updated {
+            code_changed: patch.touches_code(),
+        };
+        // Recorded before the update, whose trigger locks the user's count: see `record`.
+        record(&mut *tx, [&plan.for_snippet(user, &s, change, now)]).await?;
+        bind_content(sqlx::query(
+            "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
+             metadata = $5::jsonb, description = $6, updated_at = $7 WHERE user_id = $8 AND id = $9",
+        ), &s)
+        .bind(to_micros(s.updated_at))
+        .bind(user)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(s))
+    }
+
+    async fn delete_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(gone) = Self::fetch_for_update(&mut tx, user, id).await? else {
+            return Ok(false);
+        };
+        // Recorded before the delete, whose trigger locks the user's count: see `record`.
+        record(
+            &mut *tx,
+            [&plan.for_snippet(user, &gone, Change::Deleted, now)],
+        )
+        .await?;
+        sqlx::query("DELETE FROM snippets WHERE user_id = $1 AND id = $2")
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn merge_metadata(
+        &self,
+        user: &str,
+        id: &str,
+        analysis: &JsonObject,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "UPDATE snippets SET metadata = metadata || $1::jsonb WHERE user_id = $2 AND id = $3 \
+             RETURNING {COLUMNS}"
+        );
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(json_text(analysis))
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let merged = row.into_snippet()?;
+        record(&mut *tx, [&plan.for_analysis(user, &merged, now)]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,85 @@
+//! Pages of a user's snippets on PostgreSQL: listings, filtered listings and text searches.
+
+mod search;
+mod sql;
+
+pub use sql::push_filters;
+
+use sqlx::PgPool;
+
+use self::search::Searches;
+use crate::StoreError;
+use pieces_metrics::Metrics;
+use pieces_model::bounds::SEARCH_TOTAL_CAP;
+use pieces_model::{ListFilter, Listed};
+
+pub struct Pages {
+    pool: PgPool,
+    searches: Searches,
+}
+
+impl Pages {
+    pub fn new(pool: PgPool, metrics: &Metrics) -> Self {
+        Self {
+            searches: Searches::new(pool.clone(), metrics),
+            pool,
+        }
+    }
+
+    /// A page of the user's snippets matching `filter`, newest first, and their total (for a
+    /// filter, up to the cap and one more).
+    pub async fn list(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
+        if let Some(query) = &filter.query {
+            return self.searches.page(user, query, filter).await;
+        }
+        if sql::prepare_once(filter) {
+            let (page, total) = sql::newest_with_total(&self.pool, user, filter).await?;
+            if let Some(total) = total {
+                return Ok((page, total));
+            }
+        }
+        let total = self.count(user, filter).await?;
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+            return Ok((Vec::new(), total));
+        }
+        let page = sql::walk(&self.pool, user, filter, filter.limit, filter.offset).await?;
+        Ok((page, total))
+    }
+
+    /// The ids of the page `list` would answer, and the same total.
+    pub async fn ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        if filter.query.is_some() {
+            return self.searches.ids(user, filter).await;
+        }
+        let total = self.count(user, filter).await?;
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+            return Ok((Vec::new(), total));
+        }
+        let ids = sql::walk_ids(&self.pool, user, filter, filter.limit, filter.offset).await?;
+        Ok((ids, total))
+    }
+
+    /// How many of the user's snippets a listing without a query covers. Unfiltered, the
+    /// triggers' counter answers from one row: counting would walk every index entry of the
+    /// user. Filtered, the count stops past the cap.
+    async fn count(&self, user: &str, filter: &ListFilter) -> Result<i64, StoreError> {
+        if filter.language.is_none() && filter.tag.is_none() {
+            let total = sqlx::query_scalar(
+                "SELECT COALESCE((SELECT n FROM snippet_counts WHERE user_id = $1), 0)",
+            )
+            .bind(user)
+            .fetch_one(&self.pool)
+            .await?;
+            return Ok(total);
+        }
+        sql::count_capped(&self.pool, user, filter).await
+    }
+}

@@ -1,0 +1,596 @@
+//! The embedded store: one SQLite file, WAL mode, a single writer connection (SQLite allows
+//! one writer at a time anyway) and a small pool of readers.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+
+use super::changes::record_in_sqlite;
+use super::group_commit::{BatchWriter, Create, CreateBatcher};
+use super::row::{
+    bind_content, into_listed, into_snippets, json_text, SnippetRow, LISTED_COLUMNS,
+    SNIPPET_COLUMNS,
+};
+use super::{text_search, to_micros, SnippetStore, StoreError};
+use pieces_model::bounds::SEARCH_TOTAL_CAP;
+use pieces_model::{Change, EventPlan, NewEvent, Recorded};
+use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+
+/// Reader connections. Each holds its own page cache and thread, and reads are CPU-bound, so
+/// more readers than a small pod's cores only cost memory.
+const READERS: u32 = 2;
+
+/// Most creates in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// The file used when `DATABASE_URL` is unset.
+pub const DEFAULT_URL: &str = "sqlite://data/pieces.db";
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    /// Creates, committed in groups on the writer.
+    creates: CreateBatcher,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit survives power loss, not just a killed process.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(timeout)
+            .foreign_keys(true);
+        if let Some(dir) = Path::new(options.get_filename()).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("../../migrations/sqlite")
+            .run(&writer)
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(timeout)
+            .connect_with(options.read_only(true))
+            .await?;
+        let creates = CreateBatcher::spawn(writer.clone(), MAX_BATCH);
+        Ok(Self {
+            writer,
+            readers,
+            creates,
+        })
+    }
+
+    /// The reader connections, which the change log is read on.
+    pub fn readers(&self) -> &SqlitePool {
+        &self.readers
+    }
+
+    /// The writer connection, which the outbox queue shares.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The user's rows among `ids`, with `columns`.
+    async fn by_ids(
+        &self,
+        columns: &str,
+        user: &str,
+        ids: &[String],
+    ) -> Result<Vec<SnippetRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {columns} FROM snippets \
+             WHERE snippets.id IN (SELECT value FROM json_each(?)) AND +snippets.user_id = ?"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(serde_json::to_string(ids).unwrap_or_default())
+            .bind(user)
+            .fetch_all(&self.readers)
+            .await?)
+    }
+
+    async fn fetch_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {SNIPPET_COLUMNS} FROM snippets WHERE user_id = ? AND id = ?");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    /// `{head} FROM` the user's snippets matching `filter`, ready for ORDER BY or LIMIT: from
+    /// the FTS index for a query (it yields matches newest first), from the tag table for a
+    /// tag without one, from the rows' own indexes otherwise.
+    fn select<'a>(
+        head: &str,
+        user: &'a str,
+        filter: &'a ListFilter,
+        fts: Option<&'a str>,
+    ) -> QueryBuilder<'a, Sqlite> {
+        let mut q = QueryBuilder::new(format!("{head} FROM "));
+        if let Some(fts) = fts {
+            q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid ")
+                .push("WHERE snippets_fts MATCH ")
+                .push_bind(fts)
+                .push(" AND snippets.user_id = ")
+                .push_bind(user);
+            if let Some(tag) = &filter.tag {
+                q.push(" AND EXISTS (SELECT 1 FROM snippet_tags t WHERE t.user_id = ")
+                    .push_bind(user)
+                    .push(" AND t.tag = ")
+                    .push_bind(tag)
+                    .push(" AND t.seq = snippets.seq)");
+            }
+        } else if let Some(tag) = &filter.tag {
+            q.push("snippet_tags CROSS JOIN snippets ON snippets.seq = snippet_tags.seq ")
+                .push("WHERE snippet_tags.user_id = ")
+                .push_bind(user)
+                .push(" AND snippet_tags.tag = ")
+                .push_bind(tag)
+                .push(" AND snippets.user_id = ")
+                .push_bind(user);
+        } else {
+            q.push("snippets WHERE snippets.user_id = ").push_bind(user);
+        }
+        if let Some(language) = &filter.language {
+            q.push(" AND snippets.language = ").push_bind(language);
+        }
+        q
+    }
+
+    /// The column `select` walks newest first, so a page needs no sort.
+    fn newest_first(filter: &ListFilter, fts: Option<&str>) -> &'static str {
+        match (fts, &filter.tag) {
+            (Some(_), _) => "snippets_fts.rowid",
+            (None, Some(_)) => "snippet_tags.seq",
+            (None, None) => "snippets.seq",
+        }
+    }
+
+    /// How many of the user's snippets `filter` covers: exact from the counter without a
+    /// filter, up to `SEARCH_TOTAL_CAP + 1` with one.
+    async fn count(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        fts: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        if fts.is_none() && filter.language.is_none() && filter.tag.is_none() {
+            return Ok(sqlx::query_scalar(
+                "SELECT COALESCE((SELECT n FROM snippet_counts WHERE user_id = ?), 0)",
+            )
+            .bind(user)
+            .fetch_one(&self.readers)
+            .await?);
+        }
+        // The owner token confines the match to the user: the index alone can count.
+        if let (Some(fts), None, None) = (fts, &filter.language, &filter.tag) {
+            return Ok(sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ? \
+                 LIMIT ?)",
+            )
+            .bind(fts)
+            .bind(SEARCH_TOTAL_CAP + 1)
+            .fetch_one(&self.readers)
+            .await?);
+        }
+        let mut count = Self::select("SELECT COUNT(*) FROM (SELECT 1", user, filter, fts);
+        count
+            .push(" LIMIT ")
+            .push_bind(SEARCH_TOTAL_CAP + 1)
+            .push(")");
+        Ok(count.build_query_scalar().fetch_one(&self.readers).await?)
+    }
+
+    /// `head`'s columns of the page `filter` asks for, and the total; none when the page is
+    /// past the end.
+    async fn page<T>(
+        &self,
+        head: &str,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<T>, i64), StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        let fts = match &filter.query {
+            Some(query) => match text_search::all_words(query, user) {
+                Some(fts) => Some(fts),
+                None => return Ok((Vec::new(), 0)),
+            },
+            None => None,
+        };
+        let total = self.count(user, filter, fts.as_deref()).await?;
+        if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+            return Ok((Vec::new(), total));
+        }
+        let mut page = Self::select(head, user, filter, fts.as_deref());
+        page.push(format!(
+            " ORDER BY {} DESC LIMIT ",
+            Self::newest_first(filter, fts.as_deref())
+        ))
+        .push_bind(filter.limit)
+        .push(" OFFSET ")
+        .push_bind(filter.offset);
+        let rows: Vec<T> = page.build_query_as().fetch_all(&self.readers).await?;
+        Ok((rows, total))
+    }
+}
+
+#[async_trait]
+impl BatchWriter<Create> for SqlitePool {
+    async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for c in creates {
+            insert_created(&mut tx, &c.user, &c.snippet, &c.recorded).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BatchWriter<Recorded> for SqlitePool {
+    async fn write_batch(&self, recorded: &[Recorded]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for r in recorded {
+            record(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Inserts a new snippet and its events inside the caller's transaction.
+async fn insert_created(
+    tx: &mut Transaction<'_, Sqlite>,
+    user: &str,
+    s: &Snippet,
+    recorded: &Recorded,
+) -> Result<(), StoreError> {
+    bind_content(
+        sqlx::query(
+            "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
+             description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(user),
+        s,
+    )
+    .bind(to_micros(s.created_at))
+    .bind(to_micros(s.updated_at))
+    .execute(&mut **tx)
+    .await?;
+    record(tx, recorded).await
+}
+
+/// Records what a change owes, its stream events and the context it makes current inside
+/// the caller's transaction.
+pub(super) async fn record(
+    tx: &mut Transaction<'_, Sqlite>,
+    recorded: &Recorded,
+) -> Result<(), StoreError> {
+    insert_events(tx, &recorded.outbox).await?;
+    if let Some(context) = &recorded.context {
+        sqlx::query(
+            "INSERT INTO workflow_contexts (user_id, data, expires_at) VALUES (?, ?, ?) \
+             ON CONFLICT (user_id) DO UPDATE SET data = excluded.data, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(&context.user)
+        .bind(&context.data)
+        .bind(to_micros(context.expires_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    record_in_sqlite(tx, &recorded.changes).await
+}
+
+/// Records events inside the caller's transaction.
+async fn insert_events(
+    tx: &mut Transaction<'_, Sqlite>,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    for event in events {
+        sqlx::query(
+            "INSERT INTO outbox (id, target, payload, request_id, next_attempt_at, created_at, \
+             ordering_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(event.target.as_str())
+        .bind(json_text(&event.payload))
+        .bind(&event.request_id)
+        .bind(to_micros(event.created_at))
+        .bind(to_micros(event.created_at))
+        .bind(event.ordering_key.as_deref())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl SnippetStore for SqliteStore {
+    async fn create_snippet(
+        &self,
+        user: &str,
+        s: &Snippet,
+        plan: &EventPlan,
+    ) -> Result<(), StoreError> {
+        self.creates.create(user, s, plan).await
+    }
+
+    async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError> {
+        let sql = format!("SELECT {SNIPPET_COLUMNS} FROM snippets WHERE user_id = ? AND id = ?");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
+        into_snippets(self.by_ids(SNIPPET_COLUMNS, user, ids).await?)
+    }
+
+    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError> {
+        into_listed(self.by_ids(&LISTED_COLUMNS, user, ids).await?)
+    }
+
+    async fn list_snippets(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
+        let head = format!("SELECT {}", *LISTED_COLUMNS);
+        let (rows, total) = self.page::<SnippetRow>(&head, user, filter).await?;
+        Ok((into_listed(rows)?, total))
+    }
+
+    async fn matching_ids(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+    ) -> Result<(Vec<String>, i64), StoreError> {
+        let (ids, total) = self
+            .page::<(String,)>("SELECT snippets.id", user, filter)
+            .await?;
+        Ok((ids.into_iter().map(|(id,)| id).collect(), total))
+    }
+
+    async fn matching_among(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        ids: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Driven by the ids (a few hundred at most), each checked against the filter.
+        let mut q = QueryBuilder::new(
+            "SELECT snippets.id FROM snippets WHERE snippets.id IN (SELECT value FROM json_each(",
+        );
+        q.push_bind(serde_json::to_string(ids).unwrap_or_default())
+            .push(")) AND +snippets.user_id = ")
+            .push_bind(user);
+        if let Some(language) = &filter.language {
+            q.push(" AND snippets.language = ").push_bind(language);
+        }
+        if let Some(tag) = &filter.tag {
+            q.push(" AND EXISTS (SELECT 1 FROM snippet_tags t WHERE t.user_id = ")
+                .push_bind(user)
+                .push(" AND t.tag = ")
+                .push_bind(tag)
+                .push(" AND t.seq = snippets.seq)");
+        }
+        if let Some(query) = &filter.query {
+            let Some(fts) = text_search::all_words(query, user) else {
+                return Ok(Vec::new());
+            };
+            q.push(" AND EXISTS (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ")
+                .push_bind(fts)
+                .push(" AND snippets_fts.rowid = snippets.seq)");
+        }
+        let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.readers).await?;
+        Ok(found.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn relevant_ids(
+        &self,
+        user: &str,
+        query: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(fts) = text_search::any_word(query, user) else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM snippets JOIN \
+             (SELECT rowid, bm25(snippets_fts) AS rank FROM snippets_fts WHERE snippets_fts MATCH ?) m \
+             ON m.rowid = snippets.seq WHERE user_id = ? ORDER BY m.rank, seq DESC LIMIT ?",
+        )
+        .bind(fts)
+        .bind(user)
+        .bind(limit)
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn update_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        patch: &SnippetPatch,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<Option<Snippet>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let Some(current) = Self::fetch_in(&mut tx, user, id).await? else {
+            return Ok(None);
+        };
+        let s = patch.apply(current, now);
+        bind_content(
+            sqlx::query(
+                "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
+                 description = ?, updated_at = ? WHERE user_id = ? AND id = ?",
+            ),
+            &s,
+        )
+        .bind(to_micros(s.updated_at))
+        .bind(user)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let change = Change::Updated {
+            code_changed: patch.touches_code(),
+        };
+        record(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
+        tx.commit().await?;
+        Ok(Some(s))
+    }
+
+    async fn delete_snippet(
+        &self,
+        user: &str,
+        id: &str,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let sql = format!(
+            "DELETE FROM snippets WHERE user_id = ? AND id = ? RETURNING {SNIPPET_COLUMNS}"
+        );
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(user)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let gone = row.into_snippet()?;
+        record(
+            &mut tx,
+            &plan.for_snippet(user, &gone, Change::Deleted, now),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn merge_metadata(
+        &self,
+        user: &str,
+        id: &str,
+        analysis: &JsonObject,
+        now: DateTime<Utc>,
+        plan: &EventPlan,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let Some(mut s) = Self::fetch_in(&mut tx, user, id).await? else {
+            return Ok(false);
+        };
+        s.metadata.extend(analysis.clone());
+        sqlx::query("UPDATE snippets SET metadata = ? WHERE user_id = ? AND id = ?")
+            .bind(json_text(&s.metadata))
+            .bind(user)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        record(&mut tx, &plan.for_analysis(user, &s, now)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pieces_model::SearchMode;
+
+    /// The plan SQLite chooses for `head`'s listing with `filter`.
+    async fn plan(store: &SqliteStore, filter: &ListFilter) -> String {
+        let fts = filter
+            .query
+            .as_deref()
+            .and_then(|q| text_search::all_words(q, "alice"));
+        let order = SqliteStore::newest_first(filter, fts.as_deref());
+        let mut q = SqliteStore::select(
+            "EXPLAIN QUERY PLAN SELECT snippets.id",
+            "alice",
+            filter,
+            fts.as_deref(),
+        );
+        q.push(format!(" ORDER BY {order} DESC LIMIT 10"));
+        let rows: Vec<(i64, i64, i64, String)> = q
+            .build_query_as()
+            .fetch_all(&store.readers)
+            .await
+            .expect("a plan");
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn a_tag_listing_walks_the_tags_index_newest_first_without_a_sort() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/pieces.db", dir.path().display());
+        let store = SqliteStore::connect(&url, Duration::from_secs(3))
+            .await
+            .expect("store");
+        let filter = |tag: Option<&str>, language: Option<&str>| ListFilter {
+            limit: 10,
+            offset: 0,
+            language: language.map(str::to_owned),
+            tag: tag.map(str::to_owned),
+            query: None,
+            mode: SearchMode::Text,
+        };
+        for (tag, language) in [(Some("rust"), None), (Some("rust"), Some("go"))] {
+            let plan = plan(&store, &filter(tag, language)).await;
+            assert!(
+                plan.contains("SEARCH snippet_tags USING PRIMARY KEY"),
+                "{plan}"
+            );
+            assert!(!plan.contains("SCAN snippets"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "sorted: {plan}");
+            assert!(!plan.contains("json_each"), "{plan}");
+        }
+        let plan = plan(&store, &filter(None, Some("go"))).await;
+        assert!(plan.contains("snippets_by_user_language"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "sorted: {plan}");
+    }
+}
