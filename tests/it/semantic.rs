@@ -369,3 +369,39 @@ async fn pages_of_a_search_by_meaning_partition_one_ranking_with_one_total() {
         );
     }
 }
+
+/// The encoder is the service's own (`pieces-embeddings/src/bert.rs`); these are the first
+/// dimensions candle-transformers' `BertModel` gave for the same texts (equal to the last bit
+/// when both were built), so a change to the encoder cannot silently move every vector.
+#[test]
+fn the_local_model_gives_the_vectors_of_the_reference_bert() {
+    let Some(dir) = model_dir("the_local_model_gives_the_vectors_of_the_reference_bert") else {
+        return;
+    };
+    let texts = [
+        "fn main() { println!(\"hello\") }",
+        "retry with exponential backoff and jitter",
+        "a",
+    ];
+    #[rustfmt::skip]
+    let expected: [[f32; 6]; 3] = [
+        [-0.021708578, 0.043688457, -0.06134555, 0.008253522, -0.032975778, -0.055150952],
+        [-0.07271508, -0.00296866, 0.02932703, 0.045941852, -0.098253354, -0.042738896],
+        [-0.036433008, 0.034703467, -0.04595979, 0.034325585, -0.0808234, 0.032838643],
+    ];
+    let model = pieces_connector::embeddings::LocalModel::load(&dir).expect("the model loads");
+    // In one batch, so the shorter texts are padded and the mask is exercised.
+    let vectors = model
+        .embed_now(texts.iter().map(|t| t.to_string()).collect())
+        .expect("the texts are embedded");
+    for ((text, got), want) in texts.iter().zip(&vectors).zip(&expected) {
+        assert_eq!(got.len(), 384, "{text}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g - w).abs() < 1e-5,
+                "{text}: {:?} against {want:?}",
+                &got[..6]
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! sentence-transformers model run in-process (`EMBEDDINGS_MODEL_DIR`), and any
 //! OpenAI-compatible `/v1/embeddings` endpoint (`EMBEDDINGS_URL`). Neither downloads anything.
 
+mod bert;
 mod local;
 mod remote;
 pub mod vector;

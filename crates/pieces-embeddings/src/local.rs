@@ -11,11 +11,11 @@ use std::sync::{mpsc, Arc};
 use async_trait::async_trait;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use sha2::{Digest, Sha256};
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 use tokio::sync::oneshot;
 
+use super::bert::{BertModel, Config};
 use super::{vector, EmbedError, Embedder, Urgency};
 
 /// The longest input the model reads; sentence-transformers trained MiniLM at this length.
@@ -28,6 +28,7 @@ type Job = (
 
 pub struct LocalModel {
     model: BertModel,
+    device: Device,
     tokenizer: Tokenizer,
     id: String,
 }
@@ -58,6 +59,7 @@ impl LocalModel {
         tokenizer.with_padding(Some(PaddingParams::default()));
         Ok(Self {
             model,
+            device,
             tokenizer,
             id,
         })
@@ -77,7 +79,7 @@ impl LocalModel {
             .tokenizer
             .encode_batch(texts, true)
             .map_err(|e| fail(&e))?;
-        let device = &self.model.device;
+        let device = &self.device;
         let rows = |pick: fn(&tokenizers::Encoding) -> &[u32]| {
             let rows = encodings
                 .iter()
@@ -88,8 +90,7 @@ impl LocalModel {
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
             let ids = rows(|e| e.get_ids())?;
             let mask = rows(|e| e.get_attention_mask())?;
-            let token_types = ids.zeros_like()?;
-            let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+            let hidden = self.model.forward(&ids, &mask)?;
             // Mean of the real tokens' states (padding masked out).
             let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
             let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
