@@ -23,18 +23,19 @@ RUN printf '%s\n' '#![allow(warnings)] fn main() {}' > /tmp/stub.rs \
 FROM rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 COPY --from=planner /src ./
-RUN cargo build --release --locked --bin pieces-connector
+RUN cargo build --profile dist --locked --bin pieces-connector
 
 COPY . .
 # `cargo clean -p` drops the stub builds of the workspace's own crates, so file timestamps
-# cannot make cargo mistake a stub for the real code. The release profile keeps line tables
-# for readable backtraces; compressing them halves the binary without losing them.
-RUN cargo clean --release -p pieces-connector -p pieces-model -p pieces-metrics \
+# cannot make cargo mistake a stub for the real code. The dist profile (release with thin LTO
+# across crates, see Cargo.toml) keeps line tables of the service's crates for readable
+# backtraces; compressing them shrinks the binary without losing them.
+RUN cargo clean --profile dist -p pieces-connector -p pieces-model -p pieces-metrics \
       -p pieces-config -p pieces-store -p pieces-cache -p pieces-upstream \
       -p pieces-embeddings -p pieces-service -p pieces-http \
- && cargo build --release --locked --bin pieces-connector \
+ && cargo build --profile dist --locked --bin pieces-connector \
  && mkdir -p /out/data \
- && objcopy --compress-debug-sections=zlib target/release/pieces-connector /out/pieces-connector
+ && objcopy --compress-debug-sections=zlib target/dist/pieces-connector /out/pieces-connector
 
 # --- runtime: glibc and CA certificates only, no shell, no package manager --------------------
 FROM gcr.io/distroless/cc-debian12:nonroot

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The benchmark: the release binary over real HTTP, loaded by wrk from a separate process.
+"""The benchmark: the shipped binary (dist profile) over real HTTP, loaded by wrk from another process.
 
     python3 benches/run.py [--backend embedded|postgres] [--duration 10] [--connections 64]
                            [--seed 100000] [--listing-scale 1000000] [--soak 300]
@@ -10,7 +10,8 @@ the ceiling and the service's peak resident memory. The listing-scale scenario s
 users straight into the database, 1,000 snippets and --listing-scale (0 skips it), and times
 an unfiltered first page for each: it should cost the same for both. `--backend postgres` uses
 BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test; a fresh database is made)
-and BENCH_REDIS_URL (default redis://127.0.0.1:6379/8, flushed first). Needs wrk
+and BENCH_REDIS_URL (default redis://127.0.0.1:6379/8, flushed first). It builds and measures
+the dist profile, the binary the image ships; BENCH_PROFILE names another. Needs wrk
 (`apt-get install wrk`).
 """
 
@@ -35,7 +36,10 @@ import seed_listing
 ROOT = Path(__file__).resolve().parent.parent
 WRK_DIR = ROOT / "benches" / "wrk"
 API, METRICS, HEALTH, CEILING = 18200, 19200, 19201, 18299
-RELEASE = ROOT / "target" / "release"
+# The binary that ships is built with the dist profile (Cargo.toml); BENCH_PROFILE names
+# another cargo profile to build and measure instead (release, to compare them).
+PROFILE = os.environ.get("BENCH_PROFILE", "dist")
+RELEASE = ROOT / "target" / PROFILE
 
 
 def sh(*args, **kw):
@@ -134,8 +138,9 @@ def header():
 
 
 def build():
-    print("building release binaries ...", flush=True)
-    sh("cargo", "build", "--release", "--quiet", "--bin", "pieces-connector", "--example", "ceiling", cwd=ROOT)
+    print(f"building {PROFILE} binaries ...", flush=True)
+    sh("cargo", "build", "--profile", PROFILE, "--quiet", "--bin", "pieces-connector", "--example", "ceiling",
+       cwd=ROOT)
 
 
 def postgres_env():
@@ -169,8 +174,8 @@ def mint_token(env, user="bench"):
 
 
 def prepare(args, *tools):
-    """What every benchmark does first: checks that its tools are installed, builds the release
-    binaries unless --no-build, and returns the service's environment, a token and wrk's
+    """What every benchmark does first: checks that its tools are installed, builds the
+    binaries (dist profile, or BENCH_PROFILE) unless --no-build, and returns the service's environment, a token and wrk's
     environment holding it."""
     for tool in ("wrk", *tools):
         if not shutil.which(tool):

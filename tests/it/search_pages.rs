@@ -1,5 +1,5 @@
 //! PostgreSQL keeps the pages of text searches and brings them up to date from the change log
-//! (`src/store/postgres_pages/search.rs`). These tests change rows in the database behind the
+//! (`crates/pieces-store/src/postgres_pages/search.rs`). These tests change rows in the database behind the
 //! service's back, to put it in states that otherwise only a race reaches, and check that a
 //! kept page is never served wrong.
 
