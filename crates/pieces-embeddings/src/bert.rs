@@ -73,6 +73,8 @@ pub struct BertModel {
 
 impl BertModel {
     pub fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
+        // The one kind of positions read from a configuration; another never gets here.
+        let PositionEmbedding::Absolute = config.position_embedding_type;
         let vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
             vb.pp("bert")
         } else {
