@@ -37,9 +37,11 @@ const LOCAL_TOKEN_TTL_SECS: u64 = 24 * 3600;
 pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), StartupError> {
     let issuer = settings.jwt_issuer.as_deref();
     let audience = settings.jwt_audience.as_deref();
+    let groups = settings.jwt_groups_claim.as_deref();
     if let Some(secret) = &settings.jwt_secret_key {
         let secret = secret.expose_secret().as_bytes();
-        return Ok((JwtKeys::new(secret, issuer, audience), None));
+        let keys = JwtKeys::new(secret, issuer, audience).with_groups_claim(groups);
+        return Ok((keys, None));
     }
     if in_kubernetes() {
         return Err(config::ConfigError(
@@ -50,7 +52,7 @@ pub fn jwt_keys(settings: &Settings) -> Result<(JwtKeys, Option<String>), Startu
     }
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-    let keys = JwtKeys::new(&secret, issuer, audience);
+    let keys = JwtKeys::new(&secret, issuer, audience).with_groups_claim(groups);
     let token = keys.mint(auth::LOCAL_USER, LOCAL_TOKEN_TTL_SECS);
     Ok((keys, Some(token)))
 }
@@ -94,8 +96,24 @@ pub async fn mint_personal_token(
     .await
     .map_err(|e| format!("DATABASE_URL: cannot open the store: {e}"))?;
     let personal = std::sync::Arc::new(auth::PersonalTokens::new(stores.tokens.clone()));
-    let tokens = service::TokenService::new(stores.tokens, personal, settings.tokens_max_per_user);
-    tokens.create(user, request).await.map_err(|e| match e {
+    let access = std::sync::Arc::new(service::Access::new(stores.workspaces.clone()));
+    let tokens = service::TokenService::new(
+        stores.tokens,
+        personal,
+        access,
+        settings.tokens_max_per_user,
+    );
+    // Made on the server's own machine: the audit log says `local`.
+    let caller = auth::Principal {
+        user: user.to_owned(),
+        scopes: model::Scopes::all(),
+        token_id: None,
+        expires_at: None,
+        via: model::audit::Via::Local,
+        workspaces: None,
+        groups: std::sync::Arc::from(Vec::new()),
+    };
+    tokens.create(&caller, request).await.map_err(|e| match e {
         service::ServiceError::Invalid(e) => format!("--{}: {e}", e.field.replace('_', "-")),
         other => other.to_string(),
     })

@@ -145,6 +145,7 @@ fn personal_token(
         name,
         scopes,
         expires_in_days: Some(days),
+        workspaces: None,
     };
     match runtime.block_on(pieces_connector::mint_personal_token(
         settings, user, request,

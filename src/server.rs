@@ -25,11 +25,11 @@ use crate::metrics::Metrics;
 use crate::model::{EventPlan, Provider};
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
-    AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
+    Access, AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
     EmbeddingDeps, EmbeddingService, HealthService, OutboxSignal, SearchDeps, SearchService,
-    Services, SnippetDeps, SnippetService, StreamService, TokenService,
+    Services, SnippetDeps, SnippetService, StreamService, TokenService, WorkspaceService,
 };
-use crate::store::{self, ChangeFeed, ChangeLog, ContextStore, StoreError};
+use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
 use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
@@ -126,12 +126,15 @@ struct Background {
     keeper: Arc<CacheKeeper>,
     stream: Arc<StreamService>,
     embedding: Option<Arc<EmbeddingService>>,
+    access: Arc<Access>,
 }
 
-/// What is deleted once it is past its time: change-stream events and workflow contexts.
+/// What is deleted once it is past its time: change-stream events, workflow contexts and
+/// audit records.
 struct Pruner {
     changes: Arc<dyn ChangeLog>,
     contexts: Arc<dyn ContextStore>,
+    audit: Arc<dyn AuditLog>,
 }
 
 impl Service {
@@ -189,7 +192,9 @@ impl Service {
             enrich: cognitive.is_some(),
             notify: gateway.is_some(),
             embed: embedder.is_some(),
+            actor: None,
         };
+        let access = Arc::new(Access::new(stores.workspaces.clone()));
         let search = embedder.as_ref().map(|embedder| {
             Arc::new(SearchService::new(SearchDeps {
                 embedder: embedder.clone(),
@@ -222,14 +227,22 @@ impl Service {
             cache: cache.clone(),
             keeper: keeper.clone(),
             metrics: metrics.clone(),
-            plan,
+            plan: plan.clone(),
             limits: limits.clone(),
             cache_ttl: Duration::from_secs(settings.snippet_cache_ttl_secs),
             signal: signal.clone(),
             feed: feed.clone(),
             search,
             embedding: embedding.clone(),
+            access: access.clone(),
         }));
+        let workspaces = Arc::new(WorkspaceService {
+            store: stores.workspaces.clone(),
+            access: access.clone(),
+            audit: stores.audit.clone(),
+            feed: feed.clone(),
+            groups_claim: settings.jwt_groups_claim.is_some(),
+        });
         let context = Arc::new(ContextService::new(ContextDeps {
             cache: shared,
             keeper: keeper.clone(),
@@ -257,6 +270,7 @@ impl Service {
         ));
         let assist = Arc::new(AssistService::new(AssistDeps {
             snippets: snippets.clone(),
+            access: access.clone(),
             context: context.clone(),
             providers,
             answers,
@@ -284,11 +298,13 @@ impl Service {
         let tokens = Arc::new(TokenService::new(
             stores.tokens.clone(),
             personal.clone(),
+            access.clone(),
             settings.tokens_max_per_user,
         ));
         let stream = Arc::new(StreamService::new(
             stores.changes.clone(),
             personal.clone(),
+            access.clone(),
             settings.stream_max_per_user,
         ));
         let background = Background {
@@ -300,7 +316,9 @@ impl Service {
             pruner: Pruner {
                 changes: stores.changes_pruner.clone(),
                 contexts: stores.contexts_pruner.clone(),
+                audit: stores.audit_pruner.clone(),
             },
+            access,
             keeper,
             stream: stream.clone(),
             embedding,
@@ -312,13 +330,14 @@ impl Service {
                 assist,
                 tokens,
                 stream,
+                workspaces,
             },
             health: HealthService {
                 store: stores.snippets,
                 cache,
                 redis_critical: settings.redis_critical,
             },
-            auth: Arc::new(Authenticator::new(jwt, personal.clone())),
+            auth: Arc::new(Authenticator::new(jwt, personal.clone(), local.is_some())),
             metrics,
             body_budget: crate::http::body_budget::BodyBudget::new(settings.max_body_bytes),
             settings,
@@ -352,6 +371,7 @@ impl Service {
             keeper,
             stream,
             embedding,
+            access,
         } = background;
         let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
         if let Some(embedding) = embedding {
@@ -363,13 +383,17 @@ impl Service {
         tokio::spawn(forget_idle_users(state.clone(), stop.clone()));
         let flushing = tokio::spawn(flush_token_uses(personal, stop.clone()));
         tokio::spawn(stream.follow(feed.clone(), stop.clone()));
+        tokio::spawn(access.follow(feed.clone(), stop.clone()));
         if let Some(near) = near {
             tokio::spawn(near.follow(feed.clone(), stop.clone()));
         }
         if let Some(pool) = postgres {
             tokio::spawn(store::feed::listen(feed.clone(), pool, stop.clone()));
         }
-        let retention = state.settings.event_retention();
+        let retention = Retention {
+            events: state.settings.event_retention(),
+            audit: state.settings.audit_retention(),
+        };
         tokio::spawn(prune(pruner, retention, stop.clone()));
         tokio::spawn(give_memory_back(stop.clone()));
         tokio::spawn(keeper.watch(stop.clone()));
@@ -529,7 +553,13 @@ const PRUNE_BATCH: i64 = 1_000;
 
 /// Deletes change-stream events past their retention and expired contexts, a bounded batch at
 /// a time, so the store never holds a long lock for it.
-async fn prune(pruner: Pruner, retention: Duration, stop: CancellationToken) {
+/// How long what the pruner deletes is kept.
+struct Retention {
+    events: Duration,
+    audit: Duration,
+}
+
+async fn prune(pruner: Pruner, retention: Retention, stop: CancellationToken) {
     let mut every = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
@@ -537,9 +567,17 @@ async fn prune(pruner: Pruner, retention: Duration, stop: CancellationToken) {
             _ = every.tick() => {}
         }
         let now = chrono::Utc::now();
-        let before = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let ago = |kept: Duration| {
+            now - chrono::Duration::from_std(kept).unwrap_or(chrono::Duration::MAX)
+        };
+        let before = ago(retention.events);
         in_batches("the change log", || {
             pruner.changes.prune_changes(before, PRUNE_BATCH)
+        })
+        .await;
+        let before = ago(retention.audit);
+        in_batches("the audit log", || {
+            pruner.audit.prune_audit(before, PRUNE_BATCH)
         })
         .await;
         in_batches("expired contexts", || {

@@ -338,3 +338,62 @@ async fn failing_enrichment_does_not_open_the_answering_circuit() {
         "questions are still answered"
     );
 }
+
+#[tokio::test]
+async fn a_question_draws_on_every_workspace_the_caller_can_read_or_on_those_named() {
+    let cognitive = MockServer::start().await;
+    chat_answers(&cognitive, ok()).await;
+    let app = app_with(cognitive.uri(), |_| {}).await;
+    let (alice, bob) = (user(), user());
+    let (_, created) = status_json(
+        app.post("/api/v1/workspaces", &bob, &json!({"name": "team"}))
+            .await,
+    )
+    .await;
+    let ws = created["id"].as_str().expect("id").to_owned();
+    let mut team = json!({"title": "team backoff", "code": "t", "language": "go"});
+    team["workspace"] = json!(ws);
+    let team_id = app.create(&bob, &team).await;
+    let mine = app
+        .create(
+            &alice,
+            &json!({"title": "my backoff", "code": "m", "language": "go"}),
+        )
+        .await;
+    let sent_ids = |body: Value| -> Vec<String> {
+        body["context"]["recent_snippets"]
+            .as_array()
+            .expect("snippets")
+            .iter()
+            .filter_map(|s| s["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // Not a member yet: bob's team snippet is never sent.
+    app.post(ASSIST, &alice, &json!({"query": "backoff"})).await;
+    let first = chat_calls(&cognitive).await[0]
+        .body_json::<Value>()
+        .unwrap();
+    assert_eq!(sent_ids(first), std::slice::from_ref(&mine));
+    let path = format!("/api/v1/workspaces/{ws}/members/{alice}");
+    let joined = app
+        .request(reqwest::Method::PUT, &path, &bob)
+        .json(&json!({"role": "reader"}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(joined.status(), StatusCode::OK);
+    app.post(ASSIST, &alice, &json!({"query": "backoff"})).await;
+    let second = chat_calls(&cognitive).await[1]
+        .body_json::<Value>()
+        .unwrap();
+    assert_eq!(sent_ids(second), [mine.clone(), team_id.clone()]);
+    let named = json!({"query": "backoff", "workspaces": [ws]});
+    app.post(ASSIST, &alice, &named).await;
+    let third = chat_calls(&cognitive).await[2]
+        .body_json::<Value>()
+        .unwrap();
+    assert_eq!(sent_ids(third), [team_id], "the named workspace's only");
+    let elsewhere = json!({"query": "backoff", "workspaces": ["ws_0190"]});
+    let refused = app.post(ASSIST, &alice, &elsewhere).await;
+    expect_error(refused, StatusCode::NOT_FOUND, "not_found").await;
+}

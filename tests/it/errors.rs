@@ -389,7 +389,11 @@ async fn the_description_states_what_free_form_objects_and_positions_may_hold() 
         .expect("parameters");
     for name in ["since", "Last-Event-ID"] {
         let parameter = parameters.iter().find(|p| p["name"] == name).expect(name);
-        assert_eq!(parameter["schema"]["pattern"], "^[0-9]*$", "{name}");
+        assert_eq!(
+            parameter["schema"]["pattern"],
+            pieces_connector::model::CURSOR_PATTERN,
+            "{name}"
+        );
     }
     let ws = &doc["paths"]["/api/v1/ws"]["get"]["responses"];
     assert!(ws.get("400").is_some(), "/ws documents its 400");

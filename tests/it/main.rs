@@ -55,3 +55,5 @@ mod tokens;
 mod web;
 mod worker;
 mod workflow;
+mod workspace_access;
+mod workspaces;

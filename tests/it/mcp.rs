@@ -111,7 +111,7 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
     let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
     assert_eq!(
         tool_names(&agent).await.len(),
-        8,
+        9,
         "every tool for every scope"
     );
 
@@ -182,7 +182,7 @@ async fn tools_follow_the_tokens_scopes() {
     let reader = connect(&app.api, &token(&app, &alice, &["snippets:read"]).await).await;
     assert_eq!(
         tool_names(&reader).await,
-        ["get_snippet", "search_snippets"]
+        ["get_snippet", "list_workspaces", "search_snippets"]
     );
     let refused = call(
         &reader,
@@ -415,5 +415,73 @@ async fn a_search_cuts_long_code_and_get_snippet_gives_all_of_it() {
     assert!(short_item.get("code_truncated").is_none(), "{short_item}");
     let whole = structured(&call(&agent, "get_snippet", json!({"id": id})).await);
     assert_eq!(whole["code"], long);
+    agent.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn an_agent_lists_workspaces_and_searches_and_saves_in_the_one_named() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let alice = user();
+    let (_, created) = status_json(
+        app.post("/api/v1/workspaces", &alice, &json!({"name": "team"}))
+            .await,
+    )
+    .await;
+    let ws = created["id"].as_str().expect("id").to_owned();
+    let mut team_retry = snippet("team retry");
+    team_retry["workspace"] = json!(ws);
+    app.create(&alice, &team_retry).await;
+    app.create(&alice, &snippet("personal retry")).await;
+    let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
+
+    let listed = structured(&call(&agent, "list_workspaces", json!({})).await);
+    let ids: Vec<&str> = listed["workspaces"]
+        .as_array()
+        .expect("workspaces")
+        .iter()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["personal", ws.as_str()]);
+    let found = structured(
+        &call(
+            &agent,
+            "search_snippets",
+            json!({"query": "retry", "workspace": ws}),
+        )
+        .await,
+    );
+    let titles: Vec<&str> = found["snippets"]
+        .as_array()
+        .expect("found")
+        .iter()
+        .filter_map(|s| s["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["team retry"]);
+    let saved = structured(
+        &call(
+            &agent,
+            "save_snippet",
+            json!({"title": "via mcp", "code": "x", "language": "go", "workspace": ws}),
+        )
+        .await,
+    );
+    assert_eq!(saved["snippet"]["workspace"], json!(ws));
+    // Another's workspace is a failed call that says so, like REST's 404.
+    let elsewhere = call(
+        &agent,
+        "search_snippets",
+        json!({"query": "retry", "workspace": "ws_0190"}),
+    )
+    .await;
+    assert!(failed(&elsewhere).contains("not found"));
+    let (_, audit) = status_json(
+        app.get(
+            &format!("/api/v1/workspaces/{ws}/audit?action=snippet.created"),
+            &alice,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(audit["records"][0]["actor"]["via"], "mcp", "{audit}");
     agent.cancel().await.ok();
 }

@@ -62,10 +62,28 @@ async fn the_previous_releases_postgres_store_keeps_every_row() {
 async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
     let app = TestApp::start(backend).await;
     for (user, was) in expected["users"].as_object().expect("users") {
+        // Every snippet is now in its owner's personal workspace, and says so; nothing else
+        // about it changed.
+        let mut was = was.clone();
+        for snippet in was["snippets"].as_array_mut().expect("snippets") {
+            snippet["workspace"] = Value::from("personal");
+        }
         let (status, page) = status_json(app.get("/api/v1/snippets?limit=100", user).await).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(page["snippets"], was["snippets"], "{user}'s snippets");
         assert_eq!(page["total"], was["total"], "{user}'s count");
+        let (_, workspaces) = status_json(app.get("/api/v1/workspaces", user).await).await;
+        assert_eq!(workspaces["workspaces"][0]["id"], "personal");
+        assert_eq!(workspaces["workspaces"][0]["role"], "owner");
+        let (_, personal) = status_json(
+            app.get("/api/v1/snippets?workspace=personal&limit=100", user)
+                .await,
+        )
+        .await;
+        assert_eq!(
+            personal["snippets"], was["snippets"],
+            "{user}'s personal workspace"
+        );
         for snippet in was["snippets"].as_array().expect("snippets") {
             let id = snippet["id"].as_str().expect("id");
             let (status, read) =

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use pieces_connector::auth::Principal;
 use pieces_connector::cache::MemoryCache;
 use pieces_connector::metrics::Metrics;
+use pieces_connector::model::audit::Via;
+use pieces_connector::model::Scopes;
 use pieces_connector::model::{EventPlan, Limits, NewEvent, PendingEvent, Recorded, Target};
 use pieces_connector::outbox::{OutboxWorker, WorkerConfig};
-use pieces_connector::service::{CacheKeeper, OutboxSignal, SnippetDeps, SnippetService};
+use pieces_connector::service::{Access, CacheKeeper, OutboxSignal, SnippetDeps, SnippetService};
 use pieces_connector::store::{self, ChangeFeed, OutboxQueue, OutboxStats, StoreError};
 use pieces_connector::upstream::{DataPlatformClient, HttpUpstream};
 use serde_json::json;
@@ -179,6 +182,7 @@ fn stepped(
         feed: ChangeFeed::default(),
         search: None,
         embedding: None,
+        access: Arc::new(Access::new(stores.workspaces.clone())),
     }));
     let http = HttpUpstream::new(
         "data_platform",
@@ -241,11 +245,17 @@ async fn one_snippets_sync_events_reach_the_platform_in_the_order_they_were_reco
     let (snippets, worker) = stepped(&stores, stores.outbox.clone(), &metrics, &platform);
     let body = serde_json::from_value(json!({"title": "t", "code": "c", "language": "rust"}))
         .expect("a new snippet");
-    let created = snippets.create("alice", body).await.expect("created");
-    snippets
-        .delete("alice", &created.id)
-        .await
-        .expect("deleted");
+    let alice = Principal {
+        user: "alice".to_owned(),
+        scopes: Scopes::all(),
+        token_id: None,
+        expires_at: None,
+        via: Via::Jwt,
+        workspaces: None,
+        groups: Arc::from(Vec::new()),
+    };
+    let created = snippets.create(&alice, body).await.expect("created");
+    snippets.delete(&alice, &created.id).await.expect("deleted");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while received_events(&platform).await.len() < 3 && tokio::time::Instant::now() < deadline {

@@ -95,6 +95,8 @@ async def every_tool(base, token):
                                           "context_data": {"file": "retry.py"}}),
                 ("get_workflow_context", {}),
                 ("ask", {"query": "how do I retry?"}),
+                ("list_workspaces", {}),
+                ("search_snippets", {"query": "retry", "workspace": "personal"}),
             ]
             checked = set()
             snippet_id = None

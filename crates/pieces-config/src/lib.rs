@@ -38,6 +38,7 @@ pub const ENV_VARS: &[&str] = &[
     "JWT_SECRET_KEY",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
+    "JWT_GROUPS_CLAIM",
     "API_KEY",
     "PIECES_API_KEY",
     "GATEWAY_URL",
@@ -73,6 +74,7 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_TAG_CHARS",
     "MAX_METADATA_BYTES",
     "EVENT_RETENTION_HOURS",
+    "AUDIT_RETENTION_DAYS",
     "STREAM_MAX_PER_USER",
     "CLIENT_WRITE_TIMEOUT_SECS",
     "TOKENS_MAX_PER_USER",
@@ -117,6 +119,8 @@ pub struct Settings {
     pub jwt_secret_key: Option<SecretString>,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
+    /// The JWT claim listing the caller's platform groups; unset: groups are not read.
+    pub jwt_groups_claim: Option<String>,
     #[serde(deserialize_with = "parse::trimmed")]
     pub api_key: Option<SecretString>,
     pub pieces_api_key: Option<SecretString>,
@@ -157,6 +161,8 @@ pub struct Settings {
     pub max_tag_chars: usize,
     pub max_metadata_bytes: usize,
     pub event_retention_hours: u64,
+    /// How long audit records are kept.
+    pub audit_retention_days: u64,
     pub stream_max_per_user: usize,
     /// How long a response may wait for its client to take more bytes before the connection
     /// is closed (a client that stops reading holds what was written for it).
@@ -197,6 +203,7 @@ impl Default for Settings {
             jwt_secret_key: None,
             jwt_issuer: None,
             jwt_audience: None,
+            jwt_groups_claim: None,
             api_key: None,
             pieces_api_key: None,
             gateway_url: None,
@@ -232,6 +239,7 @@ impl Default for Settings {
             max_tag_chars: limits.tag_chars,
             max_metadata_bytes: limits.object_bytes,
             event_retention_hours: 24,
+            audit_retention_days: 365,
             stream_max_per_user: 16,
             client_write_timeout_secs: 30,
             tokens_max_per_user: 100,
@@ -314,6 +322,10 @@ impl Settings {
 
     pub fn event_retention(&self) -> Duration {
         Duration::from_secs(self.event_retention_hours * 3600)
+    }
+
+    pub fn audit_retention(&self) -> Duration {
+        Duration::from_secs(self.audit_retention_days.saturating_mul(86_400))
     }
 
     pub fn client_write_timeout(&self) -> Duration {

@@ -40,13 +40,13 @@ scopes!(
 
 /// The user of a request whose credential holds scope `S`; 403 `insufficient_scope`
 /// otherwise.
-pub struct Authorized<S: RequiredScope>(pub String, pub PhantomData<S>);
+pub struct Authorized<S: RequiredScope>(pub Principal, pub PhantomData<S>);
 
 /// The caller, whatever its scopes (routes that check them later, such as streams).
 pub struct Caller(pub Principal);
 
 /// A caller with a platform JWT: personal tokens may not manage tokens.
-pub struct JwtUser(pub String);
+pub struct JwtUser(pub Principal);
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -79,7 +79,7 @@ where
         if !principal.allows(R::SCOPE) {
             return Err(ApiError::InsufficientScope(R::SCOPE));
         }
-        Ok(Authorized(principal.user, PhantomData))
+        Ok(Authorized(principal, PhantomData))
     }
 }
 
@@ -98,7 +98,7 @@ where
                 detail: "personal access tokens cannot manage tokens; use a platform token".into(),
             });
         }
-        Ok(JwtUser(principal.user))
+        Ok(JwtUser(principal))
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use pieces_model::request_id;
+use pieces_model::workspace::Role;
 use pieces_model::{Scope, ValidationError};
 use pieces_service::auth::{AuthError, AuthFailure};
 use pieces_service::ServiceError;
@@ -28,6 +29,9 @@ pub struct ErrorBody {
     /// The scope the credential lacks, for 403 `insufficient_scope`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'static str>,
+    /// The least role the request needs, for 403 `insufficient_role`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
 }
 
 /// Marks a response as an error of a known kind, for the error metric.
@@ -46,6 +50,10 @@ pub enum ApiError {
     InsufficientScope(Scope),
     #[error("{detail}")]
     Forbidden { code: &'static str, detail: String },
+    #[error("this needs the {} role in the workspace", .0.as_str())]
+    InsufficientRole(Role),
+    #[error("{detail}")]
+    StateConflict { code: &'static str, detail: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -102,6 +110,11 @@ impl ApiError {
         "token_revoked",
         "insufficient_scope",
         "token_not_allowed",
+        "insufficient_role",
+        "workspace_not_allowed",
+        "last_owner",
+        "workspace_not_empty",
+        "personal_workspace",
         "origin_not_allowed",
         "not_found",
         "conflict",
@@ -133,7 +146,10 @@ impl ApiError {
         match self {
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope(_) | Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::Forbidden { .. } | Self::InsufficientRole(_) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::StateConflict { .. } => StatusCode::CONFLICT,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -158,6 +174,8 @@ impl ApiError {
             Self::Unauthorized { code, .. } => code,
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::Forbidden { code, .. } => code,
+            Self::InsufficientRole(_) => "insufficient_role",
+            Self::StateConflict { code, .. } => code,
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -294,6 +312,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Store(e) => e.into(),
             ServiceError::CacheUnavailable(_) => Self::CacheUnavailable,
             ServiceError::Upstream(e) => e.into(),
+            ServiceError::InsufficientRole(role) => Self::InsufficientRole(role),
+            ServiceError::Forbidden { code, detail } => Self::Forbidden { code, detail },
+            ServiceError::Conflict { code, detail } => Self::StateConflict { code, detail },
         }
     }
 }
@@ -309,12 +330,17 @@ impl ApiError {
             Self::InsufficientScope(scope) => Some(scope.as_str()),
             _ => None,
         };
+        let role = match self {
+            Self::InsufficientRole(role) => Some(role.as_str()),
+            _ => None,
+        };
         ErrorBody {
             detail: self.public_detail(),
             error: self.code(),
             request_id,
             field,
             scope,
+            role,
         }
     }
 }
@@ -369,6 +395,11 @@ mod tests {
             ApiError::BadRequest(String::new()),
             ApiError::InsufficientScope(pieces_model::Scope::Ai),
             ApiError::NotFound("x"),
+            ApiError::InsufficientRole(Role::Writer),
+            ApiError::StateConflict {
+                code: "last_owner",
+                detail: String::new(),
+            },
             ApiError::Conflict(StoreError::Conflict(String::new())),
             ApiError::MethodNotAllowed,
             ApiError::PayloadTooLarge(0),

@@ -31,7 +31,14 @@ pub struct AssistRequest {
     /// `done` with the whole answer), as `Accept: text/event-stream` does.
     #[serde(default)]
     pub stream: Option<bool>,
+    /// The workspaces whose snippets may answer (`personal` or team ids, at most 100);
+    /// default every workspace the caller can read.
+    #[serde(default)]
+    pub workspaces: Option<Vec<String>>,
 }
+
+/// Most workspaces one question may name.
+pub const QUESTION_MAX_WORKSPACES: usize = 100;
 
 /// A validated assistance request.
 #[derive(Debug)]
@@ -41,6 +48,8 @@ pub struct Question {
     /// The model the client named, if any.
     pub model: Option<String>,
     pub max_tokens: u32,
+    /// The workspaces named (API ids); None: every one the caller can read.
+    pub workspaces: Option<Vec<String>>,
 }
 
 impl AssistRequest {
@@ -58,11 +67,23 @@ impl AssistRequest {
                 format!("max_tokens must be between 1 and {MAX_TOKENS_LIMIT}"),
             ));
         }
+        if let Some(workspaces) = &self.workspaces {
+            if workspaces.is_empty() || workspaces.len() > QUESTION_MAX_WORKSPACES {
+                return Err(ValidationError::new(
+                    "workspaces",
+                    format!("workspaces must name 1 to {QUESTION_MAX_WORKSPACES} workspaces"),
+                ));
+            }
+            for id in workspaces {
+                check_text("workspaces", id, 64)?;
+            }
+        }
         Ok(Question {
             query: self.query,
             context,
             model: self.model,
             max_tokens,
+            workspaces: self.workspaces,
         })
     }
 }

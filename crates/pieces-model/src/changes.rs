@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::audit::NewAudit;
 use super::{Change, NewEvent, Snippet, WorkflowContext};
 
 /// What happened, as the stream names it.
@@ -13,6 +14,11 @@ pub enum ChangeKind {
     SnippetUpdated,
     SnippetDeleted,
     ContextUpdated,
+    WorkspaceUpdated,
+    WorkspaceDeleted,
+    MemberAdded,
+    MemberUpdated,
+    MemberRemoved,
 }
 
 impl ChangeKind {
@@ -22,6 +28,11 @@ impl ChangeKind {
             Self::SnippetUpdated => "snippet.updated",
             Self::SnippetDeleted => "snippet.deleted",
             Self::ContextUpdated => "context.updated",
+            Self::WorkspaceUpdated => "workspace.updated",
+            Self::WorkspaceDeleted => "workspace.deleted",
+            Self::MemberAdded => "member.added",
+            Self::MemberUpdated => "member.updated",
+            Self::MemberRemoved => "member.removed",
         }
     }
 
@@ -59,6 +70,19 @@ impl ChangeRecord {
         }
     }
 
+    /// A change of who may do what in a workspace: recorded in the log of `log` (the
+    /// workspace's, or the personal one of the member it is about), with no snippet subject,
+    /// which tells every replica's role cache to read the workspace's roles again.
+    pub fn access(log: &str, kind: ChangeKind, data: Value, at: DateTime<Utc>) -> Self {
+        Self {
+            user: log.to_owned(),
+            kind,
+            subject: None,
+            data,
+            at,
+        }
+    }
+
     pub fn context(context: &WorkflowContext, at: DateTime<Utc>) -> Self {
         Self {
             user: context.user_id.clone(),
@@ -77,6 +101,8 @@ pub struct Recorded {
     pub outbox: Vec<NewEvent>,
     pub changes: Vec<ChangeRecord>,
     pub context: Option<KeptContext>,
+    /// The change's audit records.
+    pub audit: Vec<NewAudit>,
 }
 
 impl Recorded {
@@ -97,7 +123,7 @@ pub struct KeptContext {
     pub expires_at: DateTime<Utc>,
 }
 
-/// An event of the stream as stored and delivered: `id` increases strictly per user, in the
+/// An event of a log as stored: `id` increases strictly per log (a workspace's), in the
 /// order the changes committed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEvent {
@@ -114,9 +140,10 @@ impl StreamEvent {
         self.kind == ChangeKind::ContextUpdated.as_str()
     }
 
-    /// The event as clients receive it: `{id, type, at, data}`.
-    pub fn to_json(&self) -> String {
-        let head = json!({"id": self.id.to_string(), "type": self.kind, "at": self.at});
+    /// The event as clients receive it: `{id, type, at, data}`, `id` being the stream's
+    /// position once this event is taken.
+    pub fn to_json(&self, id: &str) -> String {
+        let head = json!({"id": id, "type": self.kind, "at": self.at});
         let head = head.to_string();
         let mut text = String::with_capacity(head.len() + self.data.len() + 9);
         text.push_str(&head[..head.len() - 1]);
@@ -145,7 +172,7 @@ mod tests {
             at,
             data: r#"{"id":"a"}"#.into(),
         };
-        let written: Value = serde_json::from_str(&event.to_json()).expect("JSON");
+        let written: Value = serde_json::from_str(&event.to_json("7")).expect("JSON");
         assert_eq!(
             written,
             json!({"id": "7", "type": "snippet.deleted", "at": at, "data": {"id": "a"}})

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::audit::{Actor, AuditAction, NewAudit};
 use super::{ChangeRecord, Recorded, Snippet, WorkflowContext};
 
 /// Where an event goes.
@@ -105,16 +106,27 @@ impl Change {
     }
 }
 
-/// Which events changes produce, decided by which upstreams are configured.
-#[derive(Debug, Clone, Copy, Default)]
+/// Which events changes produce, decided by which upstreams are configured, and who makes
+/// the change, whose audit record it writes.
+#[derive(Debug, Clone, Default)]
 pub struct EventPlan {
     pub sync: bool,
     pub enrich: bool,
     pub notify: bool,
     pub embed: bool,
+    /// Who acts: a change with an actor writes its audit record (enrichment has none).
+    pub actor: Option<Actor>,
 }
 
 impl EventPlan {
+    /// The same plan for a change `actor` makes.
+    pub fn acting(&self, actor: &Actor) -> Self {
+        Self {
+            actor: Some(actor.clone()),
+            ..self.clone()
+        }
+    }
+
     /// How many events `for_snippet` records for `change`.
     pub fn snippet_event_count(&self, change: Change) -> usize {
         usize::from(self.sync)
@@ -131,10 +143,19 @@ impl EventPlan {
         change: Change,
         now: DateTime<Utc>,
     ) -> Recorded {
+        let audit = self.actor.as_ref().map(|actor| {
+            let action = match change {
+                Change::Created => AuditAction::SnippetCreated,
+                Change::Updated { .. } => AuditAction::SnippetUpdated,
+                Change::Deleted => AuditAction::SnippetDeleted,
+            };
+            NewAudit::new(actor, Some(user), action, ("snippet", &snippet.id), now)
+        });
         Recorded {
             outbox: self.owed_for_snippet(user, snippet, change, now),
             changes: vec![ChangeRecord::snippet(user, snippet, change, now)],
             context: None,
+            audit: audit.into_iter().collect(),
         }
     }
 
@@ -148,6 +169,7 @@ impl EventPlan {
             outbox: Vec::new(),
             changes: vec![ChangeRecord::snippet(user, snippet, change, now)],
             context: None,
+            audit: Vec::new(),
         }
     }
 
@@ -198,6 +220,7 @@ impl EventPlan {
             outbox,
             changes: vec![ChangeRecord::context(context, now)],
             context: None,
+            audit: Vec::new(),
         }
     }
 }

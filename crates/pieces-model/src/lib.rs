@@ -2,7 +2,9 @@
 //! and the events a change causes. Nothing here knows of HTTP, storage or configuration.
 
 mod assist;
+pub mod audit;
 mod changes;
+mod cursor;
 mod events;
 mod rules;
 mod snippet;
@@ -11,9 +13,11 @@ mod workflow;
 
 pub mod bus;
 pub mod request_id;
+pub mod workspace;
 
 pub use assist::{AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL};
 pub use changes::{ChangeKind, ChangeRecord, KeptContext, Recorded, StreamEvent};
+pub use cursor::{StreamCursor, CURSOR_MAX_BYTES, CURSOR_PATTERN};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};
 pub use snippet::{
@@ -78,7 +82,7 @@ pub mod bounds {
     pub const SESSION_ID_MAX_CHARS: usize = 128;
     /// A workflow context's type.
     pub const CONTEXT_TYPE_MAX_CHARS: usize = 64;
-    /// Digits of an event id a client resumes from (any such number fits an `i64`).
+    /// Digits of one log's position in an event id (any such number fits an `i64`).
     pub const EVENT_ID_MAX_DIGITS: usize = 18;
 }
 

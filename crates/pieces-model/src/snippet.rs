@@ -14,6 +14,8 @@ use super::{JsonObject, Limits};
 pub struct Snippet {
     /// Opaque id (a UUIDv7).
     pub id: String,
+    /// The workspace it belongs to: `personal`, or a team workspace's id.
+    pub workspace: String,
     pub title: String,
     pub code: String,
     pub language: String,
@@ -38,6 +40,9 @@ pub struct NewSnippet {
     pub metadata: Option<JsonObject>,
     #[serde(default)]
     pub description: Option<String>,
+    /// The workspace to store it in (default `personal`).
+    #[serde(default)]
+    pub workspace: Option<String>,
 }
 
 /// Body of `PATCH /api/v1/snippets/{id}`: only the fields present change, and at least one
@@ -89,6 +94,9 @@ pub struct ListParams {
     /// meaning) or `hybrid` (both, fused). Default `hybrid` when an embedding provider is
     /// configured, `text` otherwise.
     pub mode: Option<SearchMode>,
+    /// `personal` (default), a team workspace's id, or `all` for every workspace the
+    /// caller can read.
+    pub workspace: Option<String>,
 }
 
 /// How a search ranks its matches.
@@ -188,8 +196,14 @@ pub struct SnippetPage {
 }
 
 impl NewSnippet {
-    /// Validates and turns the body into the snippet to store.
-    pub fn into_snippet(self, limits: &Limits, now: DateTime<Utc>) -> Checked<Snippet> {
+    /// Validates and turns the body into the snippet to store in the workspace whose API
+    /// id is `workspace`.
+    pub fn into_snippet(
+        self,
+        limits: &Limits,
+        now: DateTime<Utc>,
+        workspace: &str,
+    ) -> Checked<Snippet> {
         let tags = self.tags.unwrap_or_default();
         let metadata = self.metadata.unwrap_or_default();
         check_title(&self.title, limits)?;
@@ -200,6 +214,7 @@ impl NewSnippet {
         check_description(self.description.as_deref())?;
         Ok(Snippet {
             id: Uuid::now_v7().to_string(),
+            workspace: workspace.to_owned(),
             title: self.title,
             code: self.code,
             language: self.language.trim().to_owned(),

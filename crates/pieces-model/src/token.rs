@@ -112,7 +112,14 @@ pub struct NewToken {
     /// 1 to 365, default 90.
     #[serde(default, deserialize_with = "whole_number")]
     pub expires_in_days: Option<u32>,
+    /// The workspaces the token may reach (`personal` or team ids; at most 100); default
+    /// every workspace its user can read.
+    #[serde(default)]
+    pub workspaces: Option<Vec<String>>,
 }
+
+/// Most workspaces one token may be limited to.
+pub const TOKEN_MAX_WORKSPACES: usize = 100;
 
 /// A validated token request.
 #[derive(Debug, Clone)]
@@ -120,6 +127,8 @@ pub struct TokenRequest {
     pub name: String,
     pub scopes: Scopes,
     pub days: u32,
+    /// The workspaces (API ids) it is limited to; None: every one.
+    pub workspaces: Option<Vec<String>>,
 }
 
 impl NewToken {
@@ -153,10 +162,26 @@ impl NewToken {
                 format!("expires_in_days must be between 1 and {TOKEN_MAX_DAYS}"),
             ));
         }
+        if let Some(workspaces) = &self.workspaces {
+            if workspaces.is_empty() || workspaces.len() > TOKEN_MAX_WORKSPACES {
+                return Err(ValidationError::new(
+                    "workspaces",
+                    format!("workspaces must name 1 to {TOKEN_MAX_WORKSPACES} workspaces"),
+                ));
+            }
+            for id in workspaces {
+                check_text("workspaces", id, 64)?;
+            }
+        }
         Ok(TokenRequest {
             name: self.name.trim().to_owned(),
             scopes,
             days,
+            workspaces: self.workspaces.map(|mut w| {
+                w.sort();
+                w.dedup();
+                w
+            }),
         })
     }
 }
@@ -208,6 +233,8 @@ pub struct StoredToken {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When its owner revoked it; a revoked token is kept so that it answers "revoked".
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The stored keys of the workspaces it may reach; None: every one its user can read.
+    pub workspaces: Option<Vec<String>>,
 }
 
 /// A token as its owner sees it in a listing.
@@ -220,6 +247,9 @@ pub struct TokenInfo {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The workspaces it is limited to; absent: every one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<Vec<String>>,
 }
 
 impl From<&StoredToken> for TokenInfo {
@@ -231,6 +261,11 @@ impl From<&StoredToken> for TokenInfo {
             created_at: t.created_at,
             expires_at: t.expires_at,
             last_used_at: t.last_used_at,
+            workspaces: t.workspaces.as_ref().map(|keys| {
+                keys.iter()
+                    .map(|k| super::workspace::api_id(k).to_owned())
+                    .collect()
+            }),
         }
     }
 }
@@ -254,6 +289,7 @@ mod tests {
             name: "ci".into(),
             scopes: vec!["snippets:read".into(), "admin".into()],
             expires_in_days: None,
+            workspaces: None,
         };
         assert_eq!(request.validate().expect_err("refused").field, "scopes");
     }

@@ -2,6 +2,7 @@
 //! sentence in `detail`, MCP in its error result.
 
 use pieces_cache::CacheError;
+use pieces_model::workspace::Role;
 use pieces_model::ValidationError;
 use pieces_store::StoreError;
 use pieces_upstream::UpstreamError;
@@ -32,6 +33,15 @@ pub enum ServiceError {
     CacheUnavailable(#[source] CacheError),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The caller may see the workspace but their role there is below `0`.
+    #[error("this needs the {} role in the workspace", .0.as_str())]
+    InsufficientRole(Role),
+    /// The credential may not reach what the request names (`code` says why).
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// The change conflicts with the state of what it changes (`code` says how).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

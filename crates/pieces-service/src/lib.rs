@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod outbox;
 
+mod access;
 mod assist;
 mod cache_keeper;
 mod context;
@@ -17,7 +18,9 @@ mod search;
 mod snippets;
 mod stream;
 mod tokens;
+mod workspaces;
 
+pub use access::Access;
 pub use assist::{AnswerCache, AnswerEvent, AnswerStream, AssistDeps, AssistService};
 pub use cache_keeper::CacheKeeper;
 pub use context::{ContextDeps, ContextService};
@@ -29,6 +32,7 @@ pub use search::{SearchDeps, SearchPage, SearchService};
 pub use snippets::{LargeListing, LargeRow, SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
 pub use tokens::{CreatedToken, TokenPage, TokenService};
+pub use workspaces::WorkspaceService;
 
 use std::sync::Arc;
 
@@ -40,4 +44,5 @@ pub struct Services {
     pub assist: Arc<AssistService>,
     pub tokens: Arc<TokenService>,
     pub stream: Arc<StreamService>,
+    pub workspaces: Arc<WorkspaceService>,
 }

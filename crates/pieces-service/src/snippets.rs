@@ -8,12 +8,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::auth::Principal;
 use super::{
-    CacheKeeper, EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult,
+    Access, CacheKeeper, EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult,
 };
 use pieces_cache::{jittered, snippet_key, Cache, Lookup};
 use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
+use pieces_model::workspace::{api_id, is_team_key, Role, WorkspaceRef};
 use pieces_model::{
     now, Change, EventPlan, JsonObject, Limits, ListParams, Listed, ListedPage, NewSnippet,
     SearchMode, Snippet, SnippetPatch,
@@ -43,7 +45,15 @@ pub struct SnippetDeps {
     pub search: Option<Arc<SearchService>>,
     /// Told of changes that will be embedded, for its backlog gauge.
     pub embedding: Option<Arc<EmbeddingService>>,
+    /// Who may do what in which workspace.
+    pub access: Arc<Access>,
 }
+
+/// Team snippets whose workspace this replica has seen, so a warm read of one goes straight
+/// to its cache key (`pieces:snippets:{workspace}:{id}`) instead of first trying the
+/// caller's personal one. A stale entry costs one cache miss, never a wrong answer: the
+/// cache key and the store both carry the workspace.
+const KNOWN_TEAM_SNIPPETS: u64 = 100_000;
 
 /// Large rows (see `Listed::Deferred`) on their way to clients at once, across requests:
 /// each is up to a mebibyte of code and its copy as JSON.
@@ -85,6 +95,7 @@ pub struct SnippetService {
     deps: SnippetDeps,
     large_rows: Arc<Semaphore>,
     large_listings: Arc<Mutex<HashMap<String, usize>>>,
+    team_snippets: moka::sync::Cache<String, Arc<str>>,
 }
 
 impl SnippetService {
@@ -93,26 +104,76 @@ impl SnippetService {
             deps,
             large_rows: Arc::new(Semaphore::new(LARGE_ROWS_AT_ONCE)),
             large_listings: Arc::default(),
+            team_snippets: moka::sync::Cache::new(KNOWN_TEAM_SNIPPETS),
         }
     }
 
-    /// Validates and stores a new snippet; returns once it is committed.
-    pub async fn create(&self, user: &str, body: NewSnippet) -> ServiceResult<Snippet> {
-        let snippet = body.into_snippet(&self.deps.limits, now())?;
+    /// The stored key of the workspace a request names, once the caller is known to hold at
+    /// least `least` there (404 for a workspace they cannot see).
+    async fn workspace_key(
+        &self,
+        caller: &Principal,
+        named: Option<&str>,
+        least: Role,
+    ) -> ServiceResult<String> {
+        let named = WorkspaceRef::parse(named, false)?;
+        let key = named.key(&caller.user).unwrap_or(&caller.user).to_owned();
+        Access::may_name(caller, &key)?;
+        self.deps
+            .access
+            .require(caller, &key, least, "workspace")
+            .await?;
+        Ok(key)
+    }
+
+    /// The stored key of the workspace holding snippet `id`, once the caller is known to
+    /// hold at least `least` there: 404 when they cannot see it, as for no such snippet.
+    async fn snippet_workspace(
+        &self,
+        caller: &Principal,
+        id: &str,
+        least: Role,
+    ) -> ServiceResult<String> {
+        let key = self
+            .deps
+            .store
+            .snippet_workspace(id)
+            .await?
+            .ok_or(ServiceError::NotFound("snippet"))?;
+        self.deps
+            .access
+            .require(caller, &key, least, "snippet")
+            .await?;
+        Ok(key)
+    }
+
+    /// Validates and stores a new snippet in the workspace the body names (the caller's
+    /// personal one by default); returns once it is committed.
+    pub async fn create(&self, caller: &Principal, body: NewSnippet) -> ServiceResult<Snippet> {
+        let key = self
+            .workspace_key(caller, body.workspace.as_deref(), Role::Writer)
+            .await?;
+        let snippet = body.into_snippet(&self.deps.limits, now(), api_id(&key))?;
+        let plan = self.deps.plan.acting(&caller.actor());
         self.deps
             .store
-            .create_snippet(user, &snippet, &self.deps.plan)
+            .create_snippet(&key, &snippet, &plan)
             .await?;
         self.events_recorded(Change::Created);
         let created = Some(snippet.id.as_str());
-        self.deps.feed.committed(user, created, snippet.created_at);
+        self.deps.feed.committed(&key, created, snippet.created_at);
         tracing::info!(snippet = %snippet.id, "snippet stored");
         Ok(snippet)
     }
 
-    /// One page of the user's snippets: newest first, or as the search ranks them. Rows too
-    /// large for a page to hold at once are deferred: `whole` reads each when its turn comes.
-    pub async fn list(&self, user: &str, params: ListParams) -> ServiceResult<ListedPage> {
+    /// One page of the snippets of the workspace the query names (the caller's personal one
+    /// by default): newest first, or as the search ranks them. Rows too large for a page to
+    /// hold at once are deferred: `whole` reads each when its turn comes.
+    pub async fn list(&self, caller: &Principal, params: ListParams) -> ServiceResult<ListedPage> {
+        let key = self
+            .workspace_key(caller, params.workspace.as_deref(), Role::Reader)
+            .await?;
+        let user = key.as_str();
         let filter = params.validate(self.deps.search.is_some())?;
         if let (Some(search), SearchMode::Semantic | SearchMode::Hybrid) =
             (&self.deps.search, filter.mode)
@@ -147,7 +208,7 @@ impl SnippetService {
     /// A row of a page, whole: a deferred one is read now, with one of the few places for
     /// large rows held while they are on their way to a client (`LargeRow` keeps it until
     /// dropped). None when the snippet was deleted since the page was read.
-    pub async fn whole(&self, user: &str, row: Listed) -> ServiceResult<Option<LargeRow>> {
+    pub async fn whole(&self, row: Listed) -> ServiceResult<Option<LargeRow>> {
         match row {
             Listed::Whole(snippet) => Ok(Some(LargeRow {
                 snippet,
@@ -162,7 +223,11 @@ impl SnippetService {
                         .await
                         .map_err(|_| busy())?
                         .map_err(|_| busy())?;
-                let snippet = self.deps.store.get_snippet(user, &partial.id).await?;
+                let key = self.deps.store.snippet_workspace(&partial.id).await?;
+                let snippet = match key {
+                    Some(key) => self.deps.store.get_snippet(&key, &partial.id).await?,
+                    None => None,
+                };
                 Ok(snippet.map(|snippet| LargeRow {
                     snippet,
                     _place: Some(place),
@@ -214,18 +279,45 @@ impl SnippetService {
         Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
     }
 
-    /// One snippet, from the cache when it holds it. A cache that cannot be reached only
-    /// costs a store read.
-    pub async fn get(&self, user: &str, id: &str) -> ServiceResult<SnippetJson> {
-        let key = snippet_key(user, id);
+    /// One snippet the caller may read, from the cache when it holds it. A cache that cannot
+    /// be reached only costs a store read.
+    pub async fn get(&self, caller: &Principal, id: &str) -> ServiceResult<SnippetJson> {
+        // Where it most likely is: a team workspace this replica saw it in, else the
+        // caller's personal one, whose warm read needs no role check at all.
+        let known = self.team_snippets.get(id);
+        let first = known.as_deref().unwrap_or(&caller.user);
+        if let Some(json) = self.cached_or_stored(first, id).await? {
+            // One's own personal snippet needs no look-up, unless the token is limited.
+            if first != caller.user || caller.workspaces.is_some() {
+                self.deps
+                    .access
+                    .require(caller, first, Role::Reader, "snippet")
+                    .await?;
+            }
+            return Ok(json);
+        }
+        let key = self.snippet_workspace(caller, id, Role::Reader).await?;
+        if is_team_key(&key) {
+            self.team_snippets
+                .insert(id.to_owned(), Arc::from(key.as_str()));
+        }
+        self.cached_or_stored(&key, id)
+            .await?
+            .ok_or(ServiceError::NotFound("snippet"))
+    }
+
+    /// Snippet `id` of workspace `key` as JSON, from the cache or else the store; None when
+    /// that workspace holds no such snippet.
+    async fn cached_or_stored(&self, key: &str, id: &str) -> ServiceResult<Option<SnippetJson>> {
+        let cache_key = snippet_key(key, id);
         // A key whose drop failed may still hold the old version in the cache: read past it.
-        let ticket = if self.deps.keeper.bypasses(&key) {
+        let ticket = if self.deps.keeper.bypasses(&cache_key) {
             None
         } else {
-            match self.deps.cache.lookup(&key).await {
+            match self.deps.cache.lookup(&cache_key).await {
                 Ok(Lookup::Hit(bytes)) => {
                     self.deps.metrics.cache("hit");
-                    return Ok(SnippetJson(bytes));
+                    return Ok(Some(SnippetJson(bytes)));
                 }
                 Ok(Lookup::Miss(ticket)) => {
                     self.deps.metrics.cache("miss");
@@ -238,35 +330,40 @@ impl SnippetService {
                 }
             }
         };
-        let snippet = self
-            .deps
-            .store
-            .get_snippet(user, id)
-            .await?
-            .ok_or(ServiceError::NotFound("snippet"))?;
+        let Some(snippet) = self.deps.store.get_snippet(key, id).await? else {
+            return Ok(None);
+        };
         let bytes = Bytes::from(serde_json::to_vec(&snippet).unwrap_or_default());
         if let Some(ticket) = ticket {
             let ttl = jittered(self.deps.cache_ttl);
-            if let Err(e) = self.deps.cache.fill(&key, bytes.clone(), ttl, ticket).await {
+            if let Err(e) = self
+                .deps
+                .cache
+                .fill(&cache_key, bytes.clone(), ttl, ticket)
+                .await
+            {
                 tracing::debug!(error = %e, "cache write failed");
             }
         }
-        Ok(SnippetJson(bytes))
+        Ok(Some(SnippetJson(bytes)))
     }
 
-    /// Changes the fields the patch names.
+    /// Changes the fields the patch names, for a caller who may write where it is.
     pub async fn update(
         &self,
-        user: &str,
+        caller: &Principal,
         id: &str,
         patch: SnippetPatch,
     ) -> ServiceResult<Snippet> {
         let patch = patch.validate(&self.deps.limits)?;
+        let key = self.snippet_workspace(caller, id, Role::Writer).await?;
+        let user = key.as_str();
         let at = now();
+        let plan = self.deps.plan.acting(&caller.actor());
         let snippet = self
             .deps
             .store
-            .update_snippet(user, id, &patch, at, &self.deps.plan)
+            .update_snippet(user, id, &patch, at, &plan)
             .await?
             .ok_or(ServiceError::NotFound("snippet"))?;
         self.deps.feed.committed(user, Some(id), at);
@@ -277,14 +374,13 @@ impl SnippetService {
         Ok(snippet)
     }
 
-    pub async fn delete(&self, user: &str, id: &str) -> ServiceResult<()> {
+    /// Deletes a snippet, for a caller who may write where it is.
+    pub async fn delete(&self, caller: &Principal, id: &str) -> ServiceResult<()> {
+        let key = self.snippet_workspace(caller, id, Role::Writer).await?;
+        let user = key.as_str();
         let at = now();
-        if !self
-            .deps
-            .store
-            .delete_snippet(user, id, at, &self.deps.plan)
-            .await?
-        {
+        let plan = self.deps.plan.acting(&caller.actor());
+        if !self.deps.store.delete_snippet(user, id, at, &plan).await? {
             return Err(ServiceError::NotFound("snippet"));
         }
         self.deps.feed.committed(user, Some(id), at);

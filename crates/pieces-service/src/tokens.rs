@@ -6,9 +6,12 @@ use chrono::Duration as Days;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{ServiceError, ServiceResult};
+use super::{Access, ServiceError, ServiceResult};
 use crate::auth::personal::{self, PersonalTokens};
-use pieces_model::{now, NewToken, Scope, StoredToken, TokenInfo, TokenRequest};
+use crate::auth::Principal;
+use pieces_model::audit::{AuditAction, NewAudit};
+use pieces_model::workspace::PERSONAL;
+use pieces_model::{now, NewToken, Scope, StoredToken, TokenInfo, TokenRequest, ValidationError};
 use pieces_store::TokenStore;
 
 /// A token just made: the only answer that ever holds its secret.
@@ -22,11 +25,16 @@ pub struct CreatedToken {
     pub expires_at: chrono::DateTime<chrono::Utc>,
     /// `pcn_...`: shown once, stored only as a hash.
     pub token: String,
+    /// The workspaces it is limited to; absent: every one its user can read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<Vec<String>>,
 }
 
 pub struct TokenService {
     store: Arc<dyn TokenStore>,
     personal: Arc<PersonalTokens>,
+    /// To check that the workspaces a token is limited to are its user's.
+    access: Arc<Access>,
     /// Live tokens one user may hold.
     max_per_user: usize,
 }
@@ -41,24 +49,58 @@ impl TokenService {
     pub fn new(
         store: Arc<dyn TokenStore>,
         personal: Arc<PersonalTokens>,
+        access: Arc<Access>,
         max_per_user: usize,
     ) -> Self {
         Self {
             store,
             personal,
+            access,
             max_per_user,
         }
     }
 
-    pub async fn create(&self, user: &str, body: NewToken) -> ServiceResult<CreatedToken> {
+    /// Makes a token for the caller; its secret is in this answer only.
+    pub async fn create(&self, caller: &Principal, body: NewToken) -> ServiceResult<CreatedToken> {
         let request = body.validate()?;
-        self.mint(user, request).await
+        let workspaces = match &request.workspaces {
+            None => None,
+            Some(ids) => Some(self.reachable(caller, ids).await?),
+        };
+        self.mint(caller, request, workspaces).await
     }
 
-    /// Makes a token from a validated request (the command line's way in too).
-    pub async fn mint(&self, user: &str, request: TokenRequest) -> ServiceResult<CreatedToken> {
+    /// The stored keys of the workspaces `ids` names, each one the caller can read.
+    async fn reachable(&self, caller: &Principal, ids: &[String]) -> ServiceResult<Vec<String>> {
+        let mut keys = Vec::with_capacity(ids.len());
+        for id in ids {
+            let key = if id == PERSONAL {
+                caller.user.as_str()
+            } else {
+                id.as_str()
+            };
+            if self.access.role(caller, key).await?.is_none() {
+                return Err(ValidationError::new(
+                    "workspaces",
+                    format!("workspaces: {id:?} is not a workspace you can read"),
+                )
+                .into());
+            }
+            keys.push(key.to_owned());
+        }
+        Ok(keys)
+    }
+
+    async fn mint(
+        &self,
+        caller: &Principal,
+        request: TokenRequest,
+        workspaces: Option<Vec<String>>,
+    ) -> ServiceResult<CreatedToken> {
+        let user = caller.user.as_str();
         let created_at = now();
         let token = StoredToken {
+            workspaces,
             id: uuid::Uuid::now_v7().to_string(),
             user_id: user.to_owned(),
             name: request.name,
@@ -70,9 +112,16 @@ impl TokenService {
         };
         let secret = personal::new_secret();
         let max = i64::try_from(self.max_per_user).unwrap_or(i64::MAX);
+        let audit = NewAudit::new(
+            &caller.actor(),
+            None,
+            AuditAction::TokenCreated,
+            ("token", &token.id),
+            created_at,
+        );
         if !self
             .store
-            .insert_token(&token, &personal::hash(&secret), max)
+            .insert_token(&token, &personal::hash(&secret), max, &audit)
             .await?
         {
             return Err(ServiceError::LimitReached {
@@ -84,7 +133,9 @@ impl TokenService {
             });
         }
         tracing::info!(token = %token.id, "personal access token created");
+        let shown = TokenInfo::from(&token);
         Ok(CreatedToken {
+            workspaces: shown.workspaces,
             scopes: token.scopes.iter().map(Scope::as_str).collect(),
             id: token.id,
             name: token.name,
@@ -103,9 +154,21 @@ impl TokenService {
         })
     }
 
-    /// Revokes one of the user's tokens: refused at once here, within seconds elsewhere.
-    pub async fn revoke(&self, user: &str, id: &str) -> ServiceResult<()> {
-        if !self.store.revoke_token(user, id, now()).await? {
+    /// Revokes one of the caller's tokens: refused at once here, within seconds elsewhere.
+    pub async fn revoke(&self, caller: &Principal, id: &str) -> ServiceResult<()> {
+        let at = now();
+        let audit = NewAudit::new(
+            &caller.actor(),
+            None,
+            AuditAction::TokenRevoked,
+            ("token", id),
+            at,
+        );
+        if !self
+            .store
+            .revoke_token(&caller.user, id, at, &audit)
+            .await?
+        {
             return Err(ServiceError::NotFound("token"));
         }
         self.personal.forget_verified();

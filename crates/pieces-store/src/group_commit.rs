@@ -122,6 +122,7 @@ mod tests {
             user: "u".to_owned(),
             snippet: Snippet {
                 id: id.to_owned(),
+                workspace: "personal".to_owned(),
                 title: format!("title {id}"),
                 code: "fn f() {}".to_owned(),
                 language: "rust".to_owned(),

@@ -1,6 +1,7 @@
 //! The durable store: snippets, and the outbox of events owed to other services. One trait
 //! each, one implementation per database, chosen once at start-up.
 
+mod audit;
 mod changes;
 mod contexts;
 mod embeddings;
@@ -15,7 +16,9 @@ mod row;
 mod sqlite;
 mod text_search;
 mod tokens;
+mod workspaces;
 
+pub use audit::AuditLog;
 pub use changes::{ChangeLog, ReadBound, StreamPosition};
 pub use contexts::ContextStore;
 pub use embeddings::{EmbeddingStore, IndexEntry, NewEmbedding};
@@ -25,6 +28,10 @@ pub use pieces_model::bus::{ChangeFeed, FeedMessage};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
+pub use workspaces::{
+    MemberChange, MemberRule, PostgresWorkspaces, SqliteWorkspaces, WorkspaceDeletion,
+    WorkspaceStore,
+};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -50,6 +57,13 @@ pub trait SnippetStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn get_snippet(&self, user: &str, id: &str) -> Result<Option<Snippet>, StoreError>;
+
+    /// The snippet with this id in whatever workspace holds it, with that workspace's key:
+    /// the caller checks who may see it.
+    async fn find_snippet(&self, id: &str) -> Result<Option<(String, Snippet)>, StoreError>;
+
+    /// The key of the workspace holding the snippet with this id.
+    async fn snippet_workspace(&self, id: &str) -> Result<Option<String>, StoreError>;
 
     /// Those of `ids` that are the user's snippets, whole, in no particular order.
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError>;
@@ -136,6 +150,11 @@ pub struct Stores {
     pub outbox: Arc<dyn OutboxQueue>,
     pub tokens: Arc<dyn TokenStore>,
     pub embeddings: Arc<dyn EmbeddingStore>,
+    pub workspaces: Arc<dyn WorkspaceStore>,
+    /// The audit log, to read (SQLite: the reader connections).
+    pub audit: Arc<dyn AuditLog>,
+    /// The audit log, to prune (SQLite: the writer).
+    pub audit_pruner: Arc<dyn AuditLog>,
     /// The change log, to read (SQLite: the reader connections).
     pub changes: Arc<dyn ChangeLog>,
     /// The change log, to prune (SQLite: the writer).
@@ -200,6 +219,9 @@ pub async fn connect(
                 outbox: Arc::new(BatchedOutbox::spawn(pool.clone())),
                 tokens: Arc::new(pool.clone()),
                 embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
+                workspaces: Arc::new(workspaces::PostgresWorkspaces { pool: pool.clone() }),
+                audit: Arc::new(pool.clone()),
+                audit_pruner: Arc::new(pool.clone()),
                 changes: Arc::new(pool.clone()),
                 changes_pruner: Arc::new(pool.clone()),
                 contexts: Arc::new(pool.clone()),
@@ -220,6 +242,12 @@ pub async fn connect(
                     readers: store.readers().clone(),
                     writer: store.writer().clone(),
                 }),
+                workspaces: Arc::new(workspaces::SqliteWorkspaces {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
+                audit: Arc::new(store.readers().clone()),
+                audit_pruner: Arc::new(store.writer().clone()),
                 changes: Arc::new(store.readers().clone()),
                 changes_pruner: Arc::new(store.writer().clone()),
                 contexts: Arc::new(store.readers().clone()),

@@ -104,6 +104,24 @@ impl SnippetStore for PostgresStore {
         row.map(SnippetRow::into_snippet).transpose()
     }
 
+    async fn find_snippet(&self, id: &str) -> Result<Option<(String, Snippet)>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM snippets WHERE id = $1");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(SnippetRow::into_owned).transpose()
+    }
+
+    async fn snippet_workspace(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM snippets WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());

@@ -9,6 +9,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgExecutor, PgPool, Postgres};
 
+use super::audit::{self, audit_cte};
 use super::changes::{announce_changes, bind_changes, change_log_ctes};
 use super::group_commit::{BatchWriter, Create};
 use super::row::json_text;
@@ -38,13 +39,15 @@ macro_rules! outbox_cte {
     };
 }
 
-/// What changes owe (outbox events), their stream records and the contexts they make
-/// current (parameters $14-$16, one per user), in one statement.
+/// What changes owe (outbox events), their stream records, their audit records ($17) and
+/// the contexts they make current (parameters $14-$16, one per user), in one statement.
 const RECORD: &str = concat!(
     "WITH ",
     change_log_ctes!(),
     ", ",
     outbox_cte!(),
+    ", ",
+    audit_cte!("$17"),
     ", contexts AS (
     INSERT INTO workflow_contexts (user_id, data, expires_at)
     SELECT * FROM UNNEST($14::text[], $15::text[], $16::int8[])
@@ -53,14 +56,16 @@ const RECORD: &str = concat!(
     announce_changes!()
 );
 
-/// New snippets (parameters $14-$23), what they owe and their stream records, in one
-/// statement. The lock order matches every other change of a user's snippets: the user's
+/// New snippets (parameters $14-$23), what they owe, their stream records and their audit
+/// records ($24), in one statement. The lock order matches every other change of a user's snippets: the user's
 /// stream position here, then their snippet count in the insert's trigger at the end.
 const CREATE: &str = concat!(
     "WITH ",
     change_log_ctes!(),
     ", ",
     outbox_cte!(),
+    ", ",
+    audit_cte!("$24"),
     ", created AS (
     INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, description,
                           created_at, updated_at)
@@ -96,6 +101,9 @@ impl BatchWriter<Create> for PgPool {
             .bind(column(creates, |c| c.snippet.description.as_deref()))
             .bind(column(creates, |c| to_micros(c.snippet.created_at)))
             .bind(column(creates, |c| to_micros(c.snippet.updated_at)))
+            .bind(audit::postgres_parameter(
+                creates.iter().flat_map(|c| &c.recorded.audit),
+            ))
             .execute(self)
             .await?;
         Ok(())
@@ -116,10 +124,9 @@ pub async fn record<'r>(
     recorded: impl IntoIterator<Item = &'r Recorded>,
 ) -> Result<(), StoreError> {
     let recorded: Vec<&Recorded> = recorded.into_iter().collect();
-    if recorded
-        .iter()
-        .all(|r| r.outbox.is_empty() && r.changes.is_empty() && r.context.is_none())
-    {
+    if recorded.iter().all(|r| {
+        r.outbox.is_empty() && r.changes.is_empty() && r.context.is_none() && r.audit.is_empty()
+    }) {
         return Ok(());
     }
     // One row per user: an upsert may not touch a row twice in one statement, and the last
@@ -139,6 +146,9 @@ pub async fn record<'r>(
                 .map(|c| to_micros(c.expires_at))
                 .collect::<Vec<_>>(),
         )
+        .bind(audit::postgres_parameter(
+            recorded.iter().flat_map(|r| &r.audit),
+        ))
         .execute(db)
         .await?;
     Ok(())

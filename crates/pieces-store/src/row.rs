@@ -2,19 +2,19 @@
 
 use std::sync::LazyLock;
 
-use pieces_model::{Listed, PendingEvent, Snippet, Target};
+use pieces_model::{workspace, Listed, PendingEvent, Snippet, Target};
 
 use super::{from_micros, StoreError};
 
 /// The columns every snippet query selects, in this order.
 pub const SNIPPET_COLUMNS: &str =
-    "id, title, code, language, tags, metadata, description, created_at, updated_at";
+    "id, user_id, title, code, language, tags, metadata, description, created_at, updated_at";
 
 /// The same columns from PostgreSQL, whose JSON columns come back as text so both backends
 /// share one row type.
 pub const POSTGRES_COLUMNS: &str =
-    "id, title, code, language, tags::text AS tags, metadata::text AS metadata, description, \
-     created_at, updated_at";
+    "id, user_id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
+     description, created_at, updated_at";
 
 /// A row whose code, metadata and description hold more than this many bytes together is
 /// left out of a page (`Listed::Deferred`) and read on its own when its turn comes: a page of
@@ -48,7 +48,7 @@ pub static POSTGRES_LISTED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 fn listed(table: &str, size: &str, tags: &str, metadata: &str) -> String {
     let small = format!("({size}) <= {INLINE_ROW_BYTES}");
     format!(
-        "{table}id AS id, {table}title AS title, \
+        "{table}id AS id, {table}user_id AS user_id, {table}title AS title, \
          CASE WHEN {small} THEN {table}code ELSE '' END AS code, \
          {table}language AS language, {tags} AS tags, \
          CASE WHEN {small} THEN {metadata} ELSE '{{}}' END AS metadata, \
@@ -61,6 +61,8 @@ fn listed(table: &str, size: &str, tags: &str, metadata: &str) -> String {
 #[derive(sqlx::FromRow)]
 pub struct SnippetRow {
     id: String,
+    /// The workspace's stored key.
+    user_id: String,
     title: String,
     code: String,
     language: String,
@@ -75,6 +77,12 @@ pub struct SnippetRow {
 }
 
 impl SnippetRow {
+    /// The snippet and the stored key of its workspace.
+    pub fn into_owned(self) -> Result<(String, Snippet), StoreError> {
+        let key = self.user_id.clone();
+        Ok((key, self.into_snippet()?))
+    }
+
     pub fn into_snippet(self) -> Result<Snippet, StoreError> {
         let corrupt = |what: &str, e: serde_json::Error| {
             StoreError::Corrupt(format!("snippet {} {what}: {e}", self.id))
@@ -84,6 +92,7 @@ impl SnippetRow {
             metadata: serde_json::from_str(&self.metadata).map_err(|e| corrupt("metadata", e))?,
             created_at: from_micros(self.created_at)?,
             updated_at: from_micros(self.updated_at)?,
+            workspace: workspace::api_id(&self.user_id).to_owned(),
             id: self.id,
             title: self.title,
             code: self.code,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
+use super::audit;
 use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::row::{
@@ -305,6 +306,7 @@ pub(super) async fn record(
         .execute(&mut **tx)
         .await?;
     }
+    audit::record_in_sqlite(tx, &recorded.audit).await?;
     record_in_sqlite(tx, &recorded.changes).await
 }
 
@@ -350,6 +352,24 @@ impl SnippetStore for SqliteStore {
             .fetch_optional(&self.readers)
             .await?;
         row.map(SnippetRow::into_snippet).transpose()
+    }
+
+    async fn find_snippet(&self, id: &str) -> Result<Option<(String, Snippet)>, StoreError> {
+        let sql = format!("SELECT {SNIPPET_COLUMNS} FROM snippets WHERE id = ?");
+        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await?;
+        row.map(SnippetRow::into_owned).transpose()
+    }
+
+    async fn snippet_workspace(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM snippets WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.readers)
+                .await?,
+        )
     }
 
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {

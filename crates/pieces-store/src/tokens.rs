@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, SqlitePool};
 
+use super::row::json_text;
 use super::{from_micros, to_micros, StoreError};
+use pieces_model::audit::NewAudit;
 use pieces_model::{Scopes, StoredToken};
 
 #[async_trait]
@@ -16,6 +18,7 @@ pub trait TokenStore: Send + Sync {
         token: &StoredToken,
         hash: &str,
         max_live: i64,
+        audit: &NewAudit,
     ) -> Result<bool, StoreError>;
     /// The token whose secret hashes to `hash`, revoked or not.
     async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError>;
@@ -28,18 +31,21 @@ pub trait TokenStore: Send + Sync {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<StoredToken>, i64), StoreError>;
-    /// Revokes one of the user's tokens; false when the user has no such live token.
+    /// Revokes one of the user's tokens, with its audit record; false when the user has no
+    /// such live token.
     async fn revoke_token(
         &self,
         user: &str,
         id: &str,
         at: DateTime<Utc>,
+        audit: &NewAudit,
     ) -> Result<bool, StoreError>;
     /// Records when tokens were last used, in one transaction.
     async fn touch_tokens(&self, used: &[(String, DateTime<Utc>)]) -> Result<(), StoreError>;
 }
 
-const COLUMNS: &str = "id, user_id, name, scopes, created_at, expires_at, last_used_at, revoked_at";
+const COLUMNS: &str =
+    "id, user_id, name, scopes, created_at, expires_at, last_used_at, revoked_at, workspaces";
 
 #[derive(sqlx::FromRow)]
 struct TokenRow {
@@ -51,6 +57,7 @@ struct TokenRow {
     expires_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    workspaces: Option<String>,
 }
 
 impl TokenRow {
@@ -58,7 +65,14 @@ impl TokenRow {
         let scopes = Scopes::from_text(&self.scopes)
             .ok_or_else(|| StoreError::Corrupt(format!("token {} has unknown scopes", self.id)))?;
         let optional = |t: Option<i64>| t.map(from_micros).transpose();
+        let workspaces = match self.workspaces.as_deref() {
+            None => None,
+            Some(text) => Some(serde_json::from_str(text).map_err(|_| {
+                StoreError::Corrupt(format!("token {} has unreadable workspaces", self.id))
+            })?),
+        };
         Ok(StoredToken {
+            workspaces,
             scopes,
             created_at: from_micros(self.created_at)?,
             expires_at: from_micros(self.expires_at)?,
@@ -74,9 +88,41 @@ impl TokenRow {
 /// A new token, stored only while its user holds fewer than the cap ($8) of live tokens
 /// (neither revoked nor expired at its creation, $6).
 const INSERT_UNDER_CAP: &str = "INSERT INTO access_tokens (id, user_id, name, scopes, token_hash, \
-    created_at, expires_at) SELECT $1, $2, $3, $4, $5, $6, $7 \
+    created_at, expires_at, workspaces) SELECT $1, $2, $3, $4, $5, $6, $7, $9 \
     WHERE (SELECT COUNT(*) FROM access_tokens WHERE user_id = $2 AND revoked_at IS NULL \
     AND expires_at > $6) < $8";
+
+/// Writes a token's audit record in the caller's transaction (it has no detail, the one
+/// column whose type differs between the databases).
+async fn insert_audit<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    r: &NewAudit,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+{
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_id, via, token_id, workspace_id, action, \
+         target_type, target_id, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(to_micros(r.at))
+    .bind(r.actor.user_id.as_str())
+    .bind(r.actor.via.as_str())
+    .bind(r.actor.token_id.as_deref())
+    .bind(r.workspace.as_deref())
+    .bind(r.action.as_str())
+    .bind(r.target.kind.as_str())
+    .bind(r.target.id.as_str())
+    .bind(r.request_id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// One implementation for each pool type, from the one text of each query. `$lock` runs
 /// first in the insert's transaction: on PostgreSQL a lock on the user, so two concurrent
@@ -90,6 +136,7 @@ macro_rules! token_store_on {
                 t: &StoredToken,
                 hash: &str,
                 max_live: i64,
+                audit: &NewAudit,
             ) -> Result<bool, StoreError> {
                 let mut tx = self.begin().await?;
                 if !$lock.is_empty() {
@@ -107,10 +154,15 @@ macro_rules! token_store_on {
                     .bind(to_micros(t.created_at))
                     .bind(to_micros(t.expires_at))
                     .bind(max_live)
+                    .bind(t.workspaces.as_ref().map(json_text))
                     .execute(&mut *tx)
                     .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
                 tx.commit().await?;
-                Ok(done.rows_affected() > 0)
+                Ok(true)
             }
 
             async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
@@ -161,7 +213,9 @@ macro_rules! token_store_on {
                 user: &str,
                 id: &str,
                 at: DateTime<Utc>,
+                audit: &NewAudit,
             ) -> Result<bool, StoreError> {
+                let mut tx = self.begin().await?;
                 let done = sqlx::query(
                     "UPDATE access_tokens SET revoked_at = $1 \
                      WHERE user_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -169,9 +223,14 @@ macro_rules! token_store_on {
                 .bind(to_micros(at))
                 .bind(user)
                 .bind(id)
-                .execute(self)
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn touch_tokens(
@@ -216,8 +275,9 @@ impl TokenStore for SqliteTokens {
         token: &StoredToken,
         hash: &str,
         max_live: i64,
+        audit: &NewAudit,
     ) -> Result<bool, StoreError> {
-        self.writer.insert_token(token, hash, max_live).await
+        self.writer.insert_token(token, hash, max_live, audit).await
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<StoredToken>, StoreError> {
@@ -242,8 +302,9 @@ impl TokenStore for SqliteTokens {
         user: &str,
         id: &str,
         at: DateTime<Utc>,
+        audit: &NewAudit,
     ) -> Result<bool, StoreError> {
-        self.writer.revoke_token(user, id, at).await
+        self.writer.revoke_token(user, id, at, audit).await
     }
 
     async fn touch_tokens(&self, used: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {

@@ -84,7 +84,8 @@ impl TestApp {
             SECRET.as_bytes(),
             settings.jwt_issuer.as_deref(),
             settings.jwt_audience.as_deref(),
-        );
+        )
+        .with_groups_claim(settings.jwt_groups_claim.as_deref());
         let service = Service::build(settings.clone(), keys)
             .await
             .expect("service builds");
@@ -124,6 +125,13 @@ impl TestApp {
 
     pub fn token(&self, user: &str) -> String {
         JwtKeys::new(SECRET.as_bytes(), None, None).mint(user, 3600)
+    }
+
+    /// A token for `user` whose `groups` claim lists `groups`.
+    pub fn token_in_groups(&self, user: &str, groups: &[&str]) -> String {
+        let mut extra = serde_json::Map::new();
+        extra.insert("groups".into(), serde_json::json!(groups));
+        JwtKeys::new(SECRET.as_bytes(), None, None).mint_with(user, 3600, extra)
     }
 
     pub fn request(&self, method: Method, path: &str, user: &str) -> RequestBuilder {

@@ -114,6 +114,12 @@ impl ServiceProcess {
         JwtKeys::new(SECRET.as_bytes(), None, None).mint(user, 3600)
     }
 
+    /// Kills the process at once (SIGKILL), as a node failure would, and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM, waits for the exit and returns everything the process printed.
     pub async fn stop(mut self) -> String {
         let _ = Command::new("kill")

@@ -97,7 +97,10 @@ impl ServerHandler for McpServer {
             let refused = ApiError::InsufficientScope(spec.scope);
             ("forbidden", failure(&refused))
         } else {
-            match self.run(name, &caller.user, arguments).await {
+            match self
+                .run(name, &caller.clone().through_mcp(), arguments)
+                .await
+            {
                 Ok((value, text)) => ("ok", success(value, text)),
                 Err(error) => ("error", failure(&error)),
             }
@@ -121,6 +124,7 @@ struct Search {
     tag: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    workspace: Option<String>,
 }
 
 /// The arguments of the tools that name one snippet.
@@ -130,9 +134,15 @@ struct ById {
 }
 
 impl McpServer {
-    /// Runs one tool for `user`: its structured result and a text rendering of it.
-    async fn run(&self, tool: &str, user: &str, args: Value) -> Result<(Value, String), ApiError> {
+    /// Runs one tool for `caller`: its structured result and a text rendering of it.
+    async fn run(
+        &self,
+        tool: &str,
+        caller: &Principal,
+        args: Value,
+    ) -> Result<(Value, String), ApiError> {
         let services = &self.state.services;
+        let user = caller.user.as_str();
         match tool {
             "search_snippets" => {
                 let search: Search = parse_value(args)?;
@@ -148,12 +158,13 @@ impl McpServer {
                     tag: search.tag,
                     q: search.query,
                     mode: search.mode,
+                    workspace: search.workspace,
                 };
-                let page = services.snippets.list(user, params).await?;
+                let page = services.snippets.list(caller, params).await?;
                 let mut found = Vec::with_capacity(page.rows.len());
                 for row in page.rows {
                     // A large row is read whole on its own, cut, and let go before the next.
-                    if let Some(whole) = services.snippets.whole(user, row).await? {
+                    if let Some(whole) = services.snippets.whole(row).await? {
                         found.push(render::found(whole.snippet));
                     }
                 }
@@ -165,13 +176,13 @@ impl McpServer {
             }
             "get_snippet" => {
                 let ById { id } = parse_value(args)?;
-                let snippet = read(services.snippets.get(user, &snippet_id(&id)?).await?)?;
+                let snippet = read(services.snippets.get(caller, &snippet_id(&id)?).await?)?;
                 let text = render::snippet(&snippet);
                 Ok((snippet, text))
             }
             "save_snippet" => {
                 let body: NewSnippet = parse_value(args)?;
-                let snippet = services.snippets.create(user, body).await?;
+                let snippet = services.snippets.create(caller, body).await?;
                 let value = json!({"snippet_id": snippet.id, "snippet": snippet});
                 let text = format!("saved {}", render::snippet(&value["snippet"]));
                 Ok((value, text))
@@ -180,7 +191,7 @@ impl McpServer {
                 let mut args = args;
                 let id = take_id(&mut args)?;
                 let patch: SnippetPatch = parse_value(args)?;
-                let snippet = services.snippets.update(user, &id, patch).await?;
+                let snippet = services.snippets.update(caller, &id, patch).await?;
                 let value = serde_json::to_value(snippet).unwrap_or(Value::Null);
                 let text = format!("updated {}", render::snippet(&value));
                 Ok((value, text))
@@ -188,9 +199,14 @@ impl McpServer {
             "delete_snippet" => {
                 let ById { id } = parse_value(args)?;
                 let id = snippet_id(&id)?;
-                services.snippets.delete(user, &id).await?;
+                services.snippets.delete(caller, &id).await?;
                 let text = format!("deleted snippet {id}");
                 Ok((json!({"deleted": id}), text))
+            }
+            "list_workspaces" => {
+                let workspaces = services.workspaces.list(caller).await?;
+                let text = render::workspaces(&workspaces);
+                Ok((json!({ "workspaces": workspaces }), text))
             }
             "get_workflow_context" => match services.context.get(user).await {
                 Ok(bytes) => {
@@ -213,7 +229,7 @@ impl McpServer {
             }
             "ask" => {
                 let body: AssistRequest = parse_value(args)?;
-                let answer = services.assist.ask(user, body).await?;
+                let answer = services.assist.ask(caller, body).await?;
                 let text = answer.response.clone();
                 Ok((serde_json::to_value(answer).unwrap_or(Value::Null), text))
             }

@@ -76,3 +76,12 @@ pub fn context(c: &Value) -> String {
         c["context_data"]
     )
 }
+
+/// The workspaces as lines: name, id and the caller's role.
+pub fn workspaces(workspaces: &[pieces_model::workspace::Workspace]) -> String {
+    workspaces
+        .iter()
+        .map(|w| format!("{} ({}): {}", w.name, w.id, w.role.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -30,6 +30,9 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
     let mut patch = schema("SnippetPatch");
     patch["properties"]["id"] = id.clone();
     patch["required"] = json!(["id"]);
+    let workspace = json!({"type": "string", "maxLength": 64,
+        "description": "Where to look: `personal` (the default) or a team workspace's id \
+            (list_workspaces names them)"});
     let search_input = object(
         json!({
             "query": {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$",
@@ -42,6 +45,7 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             "limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX,
                 "default": SEARCH_LIMIT_DEFAULT},
             "offset": {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX, "default": 0},
+            "workspace": workspace.clone(),
         }),
         &[],
     );
@@ -68,6 +72,10 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
         &["snippet_id", "snippet"],
     );
     let deleted = object(json!({"deleted": {"type": "string"}}), &["deleted"]);
+    let workspaces = object(
+        json!({"workspaces": {"type": "array", "items": schema("Workspace")}}),
+        &["workspaces"],
+    );
     // A tool result is one message: the answer comes whole.
     let mut ask_input = schema("AssistRequest");
     if let Some(Value::Object(properties)) = ask_input.get_mut("properties") {
@@ -131,6 +139,15 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             by_id,
             deleted,
             writes.clone().destructive(true),
+        ),
+        spec(
+            "list_workspaces",
+            "The workspaces the user can read (their personal one and their teams'), with \
+             their role in each: pass an id as `workspace` to search or save there.",
+            Scope::SnippetsRead,
+            object(json!({}), &[]),
+            workspaces,
+            read_only.clone(),
         ),
         spec(
             "get_workflow_context",

@@ -44,15 +44,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
 pub async fn assist(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<Ai>,
+    Authorized(caller, _): Authorized<Ai>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AssistRequest>,
 ) -> Result<Response, ApiError> {
     let assist = &state.services.assist;
     if !(body.stream == Some(true) || accepts_event_stream(&headers)) {
-        return Ok(Json(assist.ask(&user, body).await?).into_response());
+        return Ok(Json(assist.ask(&caller, body).await?).into_response());
     }
-    let answer = assist.ask_streaming(&user, body).await?;
+    let answer = assist.ask_streaming(&caller, body).await?;
     // The stream outlives the request's scope, so its errors carry the id taken now.
     let request_id = request_id::current();
     let metrics = state.metrics.clone();

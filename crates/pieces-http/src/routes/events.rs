@@ -22,8 +22,7 @@ use crate::auth::{bearer_token, Caller};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use pieces_model::bounds::EVENT_ID_MAX_DIGITS;
-use pieces_model::{Scope, ValidationError};
+use pieces_model::{Scope, StreamCursor, ValidationError};
 use pieces_service::auth::Principal;
 use pieces_service::{StreamItem, StreamMetrics, Subscription};
 
@@ -83,14 +82,14 @@ fn sse_events(
         (subscription, stop),
         |(mut subscription, stop)| async move {
             let event = match subscription.next(&stop).await? {
-                StreamItem::Event(e) => Event::default()
-                    .id(e.id.to_string())
-                    .event(&e.kind)
-                    .data(e.to_json()),
+                StreamItem::Event { event, id } => Event::default()
+                    .id(id.clone())
+                    .event(&event.kind)
+                    .data(event.to_json(&id)),
                 StreamItem::Reset { from } => Event::default()
-                    .id(from.to_string())
+                    .id(from.clone())
                     .event("reset")
-                    .data(json!({"id": from.to_string(), "type": "reset"}).to_string()),
+                    .data(json!({"id": from, "type": "reset"}).to_string()),
             };
             Some((Ok(event), (subscription, stop)))
         },
@@ -186,9 +185,9 @@ async fn pump(
         tokio::select! {
             item = subscription.next(&stop) => {
                 let text = match item {
-                    Some(StreamItem::Event(e)) => e.to_json(),
+                    Some(StreamItem::Event { event, id }) => event.to_json(&id),
                     Some(StreamItem::Reset { from }) => {
-                        json!({"id": from.to_string(), "type": "reset"}).to_string()
+                        json!({"id": from, "type": "reset"}).to_string()
                     }
                     None => {
                         let close = if subscription.credential_ended() {
@@ -230,21 +229,12 @@ async fn subscribe(
     }
     let since = match since.as_deref() {
         None | Some("") => None,
-        Some(text)
-            if text.len() <= EVENT_ID_MAX_DIGITS && text.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            text.parse::<i64>().ok()
-        }
-        Some(_) => {
-            return Err(ValidationError::new(
+        Some(text) => Some(StreamCursor::parse(text).ok_or_else(|| {
+            ValidationError::new(
                 "since",
-                format!(
-                    "since (or Last-Event-ID) must be an event id: up to \
-                     {EVENT_ID_MAX_DIGITS} digits"
-                ),
+                "since (or Last-Event-ID) must be an event id this stream gave out",
             )
-            .into())
-        }
+        })?),
     };
     let m = &state.metrics;
     let metrics = StreamMetrics {

@@ -23,7 +23,6 @@ struct Writing {
     /// Counts this listing against its user's while it is written.
     _listing: LargeListing,
     snippets: Arc<SnippetService>,
-    user: String,
     rows: VecDeque<Listed>,
     /// The last large row written: its place is given back when hyper asks for more, that
     /// is once it has taken the row's bytes.
@@ -64,7 +63,6 @@ pub fn streamed(
     let state = Writing {
         _listing: listing,
         snippets,
-        user,
         rows: rows.into(),
         written: None,
         first: true,
@@ -75,7 +73,7 @@ pub fn streamed(
         let Some(row) = state.rows.pop_front() else {
             return state.tail.take().map(|tail| (Ok(tail), state));
         };
-        let whole = match state.snippets.whole(&state.user, row).await {
+        let whole = match state.snippets.whole(row).await {
             Ok(Some(whole)) => whole,
             // Deleted since the page was read: left out, as a page read a moment later would.
             Ok(None) => return Some((Ok(Bytes::new()), state)),

@@ -13,6 +13,7 @@ mod snippets;
 mod tokens;
 mod web;
 mod workflow;
+mod workspaces;
 
 pub use local_session::PATH as LOCAL_SESSION_PATH;
 pub use openapi::ApiDoc;
@@ -35,6 +36,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(workflow::router())
         .merge(assist::router())
         .merge(tokens::router())
+        .merge(workspaces::router())
         .merge(events::router())
         .split_for_parts();
     let (description, description_doc) = OpenApiRouter::new()

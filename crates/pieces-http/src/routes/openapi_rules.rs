@@ -5,11 +5,13 @@
 use serde_json::{json, Map, Value};
 
 use pieces_model::bounds::{
-    CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, EVENT_ID_MAX_DIGITS, MAX_TOKENS_LIMIT,
-    MODEL_MAX_CHARS, OFFSET_MAX, PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS,
-    SESSION_ID_MAX_CHARS,
+    CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, OFFSET_MAX,
+    PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS, SESSION_ID_MAX_CHARS,
 };
-use pieces_model::{Limits, Scope, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX};
+use pieces_model::{
+    Limits, Scope, CURSOR_MAX_BYTES, CURSOR_PATTERN, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS,
+    TOKEN_PAGE_MAX,
+};
 
 /// No NUL anywhere (PostgreSQL cannot store it), and at least one character that is not
 /// Unicode white space (the characters `str::trim` removes).
@@ -193,8 +195,8 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         "id",
         json!({"format": "uuid"}),
     );
-    // An event id: digits (empty means none, as an absent one does).
-    let event_id = json!({"pattern": "^[0-9]*$", "maxLength": EVENT_ID_MAX_DIGITS});
+    // An event id: a stream cursor (empty means none, as an absent one does).
+    let event_id = json!({"pattern": CURSOR_PATTERN, "maxLength": CURSOR_MAX_BYTES});
     for stream in ["/api/v1/events", "/api/v1/ws"] {
         merge_parameter(doc, stream, "since", event_id.clone());
     }

@@ -42,10 +42,10 @@ pub struct Stored {
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create_snippet(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<SnippetsWrite>,
+    Authorized(caller, _): Authorized<SnippetsWrite>,
     ApiJson(body): ApiJson<NewSnippet>,
 ) -> Result<Response, ApiError> {
-    let snippet = state.services.snippets.create(&user, body).await?;
+    let snippet = state.services.snippets.create(&caller, body).await?;
     let location = format!("/api/v1/snippets/{}", snippet.id);
     let body = Stored {
         snippet_id: snippet.id.clone(),
@@ -71,13 +71,13 @@ pub async fn create_snippet(
         (status = 503, body = ErrorBody)))]
 pub async fn list_snippets(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<SnippetsRead>,
+    Authorized(caller, _): Authorized<SnippetsRead>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    let page = state.services.snippets.list(&user, params).await?;
+    let page = state.services.snippets.list(&caller, params).await?;
     Ok(match page.into_whole() {
         Ok(page) => Json(page).into_response(),
-        Err(page) => listing_body::streamed(state.services.snippets.clone(), user, page)?,
+        Err(page) => listing_body::streamed(state.services.snippets.clone(), caller.user, page)?,
     })
 }
 
@@ -88,10 +88,10 @@ pub async fn list_snippets(
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get_snippet(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<SnippetsRead>,
+    Authorized(caller, _): Authorized<SnippetsRead>,
     SnippetId(id): SnippetId,
 ) -> Result<Response, ApiError> {
-    let SnippetJson(bytes) = state.services.snippets.get(&user, &id).await?;
+    let SnippetJson(bytes) = state.services.snippets.get(&caller, &id).await?;
     // Served as stored, without parsing it again.
     let mut response = bytes.into_response();
     response.headers_mut().insert(
@@ -110,12 +110,12 @@ pub async fn get_snippet(
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn update_snippet(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<SnippetsWrite>,
+    Authorized(caller, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
     ApiJson(patch): ApiJson<SnippetPatch>,
 ) -> Result<Json<Snippet>, ApiError> {
     Ok(Json(
-        state.services.snippets.update(&user, &id, patch).await?,
+        state.services.snippets.update(&caller, &id, patch).await?,
     ))
 }
 
@@ -126,9 +126,9 @@ pub async fn update_snippet(
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete_snippet(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<SnippetsWrite>,
+    Authorized(caller, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
 ) -> Result<StatusCode, ApiError> {
-    state.services.snippets.delete(&user, &id).await?;
+    state.services.snippets.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -41,10 +41,10 @@ pub struct TokenList {
         (status = 503, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    JwtUser(user): JwtUser,
+    JwtUser(caller): JwtUser,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<Response, ApiError> {
-    let created = state.services.tokens.create(&user, body).await?;
+    let created = state.services.tokens.create(&caller, body).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -55,11 +55,15 @@ pub async fn create_token(
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    JwtUser(user): JwtUser,
+    JwtUser(caller): JwtUser,
     ApiQuery(paging): ApiQuery<TokenPaging>,
 ) -> Result<Json<TokenList>, ApiError> {
     let (limit, offset) = paging.validate()?;
-    let page = state.services.tokens.list(&user, limit, offset).await?;
+    let page = state
+        .services
+        .tokens
+        .list(&caller.user, limit, offset)
+        .await?;
     Ok(Json(TokenList {
         tokens: page.tokens,
         total: page.total,
@@ -75,9 +79,9 @@ pub async fn list_tokens(
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    JwtUser(user): JwtUser,
+    JwtUser(caller): JwtUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.services.tokens.revoke(&user, &id).await?;
+    state.services.tokens.revoke(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

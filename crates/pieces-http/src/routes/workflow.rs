@@ -36,10 +36,10 @@ pub struct Synced {
         (status = 503, body = ErrorBody)))]
 pub async fn set_context(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<ContextWrite>,
+    Authorized(caller, _): Authorized<ContextWrite>,
     ApiJson(body): ApiJson<ContextInput>,
 ) -> Result<Json<Synced>, ApiError> {
-    let context = state.services.context.set(&user, body).await?;
+    let context = state.services.context.set(&caller.user, body).await?;
     Ok(Json(Synced {
         status: "synced",
         context,
@@ -52,9 +52,9 @@ pub async fn set_context(
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get_context(
     State(state): State<AppState>,
-    Authorized(user, _): Authorized<ContextRead>,
+    Authorized(caller, _): Authorized<ContextRead>,
 ) -> Result<Response, ApiError> {
-    let bytes = state.services.context.get(&user).await?;
+    let bytes = state.services.context.get(&caller.user).await?;
     let mut response = bytes.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -13,8 +13,9 @@ pub use answers::AnswerCache;
 
 use std::sync::Arc;
 
+use super::auth::Principal;
 use super::rate_limit::PerUserLimit;
-use super::{ContextService, ServiceError, ServiceResult, SnippetService};
+use super::{Access, ContextService, ServiceError, ServiceResult, SnippetService};
 use answer_stream::Keep;
 use gather::Gathered;
 use pieces_metrics::Metrics;
@@ -26,6 +27,8 @@ use pieces_upstream::UpstreamError;
 /// What an assist service is built from.
 pub struct AssistDeps {
     pub snippets: Arc<SnippetService>,
+    /// Which workspaces' snippets a caller's question may draw on.
+    pub access: Arc<Access>,
     pub context: Arc<ContextService>,
     /// The providers, in the order they are asked; empty when none is configured.
     pub providers: Vec<AiProvider>,
@@ -46,9 +49,13 @@ impl AssistService {
         Self { deps, limit }
     }
 
-    /// Answers `request` for `user`, whole, within the user's rate limit.
-    pub async fn ask(&self, user: &str, request: AssistRequest) -> ServiceResult<AssistAnswer> {
-        self.ask_streaming(user, request).await?.finish().await
+    /// Answers `request` for `caller`, whole, within the user's rate limit.
+    pub async fn ask(
+        &self,
+        caller: &Principal,
+        request: AssistRequest,
+    ) -> ServiceResult<AssistAnswer> {
+        self.ask_streaming(caller, request).await?.finish().await
     }
 
     /// Answers `request` for `user` as the answer is produced, within the user's rate limit.
@@ -56,10 +63,11 @@ impl AssistService {
     /// field, every provider failing) is an error here, not in the stream.
     pub async fn ask_streaming(
         &self,
-        user: &str,
+        caller: &Principal,
         request: AssistRequest,
     ) -> ServiceResult<AnswerStream> {
         let d = &self.deps;
+        let user = caller.user.as_str();
         self.limit
             .check(user)
             .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
@@ -75,7 +83,18 @@ impl AssistService {
                  or OPENAI_BASE_URL)",
             ));
         }
-        let gathered = gather::gather(&d.snippets, &d.context, user, &question.query).await;
+        let workspaces = d
+            .access
+            .keys_to_read(caller, question.workspaces.as_deref())
+            .await?;
+        let gathered = gather::gather(
+            &d.snippets,
+            &d.context,
+            caller,
+            &workspaces,
+            &question.query,
+        )
+        .await;
         let key = d.answers.key(user, &question, &gathered);
         if let Some(key) = &key {
             if let Some(answer) = d.answers.get(key).await {

@@ -144,6 +144,7 @@ mod tests {
     fn snippet(n: usize, code_chars: usize) -> Snippet {
         Snippet {
             id: format!("id-{n}"),
+            workspace: "personal".to_owned(),
             title: format!("snippet {n}"),
             code: "é".repeat(code_chars),
             language: "rust".into(),
@@ -161,6 +162,7 @@ mod tests {
             context: Default::default(),
             model: None,
             max_tokens: 10,
+            workspaces: None,
         }
     }
 

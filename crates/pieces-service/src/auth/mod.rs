@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use pieces_model::audit::{Actor, Via};
 use pieces_model::{Scope, Scopes};
 use pieces_store::StoreError;
 
@@ -54,25 +55,50 @@ pub struct Principal {
     pub token_id: Option<String>,
     /// When the credential stops being valid: what outlives a request (a stream) ends then.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The front door and credential kind, as the audit log names them.
+    pub via: Via,
+    /// The stored keys of the workspaces a limited personal token may reach; None: every
+    /// workspace the user can read.
+    pub workspaces: Option<Arc<[String]>>,
+    /// The platform groups the JWT lists (`JWT_GROUPS_CLAIM`); a personal token lists none.
+    pub groups: Arc<[String]>,
 }
 
 impl Principal {
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.allows(scope)
     }
+
+    /// Who the audit log says acted.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user.clone(),
+            via: self.via,
+            token_id: self.token_id.clone(),
+        }
+    }
+
+    /// The same caller, come through MCP.
+    pub fn through_mcp(mut self) -> Self {
+        self.via = Via::Mcp;
+        self
+    }
 }
 
 /// Turns a bearer credential into the caller it speaks for.
 pub struct Authenticator {
     jwt: JwtKeys,
+    /// JWTs are this run's own (local mode, see `LocalMode`).
+    local: bool,
     verified_jwts: VerifiedJwts,
     personal: Arc<PersonalTokens>,
 }
 
 impl Authenticator {
-    pub fn new(jwt: JwtKeys, personal: Arc<PersonalTokens>) -> Self {
+    pub fn new(jwt: JwtKeys, personal: Arc<PersonalTokens>, local: bool) -> Self {
         Self {
             jwt,
+            local,
             verified_jwts: VerifiedJwts::new(jwt::LEEWAY_SECS),
             personal,
         }
@@ -89,13 +115,20 @@ impl Authenticator {
                 scopes: found.scopes,
                 token_id: Some(found.id.clone()),
                 expires_at: Some(found.expires_at),
+                via: Via::Token,
+                workspaces: found.workspaces.as_deref().map(Arc::from),
+                groups: Arc::from(Vec::new()),
             });
         }
-        let Verified { user, exp } = match self.verified_jwts.get(token) {
+        let Verified { user, exp, groups } = match self.verified_jwts.get(token) {
             Some(verified) => verified,
             None => {
-                let (user, exp) = self.jwt.verify_until(token)?;
-                let verified = Verified { user, exp };
+                let claims = self.jwt.verify_claims(token)?;
+                let verified = Verified {
+                    user: claims.user,
+                    exp: claims.exp,
+                    groups: Arc::from(claims.groups),
+                };
                 self.verified_jwts.remember(token, verified.clone());
                 verified
             }
@@ -105,6 +138,9 @@ impl Authenticator {
             scopes: Scopes::all(),
             token_id: None,
             expires_at: exp.and_then(|secs| DateTime::from_timestamp(secs, 0)),
+            via: if self.local { Via::Local } else { Via::Jwt },
+            workspaces: None,
+            groups,
         })
     }
 }

@@ -186,6 +186,16 @@ mod tests {
         assert!(!stored.contains(&secret[PREFIX.len()..]));
     }
 
+    fn audit() -> pieces_model::audit::NewAudit {
+        let actor = pieces_model::audit::Actor {
+            user_id: "u".into(),
+            via: pieces_model::audit::Via::Jwt,
+            token_id: None,
+        };
+        let action = pieces_model::audit::AuditAction::TokenCreated;
+        pieces_model::audit::NewAudit::new(&actor, None, action, ("token", "t"), Utc::now())
+    }
+
     fn token(id: String) -> StoredToken {
         let now = Utc::now();
         StoredToken {
@@ -197,6 +207,7 @@ mod tests {
             expires_at: now + chrono::TimeDelta::days(1),
             last_used_at: None,
             revoked_at: None,
+            workspaces: None,
         }
     }
 
@@ -248,7 +259,7 @@ mod tests {
         }
         let stored = stores
             .tokens
-            .insert_token(&token("between".into()), "hash-between", 100)
+            .insert_token(&token("between".into()), "hash-between", 100, &audit())
             .await
             .expect("a write between two chunks");
         assert!(stored);

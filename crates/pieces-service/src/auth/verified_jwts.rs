@@ -4,6 +4,7 @@
 //! remembered, keyed by the whole token, so a forged or altered token never matches one.
 //! Gateways do the same (Envoy's `jwt_cache_config`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moka::sync::Cache;
@@ -20,6 +21,8 @@ pub struct Verified {
     pub user: String,
     /// Seconds since the epoch.
     pub exp: Option<i64>,
+    /// The platform groups the token lists.
+    pub groups: Arc<[String]>,
 }
 
 impl Verified {
@@ -91,11 +94,13 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::{unix_now, Verified, VerifiedJwts};
+    use std::sync::Arc;
 
     fn verified(exp: i64) -> Verified {
         Verified {
             user: "alice".into(),
             exp: Some(exp),
+            groups: Arc::from(Vec::new()),
         }
     }
 
@@ -124,6 +129,7 @@ mod tests {
             Verified {
                 user: "alice".into(),
                 exp: None,
+                groups: Arc::from(Vec::new()),
             },
         );
         assert_eq!(jwts.get("no-exp"), None);

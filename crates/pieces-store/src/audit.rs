@@ -1,0 +1,239 @@
+//! The audit log: written inside each change's transaction (`record_in_sqlite`, and on
+//! PostgreSQL `audit_cte!` in the statement that records the change), read newest first with
+//! filters and a cursor, pruned by age. Nothing updates a record.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgPool, QueryBuilder, Sqlite, SqlitePool, Transaction};
+
+use super::row::json_text;
+use super::{from_micros, to_micros, StoreError};
+use pieces_model::audit::{
+    Actor, AuditAction, AuditFilter, AuditRecord, AuditTarget, NewAudit, Via,
+};
+use pieces_model::workspace;
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Records matching `filter`, newest first: those of its workspace, or without one,
+    /// those whose actor is `filter.actor`.
+    async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Deletes up to `batch` records written before `before`; returns how many went.
+    async fn prune_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    seq: i64,
+    at: i64,
+    actor_id: String,
+    via: String,
+    token_id: Option<String>,
+    workspace_id: Option<String>,
+    action: String,
+    target_type: String,
+    target_id: String,
+    request_id: String,
+    detail: Option<String>,
+}
+
+impl AuditRow {
+    fn into_record(self) -> Result<AuditRecord, StoreError> {
+        let corrupt =
+            |what: &str| StoreError::Corrupt(format!("audit record {}: {what}", self.seq));
+        Ok(AuditRecord {
+            id: self.seq.to_string(),
+            at: from_micros(self.at)?,
+            actor: Actor {
+                via: Via::parse(&self.via).ok_or_else(|| corrupt("unknown via"))?,
+                user_id: self.actor_id,
+                token_id: self.token_id,
+            },
+            workspace: self
+                .workspace_id
+                .as_deref()
+                .map(|k| workspace::api_id(k).to_owned()),
+            action: AuditAction::parse(&self.action).ok_or_else(|| corrupt("unknown action"))?,
+            target: AuditTarget {
+                kind: self.target_type,
+                id: self.target_id,
+            },
+            request_id: self.request_id,
+            detail: match self.detail {
+                Some(text) => Some(serde_json::from_str(&text).map_err(|_| corrupt("detail"))?),
+                None => None,
+            },
+        })
+    }
+}
+
+const COLUMNS: &str = "seq, at, actor_id, via, token_id, workspace_id, action, target_type, \
+                       target_id, request_id";
+
+/// `SELECT … WHERE …` for `filter`, newest first, with the detail column as `detail` text.
+fn select<DB: sqlx::Database>(filter: &AuditFilter, detail: &str) -> QueryBuilder<'static, DB>
+where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!(
+        "SELECT {COLUMNS}, {detail} AS detail FROM audit_log WHERE "
+    ));
+    match (&filter.workspace, &filter.actor) {
+        (Some(ws), actor) => {
+            q.push("workspace_id = ").push_bind(ws.clone());
+            if let Some(actor) = actor {
+                q.push(" AND actor_id = ").push_bind(actor.clone());
+            }
+        }
+        (None, Some(actor)) => {
+            q.push("actor_id = ").push_bind(actor.clone());
+        }
+        // Never every record: the service always names a workspace or an actor.
+        (None, None) => {
+            q.push("FALSE");
+        }
+    }
+    if let Some(action) = filter.action {
+        q.push(" AND action = ")
+            .push_bind(action.as_str().to_owned());
+    }
+    if let Some(since) = filter.since {
+        q.push(" AND at >= ").push_bind(to_micros(since));
+    }
+    if let Some(until) = filter.until {
+        q.push(" AND at < ").push_bind(to_micros(until));
+    }
+    if let Some(before) = filter.before {
+        q.push(" AND seq < ").push_bind(before);
+    }
+    q.push(" ORDER BY seq DESC LIMIT ").push_bind(filter.limit);
+    q
+}
+
+const PRUNE: &str = "DELETE FROM audit_log WHERE seq IN \
+                     (SELECT seq FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2)";
+
+#[async_trait]
+impl AuditLog for SqlitePool {
+    async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> = select::<Sqlite>(filter, "detail")
+            .build_query_as()
+            .fetch_all(self)
+            .await?;
+        rows.into_iter().map(AuditRow::into_record).collect()
+    }
+
+    async fn prune_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(PRUNE)
+            .bind(to_micros(before))
+            .bind(batch)
+            .execute(self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl AuditLog for PgPool {
+    async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> = select::<sqlx::Postgres>(filter, "detail::text")
+            .build_query_as()
+            .fetch_all(self)
+            .await?;
+        rows.into_iter().map(AuditRow::into_record).collect()
+    }
+
+    async fn prune_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(PRUNE)
+            .bind(to_micros(before))
+            .bind(batch)
+            .execute(self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Writes audit records inside the caller's SQLite transaction.
+pub async fn record_in_sqlite(
+    tx: &mut Transaction<'_, Sqlite>,
+    records: &[NewAudit],
+) -> Result<(), StoreError> {
+    for r in records {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor_id, via, token_id, workspace_id, action, \
+             target_type, target_id, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(to_micros(r.at))
+        .bind(&r.actor.user_id)
+        .bind(r.actor.via.as_str())
+        .bind(r.actor.token_id.as_deref())
+        .bind(r.workspace.as_deref())
+        .bind(r.action.as_str())
+        .bind(&r.target.kind)
+        .bind(&r.target.id)
+        .bind(&r.request_id)
+        .bind(r.detail.as_ref().map(json_text))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A record as PostgreSQL's `jsonb_to_recordset` reads it in `audit_cte!`.
+#[derive(Serialize)]
+struct PgAudit<'a> {
+    at: i64,
+    actor_id: &'a str,
+    via: &'static str,
+    token_id: Option<&'a str>,
+    workspace_id: Option<&'a str>,
+    action: &'static str,
+    target_type: &'a str,
+    target_id: &'a str,
+    request_id: &'a str,
+    detail: Option<&'a serde_json::Value>,
+}
+
+/// The audit records of a statement, as the one JSON parameter `audit_cte!` takes.
+pub fn postgres_parameter<'a>(records: impl IntoIterator<Item = &'a NewAudit>) -> String {
+    let rows: Vec<PgAudit<'_>> = records
+        .into_iter()
+        .map(|r| PgAudit {
+            at: to_micros(r.at),
+            actor_id: &r.actor.user_id,
+            via: r.actor.via.as_str(),
+            token_id: r.actor.token_id.as_deref(),
+            workspace_id: r.workspace.as_deref(),
+            action: r.action.as_str(),
+            target_type: &r.target.kind,
+            target_id: &r.target.id,
+            request_id: &r.request_id,
+            detail: r.detail.as_ref(),
+        })
+        .collect();
+    json_text(&rows)
+}
+
+/// Inserts the audit records of a statement, given as one JSON array parameter (`$param`,
+/// bound from `postgres_parameter`), in their order.
+macro_rules! audit_cte {
+    ($param:literal) => {
+        concat!(
+            "audited AS (
+    INSERT INTO audit_log (at, actor_id, via, token_id, workspace_id, action, target_type,
+                           target_id, request_id, detail)
+    SELECT at, actor_id, via, token_id, workspace_id, action, target_type, target_id,
+           request_id, detail
+    FROM jsonb_to_recordset(",
+            $param,
+            "::jsonb) AS a(at int8, actor_id text, via text, token_id text, workspace_id text,
+                          action text, target_type text, target_id text, request_id text,
+                          detail jsonb)
+)"
+        )
+    };
+}
+pub(super) use audit_cte;
