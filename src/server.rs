@@ -27,7 +27,8 @@ use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
     Access, AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
     EmbeddingDeps, EmbeddingService, HealthService, OutboxSignal, SearchDeps, SearchService,
-    Services, SnippetDeps, SnippetService, StreamService, TokenService, WorkspaceService,
+    Services, ShareService, SnippetDeps, SnippetService, StreamService, TokenService,
+    WorkspaceService,
 };
 use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
@@ -243,6 +244,12 @@ impl Service {
             feed: feed.clone(),
             groups_claim: settings.jwt_groups_claim.is_some(),
         });
+        let shares = Arc::new(ShareService::new(
+            stores.shares.clone(),
+            stores.snippets.clone(),
+            access.clone(),
+            settings.share_rate_per_minute,
+        ));
         let context = Arc::new(ContextService::new(ContextDeps {
             cache: shared,
             keeper: keeper.clone(),
@@ -331,6 +338,7 @@ impl Service {
                 tokens,
                 stream,
                 workspaces,
+                shares,
             },
             health: HealthService {
                 store: stores.snippets,
@@ -625,7 +633,10 @@ async fn forget_idle_users(state: AppState, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = every.tick() => state.services.assist.forget_idle_users(),
+            _ = every.tick() => {
+                state.services.assist.forget_idle_users();
+                state.services.shares.forget_idle();
+            }
         }
     }
 }

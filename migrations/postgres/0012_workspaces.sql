@@ -47,3 +47,19 @@ CREATE INDEX audit_by_age ON audit_log (at);
 -- A personal token may be limited to some workspaces (their keys, as a JSON array); NULL is
 -- every workspace its user can read.
 ALTER TABLE access_tokens ADD COLUMN workspaces TEXT;
+
+-- Read-only links to one snippet, for people without an account. Only a SHA-256 hash of each
+-- link's key is kept. A revoked link keeps its row, so it answers "gone" rather than "unknown".
+CREATE TABLE share_links (
+    id           TEXT    PRIMARY KEY,
+    key_hash     TEXT    NOT NULL UNIQUE,
+    snippet_id   TEXT    NOT NULL,
+    workspace_id TEXT    NOT NULL,
+    created_by   TEXT    NOT NULL,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    revoked_at   BIGINT,
+    view_count   BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE INDEX share_links_by_snippet ON share_links (snippet_id, created_at);

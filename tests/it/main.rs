@@ -48,6 +48,7 @@ mod replicas;
 mod search_pages;
 mod semantic;
 mod semantic_outages;
+mod shares;
 mod snippets;
 mod store_faults;
 mod stream;

@@ -75,6 +75,7 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_METADATA_BYTES",
     "EVENT_RETENTION_HOURS",
     "AUDIT_RETENTION_DAYS",
+    "SHARE_RATE_PER_MINUTE",
     "STREAM_MAX_PER_USER",
     "CLIENT_WRITE_TIMEOUT_SECS",
     "TOKENS_MAX_PER_USER",
@@ -163,6 +164,8 @@ pub struct Settings {
     pub event_retention_hours: u64,
     /// How long audit records are kept.
     pub audit_retention_days: u64,
+    /// Share-link requests one client address may make per minute.
+    pub share_rate_per_minute: u32,
     pub stream_max_per_user: usize,
     /// How long a response may wait for its client to take more bytes before the connection
     /// is closed (a client that stops reading holds what was written for it).
@@ -240,6 +243,7 @@ impl Default for Settings {
             max_metadata_bytes: limits.object_bytes,
             event_retention_hours: 24,
             audit_retention_days: 365,
+            share_rate_per_minute: 60,
             stream_max_per_user: 16,
             client_write_timeout_secs: 30,
             tokens_max_per_user: 100,

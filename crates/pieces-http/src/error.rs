@@ -54,6 +54,8 @@ pub enum ApiError {
     InsufficientRole(Role),
     #[error("{detail}")]
     StateConflict { code: &'static str, detail: String },
+    #[error("{0}")]
+    Gone(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -115,6 +117,8 @@ impl ApiError {
         "last_owner",
         "workspace_not_empty",
         "personal_workspace",
+        "contains_secrets",
+        "gone",
         "origin_not_allowed",
         "not_found",
         "conflict",
@@ -150,6 +154,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             Self::StateConflict { .. } => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -176,6 +181,7 @@ impl ApiError {
             Self::Forbidden { code, .. } => code,
             Self::InsufficientRole(_) => "insufficient_role",
             Self::StateConflict { code, .. } => code,
+            Self::Gone(_) => "gone",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -315,6 +321,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::InsufficientRole(role) => Self::InsufficientRole(role),
             ServiceError::Forbidden { code, detail } => Self::Forbidden { code, detail },
             ServiceError::Conflict { code, detail } => Self::StateConflict { code, detail },
+            ServiceError::Refused { code, detail } => Self::LimitReached { code, detail },
+            ServiceError::Gone(detail) => Self::Gone(detail),
         }
     }
 }
@@ -396,6 +404,7 @@ mod tests {
             ApiError::InsufficientScope(pieces_model::Scope::Ai),
             ApiError::NotFound("x"),
             ApiError::InsufficientRole(Role::Writer),
+            ApiError::Gone(String::new()),
             ApiError::StateConflict {
                 code: "last_owner",
                 detail: String::new(),

@@ -127,3 +127,20 @@ impl<S: Send + Sync> FromRequestParts<S> for SnippetId {
         Ok(SnippetId(id.hyphenated().to_string()))
     }
 }
+
+/// The address of the client that opened the connection ("unknown" where none is known, as
+/// in tests that call the router directly), for limits per client.
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(ClientAddress(address))
+    }
+}

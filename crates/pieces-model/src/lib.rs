@@ -13,6 +13,7 @@ mod workflow;
 
 pub mod bus;
 pub mod request_id;
+pub mod share;
 pub mod workspace;
 
 pub use assist::{AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL};

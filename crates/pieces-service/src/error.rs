@@ -42,6 +42,12 @@ pub enum ServiceError {
     /// The change conflicts with the state of what it changes (`code` says how).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// The request is well formed but cannot be done as asked (`code` says why).
+    #[error("{detail}")]
+    Refused { code: &'static str, detail: String },
+    /// What was asked for existed and no longer does (an expired or revoked link).
+    #[error("{0}")]
+    Gone(String),
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -15,6 +15,8 @@ mod health;
 mod outbox_signal;
 mod rate_limit;
 mod search;
+pub mod secrets;
+mod shares;
 mod snippets;
 mod stream;
 mod tokens;
@@ -29,6 +31,7 @@ pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
 pub use outbox_signal::OutboxSignal;
 pub use search::{SearchDeps, SearchPage, SearchService};
+pub use shares::ShareService;
 pub use snippets::{LargeListing, LargeRow, SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
 pub use tokens::{CreatedToken, TokenPage, TokenService};
@@ -45,4 +48,5 @@ pub struct Services {
     pub tokens: Arc<TokenService>,
     pub stream: Arc<StreamService>,
     pub workspaces: Arc<WorkspaceService>,
+    pub shares: Arc<ShareService>,
 }

@@ -13,6 +13,7 @@ mod postgres;
 mod postgres_insert;
 mod postgres_pages;
 mod row;
+mod shares;
 mod sqlite;
 mod text_search;
 mod tokens;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use pieces_model::bus::{ChangeFeed, FeedMessage};
 pub use postgres::PostgresStore;
+pub use shares::ShareStore;
 pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
 pub use workspaces::{
@@ -151,6 +153,7 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     pub embeddings: Arc<dyn EmbeddingStore>,
     pub workspaces: Arc<dyn WorkspaceStore>,
+    pub shares: Arc<dyn ShareStore>,
     /// The audit log, to read (SQLite: the reader connections).
     pub audit: Arc<dyn AuditLog>,
     /// The audit log, to prune (SQLite: the writer).
@@ -220,6 +223,7 @@ pub async fn connect(
                 tokens: Arc::new(pool.clone()),
                 embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
                 workspaces: Arc::new(workspaces::PostgresWorkspaces { pool: pool.clone() }),
+                shares: Arc::new(shares::PostgresShares { pool: pool.clone() }),
                 audit: Arc::new(pool.clone()),
                 audit_pruner: Arc::new(pool.clone()),
                 changes: Arc::new(pool.clone()),
@@ -243,6 +247,10 @@ pub async fn connect(
                     writer: store.writer().clone(),
                 }),
                 workspaces: Arc::new(workspaces::SqliteWorkspaces {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
+                shares: Arc::new(shares::SqliteShares {
                     readers: store.readers().clone(),
                     writer: store.writer().clone(),
                 }),

@@ -9,6 +9,7 @@ mod listing_body;
 mod local_session;
 mod openapi;
 mod openapi_rules;
+mod shares;
 mod snippets;
 mod tokens;
 mod web;
@@ -37,6 +38,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(assist::router())
         .merge(tokens::router())
         .merge(workspaces::router())
+        .merge(shares::router())
         .merge(events::router())
         .split_for_parts();
     let (description, description_doc) = OpenApiRouter::new()

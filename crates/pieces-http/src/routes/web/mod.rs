@@ -4,6 +4,7 @@
 //! for one and calls the public API with it) and neither is part of the API description.
 
 mod assets;
+mod share;
 
 use std::sync::LazyLock;
 
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(index))
         .route("/docs", get(docs))
         .route("/assets/{version}/{*path}", get(asset))
+        .route("/s/{key}", get(share::shared))
 }
 
 /// A page with the assets' version written in.
