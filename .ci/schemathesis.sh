@@ -85,6 +85,8 @@ export AI_ASSIST_RATE_PER_MINUTE=1000000
 # Its one user makes thousands of tokens; past TOKENS_MAX_PER_USER a create answers 422
 # whatever the body, a refusal that depends on what was made before, not on the request.
 export TOKENS_MAX_PER_USER=1000000
+# Share routes are limited per client address, and schemathesis is one address.
+export SHARE_RATE_PER_MINUTE=1000000
 unset COGNITIVE_SERVICES_URL GATEWAY_URL DATA_PLATFORM_URL REDIS_URL CONFIG_FILE JWT_ISSUER JWT_AUDIENCE
 unset AI_PROVIDERS OPENAI_BASE_URL OPENAI_API_KEY OPENAI_MODEL
 

@@ -197,6 +197,61 @@ def warm_snippets(token, count):
     return ids
 
 
+def baseline_creates(args, base_env, wrk_env, ceiling_rps):
+    """Durable creates and warm reads of the baseline build, on its own fresh store of the
+    same backend: what this build's are compared with."""
+    workdir = tempfile.mkdtemp(prefix="pieces-bench-baseline-")
+    env, cleanup_db = dict(base_env), None
+    if args.backend == "postgres":
+        extra, cleanup_db = postgres_env()
+        env.update(extra)
+    else:
+        env["DATABASE_URL"] = f"sqlite://{workdir}/pieces.db"
+    service = subprocess.Popen([args.baseline.resolve()], env=env, cwd=workdir)
+    try:
+        wait_ready(f"http://127.0.0.1:{HEALTH}/health/ready")
+        api = f"http://127.0.0.1:{API}"
+        with RssWatch(service.pid) as w:
+            post = wrk("post_snippet.lua", api, args, wrk_env)
+        row(f"POST (baseline {args.baseline.name})", post, ceiling_rps, w.peak)
+        token = wrk_env["BENCH_TOKEN"]
+        ids = warm_snippets(token, 100)
+        with RssWatch(service.pid) as w:
+            warm = wrk("get_snippet.lua", api, args, dict(wrk_env, BENCH_IDS=",".join(ids)))
+        row(f"GET {{id}} warm (baseline {args.baseline.name})", warm, ceiling_rps, w.peak)
+        return {"post": post, "warm": warm}
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+        if cleanup_db:
+            drop_database(*cleanup_db)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def team_workspace(base_env, token, members):
+    """A team workspace of `token`'s user with `members` more members (writers); returns its
+    id and the token of one member."""
+    ws = call("POST", "/api/v1/workspaces", token, {"name": "bench team"})["id"]
+    member = None
+    for i in range(members):
+        user = f"bench-member-{i}"
+        call("PUT", f"/api/v1/workspaces/{ws}/members/{user}", token, {"role": "writer"})
+        member = member or mint_token(base_env, user)
+    return ws, member
+
+
+def team_snippets(base_env, token, count):
+    """`count` snippets in a team workspace of 200, each read once by a member (so cached);
+    returns their ids and the member's token."""
+    ws, member = team_workspace(base_env, token, 199)
+    ids = [call("POST", "/api/v1/snippets", token,
+                {"title": f"team {i}", "code": "fn team() {}", "language": "rust", "workspace": ws})["snippet_id"]
+           for i in range(count)]
+    for i in ids:
+        call("GET", f"/api/v1/snippets/{i}", member)
+    return ids, member
+
+
 def drop_database(admin, name):
     subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -222,6 +277,16 @@ def listing_scale(args, env, base_env, wrk_env, api, ceiling_rps, pid):
     small, large = (results[n] for n in sizes)
     print(f"  {sizes[1]} vs {sizes[0]} snippets: req/s x{large['rps'] / small['rps']:.2f}, "
           f"p99 x{large['p99_us'] / max(small['p99_us'], 1):.2f}", flush=True)
+    # The same size in one team workspace of 200 members, listed by a member.
+    owner = mint_token(base_env, "listing-team-owner")
+    ws, member = team_workspace(base_env, owner, 199)
+    seed_listing.seed(env["DATABASE_URL"], ws, args.listing_scale)
+    seed_listing.settle(env["DATABASE_URL"])
+    with RssWatch(pid) as w:
+        team = wrk("list.lua", api, args, dict(wrk_env, BENCH_TOKEN=member, BENCH_WORKSPACE=ws))
+    row(f"GET ?limit=10, {sizes[1]} of a team of 200", team, ceiling_rps, w.peak)
+    print(f"  team vs one user at {sizes[1]}: req/s x{team['rps'] / large['rps']:.2f}, "
+          f"p99 x{team['p99_us'] / max(large['p99_us'], 1):.2f}", flush=True)
 
 
 # --- Streamed ai-assist against a local stub provider ------------------------------------------
@@ -351,6 +416,9 @@ def main():
                    help="snippets of the large user in the listing-scale scenario (0 skips it)")
     p.add_argument("--soak", type=int, default=0, help="then run the mixed load this many seconds, reporting RSS")
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another build (the previous release, say) whose durable creates are "
+                        "measured first, on a fresh store, to compare with this one's")
     p.add_argument("--ai-assist", choices=["on", "off", "only"], default="on",
                    help="the streamed ai-assist scenario against a stub provider (only: nothing else)")
     args = p.parse_args()
@@ -374,6 +442,8 @@ def main():
     ceiling_proc.wait()
     ceiling_rps = ceiling["rps"]
 
+    baseline_post = baseline_creates(args, base_env, wrk_env, ceiling_rps) if args.baseline else None
+
     workdir = tempfile.mkdtemp(prefix="pieces-bench-")
     cleanup_db = None
     env = dict(base_env)
@@ -391,6 +461,9 @@ def main():
         with RssWatch(service.pid) as w:
             post = wrk("post_snippet.lua", api, args, wrk_env)
         row("POST /api/v1/snippets (durable)", post, ceiling_rps, w.peak)
+        if baseline_post:
+            ratio = post["rps"] / baseline_post["post"]["rps"]
+            print(f"  creates (audit on) vs the baseline build (no audit): x{ratio:.3f}", flush=True)
 
         total = call("GET", "/api/v1/snippets?limit=1", token)["total"]
         t0 = time.time()
@@ -416,6 +489,21 @@ def main():
         with RssWatch(service.pid) as w:
             warm_pat = wrk("get_snippet.lua", api, args, dict(wrk_env, BENCH_TOKEN=personal))
         row("GET .../{id} (warm, personal token)", warm_pat, ceiling_rps, w.peak)
+
+        # The same reads by a member of a team workspace of 200: each read checks the role
+        # (kept in memory, dropped by the change bus).
+        team_ids, member = team_snippets(base_env, token, 100)
+        with RssWatch(service.pid) as w:
+            warm_team = wrk("get_snippet.lua", api, args,
+                            dict(wrk_env, BENCH_IDS=",".join(team_ids), BENCH_TOKEN=member))
+        row("GET .../{id} (warm, team member)", warm_team, ceiling_rps, w.peak)
+        if baseline_post:
+            base = baseline_post["warm"]["rps"] / ceiling_rps
+            print(f"  warm GET ratio to ceiling {warm['rps'] / ceiling_rps:.3f} vs the baseline "
+                  f"build's {base:.3f}: x{warm['rps'] / ceiling_rps / base:.3f}", flush=True)
+        print(f"  team member vs own: req/s x{warm_team['rps'] / warm['rps']:.3f} "
+              f"(ratio to ceiling {warm_team['rps'] / ceiling_rps:.3f} vs {warm['rps'] / ceiling_rps:.3f})",
+              flush=True)
 
         if args.backend == "postgres":
             # As after any bulk load: planner statistics and the visibility map brought up to

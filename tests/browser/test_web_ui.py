@@ -432,11 +432,103 @@ class Run:
         status, _, _ = http("GET", f"{self.app.origin}/api/v1/snippets?limit=1", secret)
         assert status == 401, status
 
+    def team_workspace(self):
+        self.driver.get(f"{self.app.origin}/#/team")
+        self.visible("#ws-name").send_keys("Platform team")
+        self.find("#workspace-form button.primary").click()
+        self.wait(lambda d: self.find("#workspace-select").get_attribute("value").startswith("ws_"),
+                  message="the new workspace chosen")
+        ws = self.find("#workspace-select").get_attribute("value")
+        self.wait(lambda d: self.text("#team-name") == "Platform team", message="the team shown")
+        assert self.text("#team-role") == "owner", self.text("#team-role")
+        # A snippet made while the workspace is chosen is the workspace's.
+        self.driver.get(f"{self.app.origin}/#/")
+        self.visible("#workspace-select")
+        self.wait(lambda d: any(o.get_attribute("value") == ws for o in
+                                d.find_elements(By.CSS_SELECTOR, "#workspace-select option")))
+        self.choose_workspace(ws)
+        self.wait(lambda d: "No snippets yet" in self.text("#list-status"), message="an empty workspace")
+        self.find("#new-snippet").click()
+        self.visible("#ed-title").send_keys("Team runbook")
+        self.find("#ed-language").send_keys("bash")
+        self.find("#ed-code").send_keys("kubectl rollout undo deployment/pieces-connector\n")
+        self.find("#editor-save").click()
+        self.wait_title("Team runbook")
+        status, _, body = http("GET", f"{self.app.origin}/api/v1/snippets?workspace={ws}", self.token)
+        listed = json.loads(body)["snippets"]
+        assert status == 200 and [s["title"] for s in listed] == ["Team runbook"], body
+        assert listed[0]["workspace"] == ws, listed[0]
+        # Members and roles, as the owner manages them.
+        self.driver.get(f"{self.app.origin}/#/team")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#member-form"), message="the member form")
+        self.choose_workspace(ws)
+        self.wait(lambda d: self.text("#team-name") == "Platform team")
+        self.find("#member-form input[name=user_id]").send_keys("bob")
+        self.driver.execute_script("document.querySelector('#member-form select[name=role]').value = 'writer'")
+        self.find("#member-form button.primary").click()
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "table.members tr[data-user=bob]"), message="bob added")
+        role = self.driver.execute_script(
+            "return document.querySelector('table.members tr[data-user=bob] select').value")
+        assert role == "writer", role
+        bob = self.app.token("bob")
+        status, _, body = http("GET", f"{self.app.origin}/api/v1/snippets?workspace={ws}", bob)
+        assert status == 200 and json.loads(body)["total"] == 1, body
+        # The audit log, for the owner: the workspace, the member, the snippet.
+        self.find("#audit-load").click()
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "table.audit tbody tr"), message="the audit log")
+        actions = self.driver.execute_script(
+            "return [...document.querySelectorAll('table.audit .audit-action')].map((e) => e.textContent)")
+        for action in ("workspace.created", "member.added", "snippet.created"):
+            assert action in actions, actions
+        # Removed through REST: the page hears of it on the stream and lists one member.
+        status, _, _ = http("DELETE", f"{self.app.origin}/api/v1/workspaces/{ws}/members/bob", self.token)
+        assert status == 204, status
+        self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "table.members tr[data-user=bob]"),
+                  message="bob gone from the members live")
+        self.shot("team")
+
+    def share_link(self):
+        aws = "AKIA" + "Q3ZT7LMN4PRS2VWX"
+        seed = {"title": "Deploy with a key", "language": "bash",
+                "code": f"set -e\nexport AWS_ACCESS_KEY_ID={aws}\naws s3 sync dist s3://bucket\n"}
+        status, _, body = http("POST", f"{self.app.origin}/api/v1/snippets", self.token, seed)
+        assert status == 201, body
+        self.driver.get(f"{self.app.origin}/#/")
+        self.choose_workspace("personal")
+        self.open_snippet("Deploy with a key")
+        self.find("#share-open").click()
+        self.visible("#share-form button.primary").click()
+        warning = self.visible("#share-warning")
+        assert "aws-access-token" in warning.text and "line 2" in warning.text, warning.text
+        self.find("#share-anyway").click()
+        url = self.visible("#share-url").text
+        assert "/s/" in url, url
+        status, headers, body = http("GET", url, headers={"Accept": "application/json"})
+        assert status == 200 and json.loads(body)["title"] == "Deploy with a key", body
+        assert "Authorization" not in headers
+        self.wait(lambda d: self.text("#share-list .state") == "live", message="the link listed")
+        self.find("#share-close").click()
+        # The page anyone with the link sees: the snippet as text, nothing run.
+        self.driver.get(url)
+        self.wait(lambda d: "Deploy with a key" in self.text("main.shared h1"), message="the shared page")
+        assert "aws s3 sync" in self.text("main.shared pre"), self.text("main.shared pre")
+        self.driver.get(f"{self.app.origin}/#/")
+        self.open_snippet("Deploy with a key")
+        self.find("#share-open").click()
+        self.wait(lambda d: self.text("#share-list .views") == "2", message="two views counted")
+        revoke = self.button("#share-list", "Revoke")
+        revoke.click()
+        revoke.click()
+        self.wait(lambda d: self.text("#share-list .state") == "revoked", message="revoked")
+        self.find("#share-close").click()
+        status, _, _ = http("GET", url, headers={"Accept": "application/json"})
+        assert status == 410, status
+
     def phone_width(self):
         self.driver.set_window_size(*PHONE)
         http("POST", f"{self.app.origin}/api/v1/tokens", self.token,
              {"name": "phone", "scopes": ["snippets:read", "snippets:write", "ai"]})
-        for view in ("tokens", "context", "assist", ""):
+        for view in ("tokens", "context", "assist", "team", ""):
             self.driver.get(f"{self.app.origin}/#/{view}")
             time.sleep(0.3)
             overflow = self.driver.execute_script(
@@ -499,6 +591,15 @@ class Run:
         self.wait(click, message=f"{title!r} listed")
         self.wait(lambda d: self.text("#snippet-title") == title, message=f"{title!r} open")
 
+    def choose_workspace(self, ws):
+        """Chooses `ws` in the switcher, as a person picking it from the list would."""
+        self.wait(lambda d: any(o.get_attribute("value") == ws for o in
+                                d.find_elements(By.CSS_SELECTOR, "#workspace-select option")),
+                  message=f"{ws} offered")
+        self.driver.execute_script(
+            "const s = document.getElementById('workspace-select'); s.value = arguments[0];"
+            "s.dispatchEvent(new Event('change'))", ws)
+
     def button(self, within, text):
         return next(b for b in self.driver.find_elements(By.CSS_SELECTOR, f"{within} button") if b.text == text)
 
@@ -535,6 +636,8 @@ class Run:
                 ("a streamed AI answer with its references", self.streamed_ai_answer),
                 ("workflow context edited, and updated live", self.workflow_context),
                 ("personal token made, MCP configuration, revoked", self.personal_tokens),
+                ("team: a workspace made, a snippet in it, a member added, the audit log", self.team_workspace),
+                ("share: the secret warning, a link made, opened without a token, revoked", self.share_link),
                 ("phone width", self.phone_width),
                 ("/docs lists the snippet routes", self.api_docs),
                 ("no request to another origin, no CSP violation", self.only_this_origin),

@@ -3,7 +3,7 @@
 
 import { api, ApiError } from "./api.js";
 import { $, clearFieldErrors, showFieldError, toast } from "./dom.js";
-import { loadList } from "./snippets.js";
+import { listing, loadList } from "./snippets.js";
 
 let editing = null;
 let onSaved = null;
@@ -60,6 +60,7 @@ async function save(form) {
     if (editing) {
       snippet = await api("PATCH", `/api/v1/snippets/${encodeURIComponent(editing.id)}`, { body });
     } else {
+      body.workspace = listing.workspace;
       snippet = (await api("POST", "/api/v1/snippets", { body })).snippet;
     }
   } catch (e) {

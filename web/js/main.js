@@ -11,8 +11,11 @@ import { session } from "./session.js";
 import { changedElsewhere, closeSnippet, showSnippet } from "./snippet_view.js";
 import { debounce, loadList, setUpList } from "./snippets.js";
 import { loadTokens, setUpTokens } from "./tokens.js";
+import { setUpShares } from "./shares.js";
+import { loadTeam, setUpTeam } from "./team.js";
+import { loadWorkspaces, onWorkspaceChange, setUpWorkspaces } from "./workspaces.js";
 
-const VIEWS = ["snippets", "assist", "context", "tokens"];
+const VIEWS = ["snippets", "assist", "context", "tokens", "team"];
 
 /** `#/snippets/<id>`, `#/assist`, ... : which view, and which snippet. */
 function route() {
@@ -29,6 +32,7 @@ function route() {
   }
   if (name === "context") loadContext();
   if (name === "tokens") loadTokens();
+  if (name === "team") loadTeam();
   if (name === "assist") $("#assist-form").elements.query.focus();
 }
 
@@ -42,6 +46,9 @@ function onChange(event) {
   if (event.type.startsWith("snippet.")) {
     relist();
     changedElsewhere(event);
+  } else if (event.type.startsWith("member.") || event.type.startsWith("workspace.")) {
+    // Who may see what changed: the workspaces (and the team view) are read again.
+    loadWorkspaces();
   } else if (event.type === "context.updated" && !$("#view-context").hidden) {
     showContext(event.data);
   }
@@ -54,6 +61,7 @@ function signedIn() {
     : session.kind === "personal" ? "personal token" : session.user ?? "signed in";
   $("#who").textContent = who;
   $("#sign-out").hidden = session.kind === "local";
+  loadWorkspaces();
   loadList();
   route();
   follow(onChange);
@@ -112,6 +120,10 @@ async function start() {
   setUpAssist();
   setUpContext();
   setUpTokens();
+  setUpWorkspaces();
+  setUpTeam();
+  setUpShares();
+  onWorkspaceChange(() => { if (!$("#view-team").hidden) loadTeam(); });
   setUpKeyboard();
   $("#new-snippet").addEventListener("click", () =>
     openEditor(null, (s) => { location.hash = `#/snippets/${encodeURIComponent(s.id)}`; }));

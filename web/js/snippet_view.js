@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { openEditor } from "./editor.js";
+import { openShare } from "./shares.js";
 import { $, ago, confirmButton, copyButton, fill, h, toast, when } from "./dom.js";
 import { filterByTag, loadList, markSelected } from "./snippets.js";
 
@@ -48,6 +49,7 @@ export function render(snippet) {
       h("div", { class: "actions" },
         copyButton("Copy code", () => snippet.code),
         h("button", { type: "button", onclick: () => openEditor(snippet, render) }, "Edit"),
+        h("button", { type: "button", id: "share-open", onclick: () => openShare(snippet) }, "Share"),
         confirmButton("Delete", "Really delete?", () => remove(snippet)))),
     h("p", { class: "detail-meta" },
       h("span", { class: "lang", text: snippet.language }), tags,

@@ -5,7 +5,7 @@ import { $, ago, fill, h } from "./dom.js";
 
 const PAGE = 20;
 
-export const listing = { q: "", language: "", tag: "", offset: 0, total: 0, selected: null };
+export const listing = { q: "", language: "", tag: "", offset: 0, total: 0, selected: null, workspace: "personal" };
 
 /** `mode=hybrid` until the service says it does not know it (422 naming `mode`). */
 let hybrid = true;
@@ -21,6 +21,7 @@ export async function loadList() {
     language: listing.language,
     tag: listing.tag,
     q: listing.q,
+    workspace: listing.workspace,
   };
   if (listing.q && hybrid) query.mode = "hybrid";
   let page;

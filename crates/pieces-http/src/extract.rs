@@ -51,6 +51,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so `{} trailing` is malformed rather than missing fields.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|e| ApiError::MalformedJson(format!("the body is not valid JSON: {e}")))?;
+    // Every body is an object: serde would also read a struct from an array of its fields.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("body", "body: must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();

@@ -53,8 +53,9 @@ pub struct Actor {
 
 macro_rules! actions {
     ($($variant:ident => $name:literal),* $(,)?) => {
-        /// What an audit record says happened.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        /// What an audit record says happened (its name, `snippet.created` and the like, is
+        /// what the API shows: see `AuditRecord::action`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
         pub enum AuditAction {
             $(#[serde(rename = $name)] $variant,)*
         }
@@ -159,6 +160,8 @@ pub struct AuditRecord {
     /// `personal`, a team workspace's id, or absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
+    /// `snippet.created`, `member.added`, ... (see `AuditAction::ALL`).
+    #[schema(value_type = String)]
     pub action: AuditAction,
     pub target: AuditTarget,
     pub request_id: String,
@@ -204,15 +207,18 @@ impl AuditParams {
     /// Validates the query for the records of `workspace` (a stored key) or, without one,
     /// the records whose actor is `actor`.
     pub fn validate(self, workspace: Option<String>) -> Checked<AuditFilter> {
-        let action = match self.action.as_deref() {
+        // An empty value is no filter, as an absent one.
+        let given = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let (action, actor, cursor) = (given(self.action), given(self.actor), given(self.cursor));
+        let action = match action.as_deref() {
             None => None,
             Some(name) => Some(AuditAction::parse(name).ok_or_else(|| {
                 ValidationError::new("action", format!("action: `{name}` is not an action"))
             })?),
         };
-        let before = match self.cursor.as_deref() {
+        let before = match cursor.as_deref() {
             None => None,
-            Some(cursor) => Some(cursor.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(
+            Some(cursor) => Some(cursor.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(
                 || ValidationError::new("cursor", "cursor: not one this service gave"),
             )?),
         };
@@ -226,7 +232,7 @@ impl AuditParams {
         Ok(AuditFilter {
             workspace,
             action,
-            actor: self.actor,
+            actor,
             since: self.since,
             until: self.until,
             before,

@@ -16,7 +16,9 @@ pub mod request_id;
 pub mod share;
 pub mod workspace;
 
-pub use assist::{AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL};
+pub use assist::{
+    AssistAnswer, AssistRequest, Provider, Question, DEFAULT_MODEL, QUESTION_MAX_WORKSPACES,
+};
 pub use changes::{ChangeKind, ChangeRecord, KeptContext, Recorded, StreamEvent};
 pub use cursor::{StreamCursor, CURSOR_MAX_BYTES, CURSOR_PATTERN};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
@@ -27,7 +29,7 @@ pub use snippet::{
 };
 pub use token::{
     NewToken, Scope, Scopes, StoredToken, TokenInfo, TokenPaging, TokenRequest, TOKEN_DEFAULT_DAYS,
-    TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX,
+    TOKEN_MAX_DAYS, TOKEN_MAX_WORKSPACES, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX,
 };
 pub use workflow::{ContextInput, WorkflowContext};
 

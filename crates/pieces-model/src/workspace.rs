@@ -94,7 +94,8 @@ impl WorkspaceRef {
     /// neither `personal`, `all` nor a team id cannot exist: the caller gets 404 for it.
     pub fn parse(raw: Option<&str>, allow_all: bool) -> Result<Self, ValidationError> {
         match raw.map(str::trim) {
-            None | Some(PERSONAL) => Ok(Self::Personal),
+            // An empty value names nothing, as an absent one.
+            None | Some("" | PERSONAL) => Ok(Self::Personal),
             Some(ALL) if allow_all => Ok(Self::All),
             Some(ALL) => Err(ValidationError::new(
                 "workspace",

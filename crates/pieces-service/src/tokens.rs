@@ -11,7 +11,7 @@ use crate::auth::personal::{self, PersonalTokens};
 use crate::auth::Principal;
 use pieces_model::audit::{AuditAction, NewAudit};
 use pieces_model::workspace::PERSONAL;
-use pieces_model::{now, NewToken, Scope, StoredToken, TokenInfo, TokenRequest, ValidationError};
+use pieces_model::{now, NewToken, Scope, StoredToken, TokenInfo, TokenRequest};
 use pieces_store::TokenStore;
 
 /// A token just made: the only answer that ever holds its secret.
@@ -79,12 +79,9 @@ impl TokenService {
             } else {
                 id.as_str()
             };
+            // One the caller cannot read is, to them, one that does not exist.
             if self.access.role(caller, key).await?.is_none() {
-                return Err(ValidationError::new(
-                    "workspaces",
-                    format!("workspaces: {id:?} is not a workspace you can read"),
-                )
-                .into());
+                return Err(ServiceError::NotFound("workspace"));
             }
             keys.push(key.to_owned());
         }

@@ -165,7 +165,7 @@ impl WorkspaceService {
     ) -> ServiceResult<Workspace> {
         let key = self.team_key(caller, ws)?;
         let patch = patch.validate()?;
-        if patch.touches_group() && !self.groups_claim {
+        if matches!(patch.group, Some(Some(_))) && !self.groups_claim {
             // Without the claim no token lists a group: a binding would admit no one.
             return Err(ValidationError::new(
                 "group",

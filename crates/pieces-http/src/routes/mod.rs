@@ -50,7 +50,8 @@ pub fn build_router(state: AppState) -> Router {
     doc.merge(probes_doc);
     let settings = &state.settings;
     let semantic = settings.embeddings_model_dir.is_some() || settings.embeddings_url.is_some();
-    let doc = openapi::finish(doc, &settings.limits(), semantic);
+    let groups = settings.jwt_groups_claim.is_some();
+    let doc = openapi::finish(doc, &settings.limits(), semantic, groups);
     // Only the description's own route carries it.
     let description = description.layer(Extension(openapi::served(&doc)));
     let api = api

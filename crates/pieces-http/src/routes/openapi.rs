@@ -42,11 +42,20 @@ pub struct OpenApiJson(pub Bytes);
 
 /// The document with this server's limits in place of the defaults; without an embedding
 /// provider (`semantic` false) the search modes it refuses are left out.
-pub fn finish(doc: utoipa::openapi::OpenApi, limits: &Limits, semantic: bool) -> Value {
+pub fn finish(
+    doc: utoipa::openapi::OpenApi,
+    limits: &Limits,
+    semantic: bool,
+    groups: bool,
+) -> Value {
     let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
     super::openapi_rules::apply(&mut doc, limits);
+    super::openapi_rules::workspace_rules(&mut doc);
     if !semantic {
         super::openapi_rules::text_search_only(&mut doc);
+    }
+    if !groups {
+        super::openapi_rules::without_groups(&mut doc);
     }
     add_common_statuses(&mut doc);
     doc

@@ -4,13 +4,16 @@
 
 use serde_json::{json, Map, Value};
 
+use pieces_model::audit::{AuditAction, AUDIT_PAGE_MAX};
 use pieces_model::bounds::{
     CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, OFFSET_MAX,
     PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS, SESSION_ID_MAX_CHARS,
 };
+use pieces_model::share::SHARE_MAX_HOURS;
+use pieces_model::workspace::{WORKSPACE_DESCRIPTION_MAX_CHARS, WORKSPACE_NAME_MAX_CHARS};
 use pieces_model::{
-    Limits, Scope, CURSOR_MAX_BYTES, CURSOR_PATTERN, TOKEN_MAX_DAYS, TOKEN_NAME_MAX_CHARS,
-    TOKEN_PAGE_MAX,
+    Limits, Scope, CURSOR_MAX_BYTES, CURSOR_PATTERN, QUESTION_MAX_WORKSPACES, TOKEN_MAX_DAYS,
+    TOKEN_MAX_WORKSPACES, TOKEN_NAME_MAX_CHARS, TOKEN_PAGE_MAX,
 };
 
 /// No NUL anywhere (PostgreSQL cannot store it), and at least one character that is not
@@ -201,6 +204,74 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         merge_parameter(doc, stream, "since", event_id.clone());
     }
     merge_parameter(doc, "/api/v1/events", "Last-Event-ID", event_id);
+}
+
+/// The rules of workspaces, tokens' and questions' workspace lists, share links and the
+/// audit log's query.
+pub fn workspace_rules(doc: &mut Value) {
+    for schema in ["NewWorkspace", "WorkspacePatch"] {
+        merge_property(doc, schema, "name", text(WORKSPACE_NAME_MAX_CHARS));
+        merge_property(
+            doc,
+            schema,
+            "description",
+            json!({"maxLength": WORKSPACE_DESCRIPTION_MAX_CHARS, "pattern": NO_NUL}),
+        );
+    }
+    merge_property(doc, "WorkspacePatch", "name", json!({"type": "string"}));
+    merge_property(doc, "WorkspacePatch", "group", text(200));
+    let named = json!({"minItems": 1, "items": text(64)});
+    merge_property(doc, "NewToken", "workspaces", named.clone());
+    merge_property(
+        doc,
+        "NewToken",
+        "workspaces",
+        json!({"maxItems": TOKEN_MAX_WORKSPACES}),
+    );
+    merge_property(doc, "AssistRequest", "workspaces", named);
+    merge_property(
+        doc,
+        "AssistRequest",
+        "workspaces",
+        json!({"maxItems": QUESTION_MAX_WORKSPACES}),
+    );
+    merge_property(
+        doc,
+        "NewShare",
+        "expires_in_hours",
+        json!({"minimum": 1, "maximum": SHARE_MAX_HOURS}),
+    );
+    let actions: Vec<&str> = std::iter::once("")
+        .chain(AuditAction::ALL.iter().map(|a| a.as_str()))
+        .collect();
+    for path in ["/api/v1/audit", "/api/v1/workspaces/{ws}/audit"] {
+        merge_parameter(doc, path, "action", json!({"enum": actions}));
+        merge_parameter(doc, path, "cursor", json!({"pattern": "^[0-9]{0,18}$"}));
+        merge_parameter(
+            doc,
+            path,
+            "limit",
+            json!({"minimum": 1, "maximum": AUDIT_PAGE_MAX}),
+        );
+    }
+    // A snippet's workspace or a listing's: `personal`, `ws_…`, or empty (the personal one).
+    merge_parameter(
+        doc,
+        "/api/v1/snippets",
+        "workspace",
+        json!({"maxLength": 64}),
+    );
+    merge_property(doc, "NewSnippet", "workspace", json!({"maxLength": 64}));
+}
+
+/// Without `JWT_GROUPS_CLAIM` no token lists a group, so none may be bound: `group` may only
+/// be null (unbound).
+pub fn without_groups(doc: &mut Value) {
+    let pointer = "/components/schemas/WorkspacePatch/properties/group";
+    if let Some(group) = doc.pointer_mut(pointer) {
+        *group = json!({"type": "null", "description": "Binding a platform group needs \
+            JWT_GROUPS_CLAIM, which this server does not set"});
+    }
 }
 
 /// Without an embedding provider the listing accepts `mode=text` only, and says so.

@@ -38,6 +38,7 @@ pub struct Stored {
     responses(
         (status = 201, body = Stored, headers(("Location" = String))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn create_snippet(
@@ -65,6 +66,7 @@ pub async fn create_snippet(
 #[utoipa::path(get, path = "/api/v1/snippets", tag = "snippets", params(ListParams),
     security(("bearer" = ["snippets:read"])),
     responses((status = 200, body = SnippetPage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody,
             description = "The caller already has two listings of large snippets on their way"),

@@ -36,7 +36,9 @@ pub struct TokenList {
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
     security(("bearer" = [])),
     responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody,
+            description = "A workspace the token is to be limited to is not one the caller can read"),
+        (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn create_token(
