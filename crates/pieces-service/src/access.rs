@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::sync::Cache;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::Principal;
+use super::kept::Kept;
 use super::{ServiceError, ServiceResult};
 use pieces_model::bus::{ChangeFeed, FeedMessage};
 use pieces_model::workspace::{is_team_key, Role, StoredWorkspace, PERSONAL};
@@ -25,7 +25,7 @@ use pieces_store::WorkspaceStore;
 /// How long a workspace's roles are kept without a word from the bus.
 const KEPT_FOR: Duration = Duration::from_secs(60);
 /// Bytes of roles kept, over every workspace (an estimate per member: its id and the entry).
-const KEPT_BYTES: u64 = 16 * 1024 * 1024;
+const KEPT_BYTES: usize = 16 * 1024 * 1024;
 const BYTES_PER_MEMBER: usize = 64;
 
 /// A team workspace's roles, as kept.
@@ -47,19 +47,20 @@ impl WorkspaceRoles {
         })
     }
 
-    fn weight(&self) -> u32 {
-        let bytes: usize = self
+    /// Bytes it holds, about.
+    fn weight(&self) -> usize {
+        let members: usize = self
             .members
             .keys()
             .map(|user| user.len() + BYTES_PER_MEMBER)
             .sum();
-        u32::try_from(bytes + 256).unwrap_or(u32::MAX)
+        members + 256
     }
 }
 
 pub struct Access {
     store: Arc<dyn WorkspaceStore>,
-    kept: Cache<String, Option<Arc<WorkspaceRoles>>>,
+    kept: Kept<Option<Arc<WorkspaceRoles>>>,
     /// Moves on every drop: a read of the store that started before one is not kept, since
     /// it may hold what the drop was about.
     generation: AtomicU64,
@@ -69,14 +70,7 @@ impl Access {
     pub fn new(store: Arc<dyn WorkspaceStore>) -> Self {
         Self {
             store,
-            kept: Cache::builder()
-                .max_capacity(KEPT_BYTES)
-                .weigher(|key: &String, roles: &Option<Arc<WorkspaceRoles>>| {
-                    let weight = roles.as_ref().map_or(64, |r| r.weight());
-                    weight.saturating_add(u32::try_from(key.len()).unwrap_or(u32::MAX))
-                })
-                .time_to_live(KEPT_FOR)
-                .build(),
+            kept: Kept::new(KEPT_BYTES, KEPT_FOR),
             generation: AtomicU64::new(0),
         }
     }
@@ -202,7 +196,8 @@ impl Access {
             })
         });
         if self.generation.load(Ordering::Acquire) == generation {
-            self.kept.insert(key.to_owned(), roles.clone());
+            let bytes = key.len() + roles.as_ref().map_or(64, |r| r.weight());
+            self.kept.insert(key.to_owned(), roles.clone(), bytes);
         }
         Ok(roles)
     }
@@ -210,12 +205,12 @@ impl Access {
     /// Drops what is kept of one workspace (its members or itself changed).
     pub fn forget(&self, key: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.kept.invalidate(key);
+        self.kept.remove(key);
     }
 
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.kept.invalidate_all();
+        self.kept.clear();
     }
 
     /// Drops kept roles as the bus tells of changes, until `stop`.

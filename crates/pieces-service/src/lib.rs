@@ -12,6 +12,7 @@ mod context;
 mod embedding;
 mod error;
 mod health;
+mod kept;
 mod outbox_signal;
 mod rate_limit;
 mod search;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::Principal;
+use super::kept::Kept;
 use super::{
     Access, CacheKeeper, EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult,
 };
@@ -53,7 +54,8 @@ pub struct SnippetDeps {
 /// to its cache key (`pieces:snippets:{workspace}:{id}`) instead of first trying the
 /// caller's personal one. A stale entry costs one cache miss, never a wrong answer: the
 /// cache key and the store both carry the workspace.
-const KNOWN_TEAM_SNIPPETS: u64 = 100_000;
+const KNOWN_TEAM_SNIPPETS_BYTES: usize = 8 * 1024 * 1024;
+const KNOWN_TEAM_SNIPPETS_FOR: Duration = Duration::from_secs(600);
 
 /// Large rows (see `Listed::Deferred`) on their way to clients at once, across requests:
 /// each is up to a mebibyte of code and its copy as JSON.
@@ -95,7 +97,7 @@ pub struct SnippetService {
     deps: SnippetDeps,
     large_rows: Arc<Semaphore>,
     large_listings: Arc<Mutex<HashMap<String, usize>>>,
-    team_snippets: moka::sync::Cache<String, Arc<str>>,
+    team_snippets: Kept<Arc<str>>,
 }
 
 impl SnippetService {
@@ -104,7 +106,7 @@ impl SnippetService {
             deps,
             large_rows: Arc::new(Semaphore::new(LARGE_ROWS_AT_ONCE)),
             large_listings: Arc::default(),
-            team_snippets: moka::sync::Cache::new(KNOWN_TEAM_SNIPPETS),
+            team_snippets: Kept::new(KNOWN_TEAM_SNIPPETS_BYTES, KNOWN_TEAM_SNIPPETS_FOR),
         }
     }
 
@@ -298,8 +300,9 @@ impl SnippetService {
         }
         let key = self.snippet_workspace(caller, id, Role::Reader).await?;
         if is_team_key(&key) {
+            let bytes = id.len() + key.len() + 64;
             self.team_snippets
-                .insert(id.to_owned(), Arc::from(key.as_str()));
+                .insert(id.to_owned(), Arc::from(key.as_str()), bytes);
         }
         self.cached_or_stored(&key, id)
             .await?

@@ -1,0 +1,105 @@
+//! A small map for what a warm read looks up on every request and what changes rarely (a
+//! workspace's roles, a team snippet's workspace): one read lock and one hash look-up. A
+//! general-purpose cache's bookkeeping on each read (recording the access for its eviction
+//! policy) cost a warm read a sixth of its rate here. Bounded by bytes: past its budget it
+//! starts over empty, which only costs the reads that fill it again. An entry lives at most
+//! `ttl`.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+struct Entry<V> {
+    value: V,
+    at: Instant,
+    bytes: usize,
+}
+
+struct Map<V> {
+    entries: HashMap<String, Entry<V>>,
+    bytes: usize,
+}
+
+pub struct Kept<V> {
+    map: RwLock<Map<V>>,
+    budget: usize,
+    ttl: Duration,
+}
+
+impl<V: Clone> Kept<V> {
+    pub fn new(budget: usize, ttl: Duration) -> Self {
+        Self {
+            map: RwLock::new(Map {
+                entries: HashMap::new(),
+                bytes: 0,
+            }),
+            budget,
+            ttl,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let map = self.map.read().ok()?;
+        let entry = map.entries.get(key)?;
+        (entry.at.elapsed() < self.ttl).then(|| entry.value.clone())
+    }
+
+    /// Keeps `value` under `key`, counted as `bytes` (its key's included).
+    pub fn insert(&self, key: String, value: V, bytes: usize) {
+        let Ok(mut map) = self.map.write() else {
+            return;
+        };
+        if map.bytes + bytes > self.budget {
+            map.entries.clear();
+            map.bytes = 0;
+        }
+        map.bytes += bytes;
+        let entry = Entry {
+            value,
+            at: Instant::now(),
+            bytes,
+        };
+        if let Some(old) = map.entries.insert(key, entry) {
+            map.bytes -= old.bytes;
+        }
+    }
+
+    pub fn remove(&self, key: &str) {
+        if let Ok(mut map) = self.map.write() {
+            if let Some(old) = map.entries.remove(key) {
+                map.bytes -= old.bytes;
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.write() {
+            map.entries.clear();
+            map.bytes = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_keeps_within_its_bytes_and_forgets_what_outlives_its_time() {
+        let kept = Kept::new(100, Duration::from_secs(60));
+        kept.insert("a".into(), 1, 60);
+        kept.insert("a".into(), 2, 60);
+        assert_eq!(kept.get("a"), Some(2), "a replaced entry counts once");
+        kept.insert("b".into(), 3, 60);
+        assert_eq!(
+            (kept.get("a"), kept.get("b")),
+            (None, Some(3)),
+            "over budget: anew"
+        );
+        kept.remove("b");
+        assert_eq!(kept.get("b"), None);
+        let brief = Kept::new(100, Duration::ZERO);
+        brief.insert("a".into(), 1, 1);
+        assert_eq!(brief.get("a"), None);
+    }
+}
