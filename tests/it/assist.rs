@@ -374,13 +374,7 @@ async fn a_question_draws_on_every_workspace_the_caller_can_read_or_on_those_nam
         .body_json::<Value>()
         .unwrap();
     assert_eq!(sent_ids(first), std::slice::from_ref(&mine));
-    let path = format!("/api/v1/workspaces/{ws}/members/{alice}");
-    let joined = app
-        .request(reqwest::Method::PUT, &path, &bob)
-        .json(&json!({"role": "reader"}))
-        .send()
-        .await
-        .expect("answered");
+    let joined = app.put_member(&ws, &bob, &alice, "reader").await;
     assert_eq!(joined.status(), StatusCode::OK);
     app.post(ASSIST, &alice, &json!({"query": "backoff"})).await;
     let second = chat_calls(&cognitive).await[1]

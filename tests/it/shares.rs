@@ -1,7 +1,7 @@
 //! Share links: what `/s/<key>` shows to anyone with it (the snippet as it is now, as text),
 //! expiry, revocation, the refusal of snippets holding credentials, and the per-address limit.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -246,12 +246,8 @@ async fn a_snippet_holding_a_credential_is_shared_only_when_the_caller_insists()
     .await;
     let ws = ws["id"].as_str().expect("id").to_owned();
     let reader = user();
-    let path = format!("/api/v1/workspaces/{ws}/members/{reader}");
-    app.request(Method::PUT, &path, &alice)
-        .json(&json!({"role": "reader"}))
-        .send()
-        .await
-        .expect("added");
+    let added = app.put_member(&ws, &alice, &reader, "reader").await;
+    assert_eq!(added.status(), StatusCode::OK);
     let mut team = snippet("team");
     team["workspace"] = json!(ws);
     let team_id = app.create(&alice, &team).await;

@@ -21,13 +21,7 @@ async fn team(app: &TestApp, owner: &str) -> String {
 }
 
 async fn add(app: &TestApp, ws: &str, owner: &str, member: &str, role: &str) {
-    let path = format!("/api/v1/workspaces/{ws}/members/{member}");
-    let response = app
-        .request(Method::PUT, &path, owner)
-        .json(&json!({ "role": role }))
-        .send()
-        .await
-        .expect("answered");
+    let response = app.put_member(ws, owner, member, role).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 

@@ -75,14 +75,7 @@ async fn put_member(
     member: &str,
     role: &str,
 ) -> (StatusCode, Value) {
-    let path = format!("/api/v1/workspaces/{ws}/members/{member}");
-    let response = app
-        .request(Method::PUT, &path, by)
-        .json(&json!({ "role": role }))
-        .send()
-        .await
-        .expect("answered");
-    status_json(response).await
+    status_json(app.put_member(ws, by, member, role).await).await
 }
 
 fn rank(role: Option<&str>) -> u8 {

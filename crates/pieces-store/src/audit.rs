@@ -116,45 +116,40 @@ where
 const PRUNE: &str = "DELETE FROM audit_log WHERE seq IN \
                      (SELECT seq FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2)";
 
-#[async_trait]
-impl AuditLog for SqlitePool {
-    async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<AuditRow> = select::<Sqlite>(filter, "detail")
-            .build_query_as()
-            .fetch_all(self)
-            .await?;
-        rows.into_iter().map(AuditRow::into_record).collect()
-    }
+/// The same queries on both databases; `$detail` reads the detail column as text.
+macro_rules! audit_log_on {
+    ($pool:ty, $db:ty, $detail:literal) => {
+        #[async_trait]
+        impl AuditLog for $pool {
+            async fn audit_page(
+                &self,
+                filter: &AuditFilter,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<AuditRow> = select::<$db>(filter, $detail)
+                    .build_query_as()
+                    .fetch_all(self)
+                    .await?;
+                rows.into_iter().map(AuditRow::into_record).collect()
+            }
 
-    async fn prune_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(PRUNE)
-            .bind(to_micros(before))
-            .bind(batch)
-            .execute(self)
-            .await?;
-        Ok(done.rows_affected())
-    }
+            async fn prune_audit(
+                &self,
+                before: DateTime<Utc>,
+                batch: i64,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(PRUNE)
+                    .bind(to_micros(before))
+                    .bind(batch)
+                    .execute(self)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl AuditLog for PgPool {
-    async fn audit_page(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<AuditRow> = select::<sqlx::Postgres>(filter, "detail::text")
-            .build_query_as()
-            .fetch_all(self)
-            .await?;
-        rows.into_iter().map(AuditRow::into_record).collect()
-    }
-
-    async fn prune_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(PRUNE)
-            .bind(to_micros(before))
-            .bind(batch)
-            .execute(self)
-            .await?;
-        Ok(done.rows_affected())
-    }
-}
+audit_log_on!(SqlitePool, Sqlite, "detail");
+audit_log_on!(PgPool, sqlx::Postgres, "detail::text");
 
 /// Writes audit records inside the caller's SQLite transaction.
 pub async fn record_in_sqlite(

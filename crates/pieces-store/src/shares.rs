@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, SqlitePool};
 
-use super::{from_micros, postgres_insert, sqlite, to_micros, StoreError};
+use super::workspaces::{record_postgres, record_sqlite};
+use super::{from_micros, to_micros, StoreError};
 use pieces_model::share::StoredShare;
 use pieces_model::Recorded;
 
@@ -75,20 +76,6 @@ impl ShareRow {
             view_count: self.view_count,
         })
     }
-}
-
-async fn record_sqlite(
-    tx: &mut Transaction<'_, Sqlite>,
-    recorded: &Recorded,
-) -> Result<(), StoreError> {
-    sqlite::record(tx, recorded).await
-}
-
-async fn record_postgres(
-    tx: &mut Transaction<'_, Postgres>,
-    recorded: &Recorded,
-) -> Result<(), StoreError> {
-    postgres_insert::record(&mut **tx, [recorded]).await
 }
 
 macro_rules! shares_on {

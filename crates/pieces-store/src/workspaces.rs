@@ -164,14 +164,16 @@ fn parse_role(role: &str) -> Result<Role, StoreError> {
     Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))
 }
 
-async fn record_sqlite(
+/// Records a change's events and audit inside the caller's SQLite transaction.
+pub(super) async fn record_sqlite(
     tx: &mut Transaction<'_, Sqlite>,
     recorded: &Recorded,
 ) -> Result<(), StoreError> {
     sqlite::record(tx, recorded).await
 }
 
-async fn record_postgres(
+/// Records a change's events and audit inside the caller's PostgreSQL transaction.
+pub(super) async fn record_postgres(
     tx: &mut Transaction<'_, Postgres>,
     recorded: &Recorded,
 ) -> Result<(), StoreError> {

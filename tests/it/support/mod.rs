@@ -170,6 +170,19 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// `by` gives `member` the role `role` in workspace `ws`.
+    pub async fn put_member(&self, ws: &str, by: &str, member: &str, role: &str) -> Response {
+        self.request(
+            Method::PUT,
+            &format!("/api/v1/workspaces/{ws}/members/{member}"),
+            by,
+        )
+        .json(&serde_json::json!({ "role": role }))
+        .send()
+        .await
+        .expect("request sent")
+    }
+
     /// Creates a snippet and returns its id.
     pub async fn create(&self, user: &str, body: &Value) -> String {
         let response = self.post("/api/v1/snippets", user, body).await;
