@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::support::process::ServiceProcess;
@@ -28,24 +28,6 @@ async fn make_token(app: &TestApp, who: &str, scopes: &[&str]) -> (String, Strin
     (made["id"].as_str().expect("id").to_owned(), secret)
 }
 
-/// A request carrying `token` instead of the test user's JWT.
-async fn with_token(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<&Value>,
-) -> Response {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.api))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    request.send().await.expect("request sent")
-}
-
 async fn a_personal_token_works_within_its_scopes_until_revoked(backend: Backend) {
     let app = TestApp::start(&backend).await;
     let alice = user();
@@ -57,21 +39,20 @@ async fn a_personal_token_works_within_its_scopes_until_revoked(backend: Backend
     );
 
     let path = format!("/api/v1/snippets/{id}");
-    let (status, read) =
-        status_json(with_token(&app, Method::GET, &path, &token, None).await).await;
+    let (status, read) = status_json(app.with_token(Method::GET, &path, &token, None).await).await;
     assert_eq!(
         (status, read["title"].as_str()),
         (StatusCode::OK, Some("readable"))
     );
 
-    let write = with_token(
-        &app,
-        Method::POST,
-        "/api/v1/snippets",
-        &token,
-        Some(&snippet("no")),
-    )
-    .await;
+    let write = app
+        .with_token(
+            Method::POST,
+            "/api/v1/snippets",
+            &token,
+            Some(&snippet("no")),
+        )
+        .await;
     let challenge = write.headers()["www-authenticate"]
         .to_str()
         .unwrap()
@@ -82,16 +63,18 @@ async fn a_personal_token_works_within_its_scopes_until_revoked(backend: Backend
     );
     let refused = expect_error(write, StatusCode::FORBIDDEN, "insufficient_scope").await;
     assert_eq!(refused["scope"], "snippets:write");
-    let ask = with_token(
-        &app,
-        Method::POST,
-        "/api/v1/ai-assist",
-        &token,
-        Some(&json!({"query": "q"})),
-    )
-    .await;
+    let ask = app
+        .with_token(
+            Method::POST,
+            "/api/v1/ai-assist",
+            &token,
+            Some(&json!({"query": "q"})),
+        )
+        .await;
     expect_error(ask, StatusCode::FORBIDDEN, "insufficient_scope").await;
-    let context = with_token(&app, Method::GET, "/api/v1/workflow-context", &token, None).await;
+    let context = app
+        .with_token(Method::GET, "/api/v1/workflow-context", &token, None)
+        .await;
     expect_error(context, StatusCode::FORBIDDEN, "insufficient_scope").await;
 
     let (status, listed) = status_json(app.get(TOKENS, &alice).await).await;
@@ -105,7 +88,7 @@ async fn a_personal_token_works_within_its_scopes_until_revoked(backend: Backend
 
     let gone = app.delete(&format!("{TOKENS}/{token_id}"), &alice).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
-    let revoked = with_token(&app, Method::GET, &path, &token, None).await;
+    let revoked = app.with_token(Method::GET, &path, &token, None).await;
     expect_error(revoked, StatusCode::UNAUTHORIZED, "token_revoked").await;
     let (_, listed) = status_json(app.get(TOKENS, &alice).await).await;
     assert_eq!(listed["tokens"], json!([]));
@@ -128,18 +111,20 @@ async fn a_personal_token_cannot_manage_tokens() {
     )
     .await;
     let body = json!({"name": "escalate", "scopes": ["ai"]});
-    let mint = with_token(&app, Method::POST, TOKENS, &token, Some(&body)).await;
+    let mint = app
+        .with_token(Method::POST, TOKENS, &token, Some(&body))
+        .await;
     expect_error(mint, StatusCode::FORBIDDEN, "token_not_allowed").await;
-    let list = with_token(&app, Method::GET, TOKENS, &token, None).await;
+    let list = app.with_token(Method::GET, TOKENS, &token, None).await;
     expect_error(list, StatusCode::FORBIDDEN, "token_not_allowed").await;
-    let revoke = with_token(
-        &app,
-        Method::DELETE,
-        &format!("{TOKENS}/{token_id}"),
-        &token,
-        None,
-    )
-    .await;
+    let revoke = app
+        .with_token(
+            Method::DELETE,
+            &format!("{TOKENS}/{token_id}"),
+            &token,
+            None,
+        )
+        .await;
     expect_error(revoke, StatusCode::FORBIDDEN, "token_not_allowed").await;
 }
 
@@ -149,7 +134,9 @@ async fn unknown_forged_and_other_users_tokens_are_refused() {
     let (alice, mallory) = (user(), user());
     let (alice_token_id, _) = make_token(&app, &alice, &["snippets:read"]).await;
     let forged = format!("pcn_{}", "A".repeat(43));
-    let unknown = with_token(&app, Method::GET, "/api/v1/snippets", &forged, None).await;
+    let unknown = app
+        .with_token(Method::GET, "/api/v1/snippets", &forged, None)
+        .await;
     expect_error(unknown, StatusCode::UNAUTHORIZED, "token_invalid").await;
     let not_hers = app
         .delete(&format!("{TOKENS}/{alice_token_id}"), &mallory)
@@ -275,7 +262,9 @@ async fn an_expired_token_is_refused_and_last_use_is_recorded_by_shutdown() {
     let app = TestApp::start(&backend).await;
     let alice = user();
     let (_, token) = make_token(&app, &alice, &["snippets:read"]).await;
-    let used = with_token(&app, Method::GET, "/api/v1/snippets", &token, None).await;
+    let used = app
+        .with_token(Method::GET, "/api/v1/snippets", &token, None)
+        .await;
     assert_eq!(used.status(), StatusCode::OK);
     let settings = app.settings.clone();
     app.stop().await;
@@ -294,7 +283,9 @@ async fn an_expired_token_is_refused_and_last_use_is_recorded_by_shutdown() {
         .expect("age the token");
 
     let app = TestApp::start_with(&backend, settings).await;
-    let expired = with_token(&app, Method::GET, "/api/v1/snippets", &token, None).await;
+    let expired = app
+        .with_token(Method::GET, "/api/v1/snippets", &token, None)
+        .await;
     expect_error(expired, StatusCode::UNAUTHORIZED, "token_expired").await;
 }
 
@@ -308,12 +299,14 @@ async fn a_revocation_reaches_another_replica_within_five_seconds() {
     let (one, two) = tokio::join!(TestApp::start(&backend), TestApp::start(&backend));
     let alice = user();
     let (token_id, token) = make_token(&one, &alice, &["snippets:read"]).await;
-    let before = with_token(&two, Method::GET, "/api/v1/snippets", &token, None).await;
+    let before = two
+        .with_token(Method::GET, "/api/v1/snippets", &token, None)
+        .await;
     assert_eq!(before.status(), StatusCode::OK, "replica two trusts it");
     let gone = one.delete(&format!("{TOKENS}/{token_id}"), &alice).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     let refused = eventually(Duration::from_secs(5), || async {
-        with_token(&two, Method::GET, "/api/v1/snippets", &token, None)
+        two.with_token(Method::GET, "/api/v1/snippets", &token, None)
             .await
             .status()
             == StatusCode::UNAUTHORIZED

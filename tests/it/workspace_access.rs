@@ -31,23 +31,6 @@ fn in_workspace(title: &str, ws: &str) -> Value {
     body
 }
 
-async fn with_token(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.api))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("answered")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_limited_to_a_workspace_reaches_that_workspace_only() {
     let app = TestApp::start(&Backend::sqlite()).await;
@@ -64,44 +47,47 @@ async fn a_token_limited_to_a_workspace_reaches_that_workspace_only() {
     assert_eq!(made["workspaces"], json!([ws]));
     let token = made["token"].as_str().expect("secret").to_owned();
 
-    let read = with_token(
-        &app,
-        Method::GET,
-        &format!("/api/v1/snippets/{shared}"),
-        &token,
-        None,
-    )
-    .await;
+    let read = app
+        .with_token(
+            Method::GET,
+            &format!("/api/v1/snippets/{shared}"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(read.status(), StatusCode::OK);
-    let elsewhere = with_token(
-        &app,
-        Method::GET,
-        &format!("/api/v1/snippets/{mine}"),
-        &token,
-        None,
-    )
-    .await;
+    let elsewhere = app
+        .with_token(
+            Method::GET,
+            &format!("/api/v1/snippets/{mine}"),
+            &token,
+            None,
+        )
+        .await;
     expect_error(elsewhere, StatusCode::NOT_FOUND, "not_found").await;
-    let named = with_token(
-        &app,
-        Method::GET,
-        "/api/v1/snippets?workspace=personal",
-        &token,
-        None,
-    )
-    .await;
+    let named = app
+        .with_token(
+            Method::GET,
+            "/api/v1/snippets?workspace=personal",
+            &token,
+            None,
+        )
+        .await;
     expect_error(named, StatusCode::FORBIDDEN, "workspace_not_allowed").await;
-    let created = with_token(
-        &app,
-        Method::POST,
-        "/api/v1/snippets",
-        &token,
-        Some(in_workspace("by ci", &ws)),
+    let created = app
+        .with_token(
+            Method::POST,
+            "/api/v1/snippets",
+            &token,
+            Some(&in_workspace("by ci", &ws)),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let (_, listed) = status_json(
+        app.with_token(Method::GET, "/api/v1/workspaces", &token, None)
+            .await,
     )
     .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let (_, listed) =
-        status_json(with_token(&app, Method::GET, "/api/v1/workspaces", &token, None).await).await;
     let ids: Vec<&str> = listed["workspaces"]
         .as_array()
         .expect("list")
@@ -155,55 +141,53 @@ async fn a_workspace_bound_to_a_group_admits_every_caller_whose_token_lists_it()
 
     let colleague = user();
     let token = app.token_in_groups(&colleague, &["platform-eng", "other"]);
-    let read = with_token(
-        &app,
-        Method::GET,
-        &format!("/api/v1/snippets/{id}"),
-        &token,
-        None,
-    )
-    .await;
+    let read = app
+        .with_token(Method::GET, &format!("/api/v1/snippets/{id}"), &token, None)
+        .await;
     assert_eq!(read.status(), StatusCode::OK);
-    let wrote = with_token(
-        &app,
-        Method::POST,
-        "/api/v1/snippets",
-        &token,
-        Some(in_workspace("mine", &ws)),
-    )
-    .await;
+    let wrote = app
+        .with_token(
+            Method::POST,
+            "/api/v1/snippets",
+            &token,
+            Some(&in_workspace("mine", &ws)),
+        )
+        .await;
     assert_eq!(
         wrote.status(),
         StatusCode::CREATED,
         "the group's role is writer"
     );
-    let (_, listed) =
-        status_json(with_token(&app, Method::GET, "/api/v1/workspaces", &token, None).await).await;
+    let (_, listed) = status_json(
+        app.with_token(Method::GET, "/api/v1/workspaces", &token, None)
+            .await,
+    )
+    .await;
     assert_eq!(listed["workspaces"][1]["id"], json!(ws));
     assert_eq!(listed["workspaces"][1]["role"], "writer");
     // Without the group: nothing.
     let outsider = app.token_in_groups(&user(), &["other"]);
-    let read = with_token(
-        &app,
-        Method::GET,
-        &format!("/api/v1/snippets/{id}"),
-        &outsider,
-        None,
-    )
-    .await;
+    let read = app
+        .with_token(
+            Method::GET,
+            &format!("/api/v1/snippets/{id}"),
+            &outsider,
+            None,
+        )
+        .await;
     expect_error(read, StatusCode::NOT_FOUND, "not_found").await;
     // Explicit membership wins over the group's role.
     let demoted = user();
     add(&app, &ws, &owner, &demoted, "reader").await;
     let token = app.token_in_groups(&demoted, &["platform-eng"]);
-    let wrote = with_token(
-        &app,
-        Method::POST,
-        "/api/v1/snippets",
-        &token,
-        Some(in_workspace("no", &ws)),
-    )
-    .await;
+    let wrote = app
+        .with_token(
+            Method::POST,
+            "/api/v1/snippets",
+            &token,
+            Some(&in_workspace("no", &ws)),
+        )
+        .await;
     expect_error(wrote, StatusCode::FORBIDDEN, "insufficient_role").await;
     // Only an owner binds a group.
     add(&app, &ws, &owner, &demoted, "admin").await;

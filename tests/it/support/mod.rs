@@ -170,6 +170,24 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// A request carrying `token` (a personal token, say) instead of a test user's JWT.
+    pub async fn with_token(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
     /// `by` gives `member` the role `role` in workspace `ws`.
     pub async fn put_member(&self, ws: &str, by: &str, member: &str, role: &str) -> Response {
         self.request(
