@@ -5,7 +5,8 @@ not move, for comparing the service's hot paths with the ceiling and with earlie
     python3 benches/instructions.py [--backend embedded|postgres] [--seconds 10] [--no-build]
 
 Runs the ceiling and then the service under `valgrind --tool=callgrind`, warms each up, zeroes
-the counters, sends warm `GET /api/v1/snippets/{id}` for --seconds over 4 connections, and
+the counters, sends warm `GET /api/v1/snippets/{id}` for --seconds over 4 connections (the
+user's own snippets, then a team workspace's read by one of its 200 members), and
 prints user-space instructions per request and the functions that cost most. Kernel time
 (sockets, wake-ups) is not counted; `benches/run.py` measures that end to end. Needs valgrind
 and wrk (`apt-get install valgrind wrk`).
@@ -99,12 +100,19 @@ def main():
         try:
             run.wait_ready(f"http://127.0.0.1:{run.HEALTH}/health/ready")
             wrk_env["BENCH_IDS"] = ",".join(run.warm_snippets(token, 20))
+            team_ids, member = run.team_snippets(env, token, 20)
         finally:
             service.terminate()
             service.wait(timeout=30)
         results.append((f"GET /api/v1/snippets/{{id}} warm ({args.backend})",
                         count([run.RELEASE / "pieces-connector"], env, run.API,
                               f"http://127.0.0.1:{run.HEALTH}/health/ready", wrk_env,
+                              args.seconds, workdir)))
+        # The same reads by a member of a team workspace of 200: the role check's cost.
+        team_env = dict(wrk_env, BENCH_IDS=",".join(team_ids), BENCH_TOKEN=member)
+        results.append((f"GET /api/v1/snippets/{{id}} warm, team member ({args.backend})",
+                        count([run.RELEASE / "pieces-connector"], env, run.API,
+                              f"http://127.0.0.1:{run.HEALTH}/health/ready", team_env,
                               args.seconds, workdir)))
         base = results[0][1][0]
         for name, (per_request, requests, leaders) in results:
