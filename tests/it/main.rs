@@ -57,4 +57,5 @@ mod web;
 mod worker;
 mod workflow;
 mod workspace_access;
+mod workspace_moves;
 mod workspaces;

@@ -405,3 +405,92 @@ fn the_local_model_gives_the_vectors_of_the_reference_bert() {
         }
     }
 }
+
+/// `?workspace=all` ranks by meaning across every workspace the caller can read: the answer
+/// in a team workspace outranks the caller's own distractors, and a workspace the caller is
+/// not in never shows. A move carries the embedding: the moved snippet is found where it
+/// went, with no new embedding.
+#[tokio::test]
+async fn a_search_by_meaning_spans_all_readable_workspaces_and_follows_a_move() {
+    let Some(dir) =
+        model_dir("a_search_by_meaning_spans_all_readable_workspaces_and_follows_a_move")
+    else {
+        return;
+    };
+    let backend = Backend::sqlite();
+    let app = start(&backend, &dir).await;
+    let (me, other) = (user(), user());
+    let (_, team) = status_json(
+        app.post("/api/v1/workspaces", &me, &json!({"name": "go"}))
+            .await,
+    )
+    .await;
+    let team = team["id"].as_str().expect("an id").to_owned();
+    let mut in_team = go_waitgroup();
+    in_team["workspace"] = json!(team);
+    let wanted = app.create(&me, &in_team).await;
+    for body in distractors() {
+        app.create(&me, &body).await;
+    }
+    let (_, elsewhere) = status_json(
+        app.post("/api/v1/workspaces", &other, &json!({"name": "x"}))
+            .await,
+    )
+    .await;
+    let mut foreign = go_waitgroup();
+    foreign["workspace"] = elsewhere["id"].clone();
+    let foreign = app.create(&other, &foreign).await;
+    embedded(&app, 5.0).await;
+
+    let q = urlencode(QUESTION);
+    for mode in ["semantic", "hybrid"] {
+        let path = format!("/api/v1/snippets?q={q}&mode={mode}&workspace=all");
+        let (status, page) = status_json(app.get(&path, &me).await).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["snippets"][0]["id"], wanted.as_str(), "{mode}: {page}");
+        assert_eq!(page["snippets"][0]["workspace"], team.as_str());
+        assert!(!page.to_string().contains(&foreign), "{mode}: {page}");
+        // Personal alone does not hold it.
+        let personal = search(&app, &me, QUESTION, mode).await;
+        assert!(
+            !personal.to_string().contains(&wanted),
+            "{mode}: {personal}"
+        );
+    }
+
+    let (status, moved) = status_json(
+        app.patch(
+            &format!("/api/v1/snippets/{wanted}"),
+            &me,
+            &json!({"workspace": "personal"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert_eq!(
+        page["snippets"][0]["id"],
+        wanted.as_str(),
+        "found where it went: {page}"
+    );
+    let left = status_json(
+        app.get(
+            &format!("/api/v1/snippets?q={q}&mode=semantic&workspace={team}"),
+            &me,
+        )
+        .await,
+    )
+    .await
+    .1;
+    assert!(
+        !left.to_string().contains(&wanted),
+        "gone from where it was: {left}"
+    );
+    assert_eq!(
+        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
+            .await,
+        5.0,
+        "the embedding moved with it: nothing was embedded again"
+    );
+}

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::audit::{Actor, AuditAction, NewAudit};
+use super::workspace::api_id;
 use super::{ChangeRecord, Recorded, Snippet, WorkflowContext};
 
 /// Where an event goes.
@@ -159,6 +160,45 @@ impl EventPlan {
         }
     }
 
+    /// What moving a snippet from workspace `from` to `to` records: to everyone who follows
+    /// `from` it is deleted (its event names where it went), to everyone who follows `to` it
+    /// is created; the data platform hears the same; each workspace's audit log says where
+    /// it went or came from.
+    pub fn for_move(&self, from: &str, to: &str, moved: &Snippet, now: DateTime<Utc>) -> Recorded {
+        let mut left = ChangeRecord::snippet(from, moved, Change::Deleted, now);
+        left.data = json!({ "id": moved.id, "moved_to": api_id(to) });
+        let audit = self.actor.as_ref().map(|actor| {
+            let record = |key: &str, detail: Value| {
+                NewAudit::new(
+                    actor,
+                    Some(key),
+                    AuditAction::SnippetMoved,
+                    ("snippet", &moved.id),
+                    now,
+                )
+                .with_detail(detail)
+            };
+            [
+                record(from, json!({ "to": api_id(to) })),
+                record(to, json!({ "from": api_id(from) })),
+            ]
+        });
+        let mut outbox = self.owed_for_snippet(from, moved, Change::Deleted, now);
+        // The analysis stays with the snippet; the embedding moves with it (an embedding
+        // event finds it current and stops there, or makes one still owed).
+        outbox.extend(
+            self.owed_for_snippet(to, moved, Change::Created, now)
+                .into_iter()
+                .filter(|event| event.target != Target::Enrichment),
+        );
+        Recorded {
+            outbox,
+            changes: vec![left, ChangeRecord::snippet(to, moved, Change::Created, now)],
+            context: None,
+            audit: audit.into_iter().flatten().collect(),
+        }
+    }
+
     /// What enrichment records: the snippet changed (its metadata), which the stream and
     /// every replica's cache must hear of; nothing is owed to other services.
     pub fn for_analysis(&self, user: &str, snippet: &Snippet, now: DateTime<Utc>) -> Recorded {
@@ -193,7 +233,8 @@ impl EventPlan {
                 "timestamp": now,
                 "event": event,
             });
-            let order = format!("{}:{user}:{}", Target::DataPlatform.as_str(), snippet.id);
+            // By the snippet alone: a move's `deleted` and `created` arrive in that order.
+            let order = format!("{}:{}", Target::DataPlatform.as_str(), snippet.id);
             events.push(new_event(Target::DataPlatform, payload, now).in_order_of(order));
         }
         // These read the snippet as it is when they run: their order does not matter.

@@ -63,6 +63,10 @@ pub struct SnippetPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
+    /// Moves the snippet to this workspace (`personal` or a team workspace's id): the
+    /// caller must be a writer where it is and where it goes.
+    #[serde(default, deserialize_with = "not_null")]
+    pub workspace: Option<String>,
 }
 
 /// A field that, when present, must hold a value: `null` is refused rather than read as
@@ -236,6 +240,7 @@ impl SnippetPatch {
             && self.tags.is_none()
             && self.metadata.is_none()
             && self.description.is_none()
+            && self.workspace.is_none()
         {
             return Err(ValidationError::new(
                 "body",
@@ -262,6 +267,16 @@ impl SnippetPatch {
             check_description(description.as_deref())?;
         }
         Ok(self)
+    }
+
+    /// True when the patch changes a field of the snippet itself, not only where it is.
+    pub fn edits_content(&self) -> bool {
+        self.title.is_some()
+            || self.code.is_some()
+            || self.language.is_some()
+            || self.tags.is_some()
+            || self.metadata.is_some()
+            || self.description.is_some()
     }
 
     /// True when the change calls for a new analysis of the code.

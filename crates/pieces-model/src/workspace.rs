@@ -18,6 +18,9 @@ pub const PERSONAL: &str = "personal";
 pub const TEAM_PREFIX: &str = "ws_";
 /// Every workspace the caller can read (`?workspace=all`).
 pub const ALL: &str = "all";
+/// Most workspaces one `?workspace=all` page spans: each is a part of one statement, and
+/// SQLite merges at most 500 parts.
+pub const ALL_WORKSPACES_MAX: usize = 200;
 pub const WORKSPACE_NAME_MAX_CHARS: usize = 100;
 pub const WORKSPACE_DESCRIPTION_MAX_CHARS: usize = 1_000;
 

@@ -16,10 +16,11 @@ use super::{
 use pieces_cache::{jittered, snippet_key, Cache, Lookup};
 use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
-use pieces_model::workspace::{api_id, is_team_key, Role, WorkspaceRef};
+
+use pieces_model::workspace::{api_id, is_team_key, Role, WorkspaceRef, ALL_WORKSPACES_MAX};
 use pieces_model::{
     now, Change, EventPlan, JsonObject, Limits, ListParams, Listed, ListedPage, NewSnippet,
-    SearchMode, Snippet, SnippetPatch,
+    SearchMode, Snippet, SnippetPatch, ValidationError,
 };
 use pieces_store::{ChangeFeed, OutboxQueue, SnippetStore};
 
@@ -168,19 +169,44 @@ impl SnippetService {
         Ok(snippet)
     }
 
+    /// The stored keys of the workspaces a listing names: one, or with `all` every one the
+    /// caller can read (personal first).
+    async fn keys_to_list(
+        &self,
+        caller: &Principal,
+        named: Option<&str>,
+    ) -> ServiceResult<Vec<String>> {
+        if WorkspaceRef::parse(named, true)? != WorkspaceRef::All {
+            return Ok(vec![self.workspace_key(caller, named, Role::Reader).await?]);
+        }
+        let keys = self.deps.access.keys_to_read(caller, None).await?;
+        if keys.len() > ALL_WORKSPACES_MAX {
+            return Err(ValidationError::new(
+                "workspace",
+                format!(
+                    "workspace: `all` covers at most {ALL_WORKSPACES_MAX} workspaces and you \
+                     can read {}; name one",
+                    keys.len()
+                ),
+            )
+            .into());
+        }
+        Ok(keys)
+    }
+
     /// One page of the snippets of the workspace the query names (the caller's personal one
-    /// by default): newest first, or as the search ranks them. Rows too large for a page to
-    /// hold at once are deferred: `whole` reads each when its turn comes.
+    /// by default, or every one they can read): newest first, or as the search ranks them.
+    /// Rows too large for a page to hold at once are deferred: `whole` reads each when its
+    /// turn comes.
     pub async fn list(&self, caller: &Principal, params: ListParams) -> ServiceResult<ListedPage> {
-        let key = self
-            .workspace_key(caller, params.workspace.as_deref(), Role::Reader)
+        let keys = self
+            .keys_to_list(caller, params.workspace.as_deref())
             .await?;
-        let user = key.as_str();
         let filter = params.validate(self.deps.search.is_some())?;
         if let (Some(search), SearchMode::Semantic | SearchMode::Hybrid) =
             (&self.deps.search, filter.mode)
         {
-            let page = search.page(user, &filter).await?;
+            let page = search.page(&keys, &filter).await?;
             return Ok(ListedPage {
                 rows: page.snippets,
                 total: page.total,
@@ -190,7 +216,7 @@ impl SnippetService {
                 mode: Some(page.mode),
             });
         }
-        let (rows, counted) = self.deps.store.list_snippets(user, &filter).await?;
+        let (rows, counted) = self.deps.store.list_snippets(&keys, &filter).await?;
         // Only a filtered count stops at the cap; an unfiltered one is exact.
         let total_capped = counted > SEARCH_TOTAL_CAP && filter.is_filtered();
         Ok(ListedPage {
@@ -361,15 +387,35 @@ impl SnippetService {
         let patch = patch.validate(&self.deps.limits)?;
         let key = self.snippet_workspace(caller, id, Role::Writer).await?;
         let user = key.as_str();
+        // A move needs a writer where the snippet goes too; naming where it is moves nothing.
+        let move_to = match &patch.workspace {
+            Some(named) => Some(
+                self.workspace_key(caller, Some(named), Role::Writer)
+                    .await?,
+            )
+            .filter(|to| *to != key),
+            None => None,
+        };
+        if move_to.is_none() && !patch.edits_content() {
+            return self
+                .stored(user, id)
+                .await?
+                .ok_or(ServiceError::NotFound("snippet"));
+        }
         let at = now();
         let plan = self.deps.plan.acting(&caller.actor());
         let snippet = self
             .deps
             .store
-            .update_snippet(user, id, &patch, at, &plan)
+            .update_snippet(user, id, &patch, move_to.as_deref(), at, &plan)
             .await?
             .ok_or(ServiceError::NotFound("snippet"))?;
         self.deps.feed.committed(user, Some(id), at);
+        if let Some(to) = &move_to {
+            self.deps.feed.committed(to, Some(id), at);
+            self.team_snippets.remove(id);
+            tracing::info!(snippet = %id, "snippet moved");
+        }
         self.events_recorded(Change::Updated {
             code_changed: patch.touches_code(),
         });

@@ -13,6 +13,8 @@ use super::StoreError;
 #[derive(Debug, Clone)]
 pub struct NewEmbedding {
     pub snippet_id: String,
+    /// The workspace the embedding was asked for; it is stored under the one the snippet
+    /// is in when it is written (it may have moved since).
     pub user_id: String,
     pub content_hash: Vec<u8>,
     pub signs: Vec<u8>,
@@ -140,13 +142,11 @@ impl EmbeddingStore for SqliteEmbeddings {
             sqlx::query(
                 "INSERT INTO snippet_embeddings \
                  (snippet_id, user_id, model, content_hash, signs, vector, seq) \
-                 SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM snippets WHERE id = ?) \
-                 ON CONFLICT (snippet_id) DO UPDATE SET model = excluded.model, \
-                 content_hash = excluded.content_hash, signs = excluded.signs, \
-                 vector = excluded.vector, seq = excluded.seq",
+                 SELECT id, user_id, ?, ?, ?, ?, ? FROM snippets WHERE id = ? \
+                 ON CONFLICT (snippet_id) DO UPDATE SET user_id = excluded.user_id, \
+                 model = excluded.model, content_hash = excluded.content_hash, \
+                 signs = excluded.signs, vector = excluded.vector, seq = excluded.seq",
             )
-            .bind(&row.snippet_id)
-            .bind(&row.user_id)
             .bind(model)
             .bind(&row.content_hash)
             .bind(&row.signs)
@@ -227,7 +227,7 @@ pub struct PostgresEmbeddings {
 }
 
 /// The advisory lock that serializes embedding writes ("pcn-embd").
-const WRITE_LOCK: i64 = 0x7063_6e2d_656d_6264;
+pub(crate) const WRITE_LOCK: i64 = 0x7063_6e2d_656d_6264;
 
 #[async_trait]
 impl EmbeddingStore for PostgresEmbeddings {
@@ -259,7 +259,7 @@ impl EmbeddingStore for PostgresEmbeddings {
         let mut insert = QueryBuilder::new(
             "INSERT INTO snippet_embeddings \
              (snippet_id, user_id, model, content_hash, signs, vector, seq) \
-             SELECT v.snippet_id, v.user_id, v.model, v.content_hash, v.signs, v.vector, \
+             SELECT v.snippet_id, s.user_id, v.model, v.content_hash, v.signs, v.vector, \
              nextval('snippet_embedding_seq') FROM (",
         );
         insert.push_values(rows, |mut b, row| {
@@ -272,10 +272,10 @@ impl EmbeddingStore for PostgresEmbeddings {
         });
         insert.push(
             ") AS v (snippet_id, user_id, model, content_hash, signs, vector) \
-             WHERE EXISTS (SELECT 1 FROM snippets s WHERE s.id = v.snippet_id) \
-             ON CONFLICT (snippet_id) DO UPDATE SET model = excluded.model, \
-             content_hash = excluded.content_hash, signs = excluded.signs, \
-             vector = excluded.vector, seq = excluded.seq",
+             JOIN snippets s ON s.id = v.snippet_id \
+             ON CONFLICT (snippet_id) DO UPDATE SET user_id = excluded.user_id, \
+             model = excluded.model, content_hash = excluded.content_hash, \
+             signs = excluded.signs, vector = excluded.vector, seq = excluded.seq",
         );
         insert.build().execute(&mut *tx).await?;
         tx.commit().await?;

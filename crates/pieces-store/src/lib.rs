@@ -15,6 +15,7 @@ mod postgres_pages;
 mod row;
 mod shares;
 mod sqlite;
+mod sqlite_across;
 mod text_search;
 mod tokens;
 mod workspaces;
@@ -70,31 +71,36 @@ pub trait SnippetStore: Send + Sync {
     /// Those of `ids` that are the user's snippets, whole, in no particular order.
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError>;
 
-    /// Those of `ids` that are the user's snippets, as a page holds them (large ones
-    /// deferred), in no particular order.
-    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError>;
+    /// Those of `ids` that are snippets of the workspaces `keys`, as a page holds them (large
+    /// ones deferred), in no particular order.
+    async fn listed_by_ids(
+        &self,
+        keys: &[String],
+        ids: &[String],
+    ) -> Result<Vec<Listed>, StoreError>;
 
-    /// One page of the user's snippets, newest first (large ones deferred), and the total
-    /// matching the filter: exact without one; with a query, a language or a tag, counted
-    /// only up to `SEARCH_TOTAL_CAP + 1`, so a filter costs the same for any collection.
+    /// One page of the snippets of the workspaces `keys` (one, or all a caller can read),
+    /// newest first across them (large ones deferred), and the total matching the filter:
+    /// exact without one; with a query, a language or a tag, counted only up to
+    /// `SEARCH_TOTAL_CAP + 1` per workspace, so a filter costs the same for any collection.
     async fn list_snippets(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError>;
 
     /// The ids of the page `list_snippets` would answer, and the same total.
     async fn matching_ids(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError>;
 
-    /// Those of `ids` that are the user's and match `filter` (its query, language and tag),
-    /// in no particular order.
+    /// Those of `ids` that are snippets of the workspaces `keys` and match `filter` (its
+    /// query, language and tag), in no particular order.
     async fn matching_among(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
         ids: &[String],
     ) -> Result<Vec<String>, StoreError>;
@@ -107,12 +113,14 @@ pub trait SnippetStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<String>, StoreError>;
 
-    /// Applies a validated patch and records its events in one transaction.
+    /// Applies a validated patch and records its events in one transaction; with `move_to`,
+    /// the snippet also moves to that workspace, its embedding, tags and counts with it.
     async fn update_snippet(
         &self,
         user: &str,
         id: &str,
         patch: &SnippetPatch,
+        move_to: Option<&str>,
         now: DateTime<Utc>,
         plan: &EventPlan,
     ) -> Result<Option<Snippet>, StoreError>;

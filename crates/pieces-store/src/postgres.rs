@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
+use super::embeddings::WRITE_LOCK as EMBEDDING_WRITE_LOCK;
 use super::group_commit::CreateBatcher;
 use super::postgres_insert::{self, record};
 use super::postgres_pages::{push_filters, Pages};
@@ -18,6 +19,7 @@ use super::row::{
 };
 use super::{to_micros, SnippetStore, StoreError};
 use pieces_metrics::Metrics;
+use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan};
 use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 
@@ -135,17 +137,21 @@ impl SnippetStore for PostgresStore {
         into_snippets(rows)
     }
 
-    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError> {
-        if ids.is_empty() {
+    async fn listed_by_ids(
+        &self,
+        keys: &[String],
+        ids: &[String],
+    ) -> Result<Vec<Listed>, StoreError> {
+        if ids.is_empty() || keys.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {} FROM snippets WHERE id = ANY($1) AND user_id = $2",
+            "SELECT {} FROM snippets WHERE id = ANY($1) AND user_id = ANY($2)",
             *LISTED_COLUMNS
         );
         let rows: Vec<SnippetRow> = sqlx::query_as(&sql)
             .bind(ids)
-            .bind(user)
+            .bind(keys)
             .fetch_all(&self.pool)
             .await?;
         into_listed(rows)
@@ -153,31 +159,34 @@ impl SnippetStore for PostgresStore {
 
     async fn list_snippets(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError> {
-        self.pages.list(user, filter).await
+        self.pages.list(keys, filter).await
     }
 
     async fn matching_ids(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError> {
-        self.pages.ids(user, filter).await
+        self.pages.ids(keys, filter).await
     }
 
     async fn matching_among(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
         ids: &[String],
     ) -> Result<Vec<String>, StoreError> {
-        if ids.is_empty() {
+        if ids.is_empty() || keys.is_empty() {
             return Ok(Vec::new());
         }
         let mut q = QueryBuilder::new("SELECT id FROM snippets WHERE id = ANY(");
-        q.push_bind(ids).push(") AND user_id = ").push_bind(user);
+        q.push_bind(ids)
+            .push(") AND user_id = ANY(")
+            .push_bind(keys)
+            .push(")");
         push_filters(&mut q, filter);
         // Driven by the ids, whatever the filter: its generic plan serves any words.
         let found: Vec<(String,)> = q.build_query_as().fetch_all(&self.pool).await?;
@@ -212,28 +221,63 @@ impl SnippetStore for PostgresStore {
         user: &str,
         id: &str,
         patch: &SnippetPatch,
+        move_to: Option<&str>,
         now: DateTime<Utc>,
         plan: &EventPlan,
     ) -> Result<Option<Snippet>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if move_to.is_some() {
+            // Taken before the row's lock, as every embedding writer takes it: the embedding
+            // is renumbered below, and seq order must stay commit order.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(EMBEDDING_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         let Some(current) = Self::fetch_for_update(&mut tx, user, id).await? else {
             return Ok(None);
         };
-        let s = patch.apply(current, now);
-        let change = Change::Updated {
-            code_changed: patch.touches_code(),
+        let mut s = patch.apply(current, now);
+        let recorded = match move_to {
+            Some(to) => {
+                s.workspace = api_id(to).to_owned();
+                plan.for_move(user, to, &s, now)
+            }
+            None => {
+                let change = Change::Updated {
+                    code_changed: patch.touches_code(),
+                };
+                plan.for_snippet(user, &s, change, now)
+            }
         };
-        // Recorded before the update, whose trigger locks the user's count: see `record`.
-        record(&mut *tx, [&plan.for_snippet(user, &s, change, now)]).await?;
-        bind_content(sqlx::query(
-            "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
-             metadata = $5::jsonb, description = $6, updated_at = $7 WHERE user_id = $8 AND id = $9",
-        ), &s)
+        // Recorded before the update, whose trigger locks the count: see `record`. A move's
+        // triggers carry the counts, removal marks and tags over to the new workspace.
+        record(&mut *tx, [&recorded]).await?;
+        bind_content(
+            sqlx::query(
+                "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
+             metadata = $5::jsonb, description = $6, updated_at = $7, user_id = $8 \
+             WHERE user_id = $9 AND id = $10",
+            ),
+            &s,
+        )
         .bind(to_micros(s.updated_at))
+        .bind(move_to.unwrap_or(user))
         .bind(user)
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        if let Some(to) = move_to {
+            // Renumbered, so the new workspace's search index catches up with it.
+            sqlx::query(
+                "UPDATE snippet_embeddings SET user_id = $1, \
+                 seq = nextval('snippet_embedding_seq') WHERE snippet_id = $2",
+            )
+            .bind(to)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Some(s))
     }

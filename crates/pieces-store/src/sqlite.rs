@@ -19,6 +19,7 @@ use super::row::{
 };
 use super::{text_search, to_micros, SnippetStore, StoreError};
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
+use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan, NewEvent, Recorded};
 use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 
@@ -86,23 +87,24 @@ impl SqliteStore {
         &self.writer
     }
 
-    /// The user's rows among `ids`, with `columns`.
+    /// The rows among `ids` of the workspaces `keys`, with `columns`.
     async fn by_ids(
         &self,
         columns: &str,
-        user: &str,
+        keys: &[String],
         ids: &[String],
     ) -> Result<Vec<SnippetRow>, StoreError> {
-        if ids.is_empty() {
+        if ids.is_empty() || keys.is_empty() {
             return Ok(Vec::new());
         }
         let sql = format!(
             "SELECT {columns} FROM snippets \
-             WHERE snippets.id IN (SELECT value FROM json_each(?)) AND +snippets.user_id = ?"
+             WHERE snippets.id IN (SELECT value FROM json_each(?)) \
+             AND +snippets.user_id IN (SELECT value FROM json_each(?))"
         );
         Ok(sqlx::query_as(&sql)
             .bind(serde_json::to_string(ids).unwrap_or_default())
-            .bind(user)
+            .bind(serde_json::to_string(keys).unwrap_or_default())
             .fetch_all(&self.readers)
             .await?)
     }
@@ -124,13 +126,25 @@ impl SqliteStore {
     /// `{head} FROM` the user's snippets matching `filter`, ready for ORDER BY or LIMIT: from
     /// the FTS index for a query (it yields matches newest first), from the tag table for a
     /// tag without one, from the rows' own indexes otherwise.
-    fn select<'a>(
+    pub(super) fn select<'a>(
         head: &str,
         user: &'a str,
         filter: &'a ListFilter,
         fts: Option<&'a str>,
     ) -> QueryBuilder<'a, Sqlite> {
-        let mut q = QueryBuilder::new(format!("{head} FROM "));
+        let mut q = QueryBuilder::new(head);
+        Self::push_from(&mut q, user, filter, fts);
+        q
+    }
+
+    /// ` FROM` the user's snippets matching `filter`, as `select` words it.
+    pub(super) fn push_from<'a>(
+        q: &mut QueryBuilder<'a, Sqlite>,
+        user: &'a str,
+        filter: &'a ListFilter,
+        fts: Option<&'a str>,
+    ) {
+        q.push(" FROM ");
         if let Some(fts) = fts {
             q.push("snippets_fts CROSS JOIN snippets ON snippets.seq = snippets_fts.rowid ")
                 .push("WHERE snippets_fts MATCH ")
@@ -158,11 +172,10 @@ impl SqliteStore {
         if let Some(language) = &filter.language {
             q.push(" AND snippets.language = ").push_bind(language);
         }
-        q
     }
 
     /// The column `select` walks newest first, so a page needs no sort.
-    fn newest_first(filter: &ListFilter, fts: Option<&str>) -> &'static str {
+    pub(super) fn newest_first(filter: &ListFilter, fts: Option<&str>) -> &'static str {
         match (fts, &filter.tag) {
             (Some(_), _) => "snippets_fts.rowid",
             (None, Some(_)) => "snippet_tags.seq",
@@ -172,7 +185,7 @@ impl SqliteStore {
 
     /// How many of the user's snippets `filter` covers: exact from the counter without a
     /// filter, up to `SEARCH_TOTAL_CAP + 1` with one.
-    async fn count(
+    pub(super) async fn count(
         &self,
         user: &str,
         filter: &ListFilter,
@@ -209,13 +222,20 @@ impl SqliteStore {
     /// past the end.
     async fn page<T>(
         &self,
-        head: &str,
-        user: &str,
+        columns: &str,
+        outer: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<T>, i64), StoreError>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
     {
+        let user = match keys {
+            [] => return Ok((Vec::new(), 0)),
+            [user] => user.as_str(),
+            _ => return self.page_across(columns, outer, keys, filter).await,
+        };
+        let head = format!("SELECT {columns}");
         let fts = match &filter.query {
             Some(query) => match text_search::all_words(query, user) {
                 Some(fts) => Some(fts),
@@ -227,7 +247,7 @@ impl SqliteStore {
         if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
-        let mut page = Self::select(head, user, filter, fts.as_deref());
+        let mut page = Self::select(&head, user, filter, fts.as_deref());
         page.push(format!(
             " ORDER BY {} DESC LIMIT ",
             Self::newest_first(filter, fts.as_deref())
@@ -373,41 +393,47 @@ impl SnippetStore for SqliteStore {
     }
 
     async fn get_snippets(&self, user: &str, ids: &[String]) -> Result<Vec<Snippet>, StoreError> {
-        into_snippets(self.by_ids(SNIPPET_COLUMNS, user, ids).await?)
+        let keys = [user.to_owned()];
+        into_snippets(self.by_ids(SNIPPET_COLUMNS, &keys, ids).await?)
     }
 
-    async fn listed_by_ids(&self, user: &str, ids: &[String]) -> Result<Vec<Listed>, StoreError> {
-        into_listed(self.by_ids(&LISTED_COLUMNS, user, ids).await?)
+    async fn listed_by_ids(
+        &self,
+        keys: &[String],
+        ids: &[String],
+    ) -> Result<Vec<Listed>, StoreError> {
+        into_listed(self.by_ids(&LISTED_COLUMNS, keys, ids).await?)
     }
 
     async fn list_snippets(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError> {
-        let head = format!("SELECT {}", *LISTED_COLUMNS);
-        let (rows, total) = self.page::<SnippetRow>(&head, user, filter).await?;
+        let (rows, total) = self
+            .page::<SnippetRow>(&LISTED_COLUMNS, "*", keys, filter)
+            .await?;
         Ok((into_listed(rows)?, total))
     }
 
     async fn matching_ids(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError> {
         let (ids, total) = self
-            .page::<(String,)>("SELECT snippets.id", user, filter)
+            .page::<(String,)>("snippets.id AS id", "id", keys, filter)
             .await?;
         Ok((ids.into_iter().map(|(id,)| id).collect(), total))
     }
 
     async fn matching_among(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
         ids: &[String],
     ) -> Result<Vec<String>, StoreError> {
-        if ids.is_empty() {
+        if ids.is_empty() || keys.is_empty() {
             return Ok(Vec::new());
         }
         // Driven by the ids (a few hundred at most), each checked against the filter.
@@ -415,20 +441,21 @@ impl SnippetStore for SqliteStore {
             "SELECT snippets.id FROM snippets WHERE snippets.id IN (SELECT value FROM json_each(",
         );
         q.push_bind(serde_json::to_string(ids).unwrap_or_default())
-            .push(")) AND +snippets.user_id = ")
-            .push_bind(user);
+            .push(")) AND +snippets.user_id IN (SELECT value FROM json_each(")
+            .push_bind(serde_json::to_string(keys).unwrap_or_default())
+            .push("))");
         if let Some(language) = &filter.language {
             q.push(" AND snippets.language = ").push_bind(language);
         }
         if let Some(tag) = &filter.tag {
-            q.push(" AND EXISTS (SELECT 1 FROM snippet_tags t WHERE t.user_id = ")
-                .push_bind(user)
+            q.push(" AND EXISTS (SELECT 1 FROM snippet_tags t WHERE t.user_id = snippets.user_id")
                 .push(" AND t.tag = ")
                 .push_bind(tag)
                 .push(" AND t.seq = snippets.seq)");
         }
         if let Some(query) = &filter.query {
-            let Some(fts) = text_search::all_words(query, user) else {
+            // The row is already one of the workspaces': the words alone are matched.
+            let Some(fts) = text_search::all_words_of_anyone(query) else {
                 return Ok(Vec::new());
             };
             q.push(" AND EXISTS (SELECT 1 FROM snippets_fts WHERE snippets_fts MATCH ")
@@ -466,6 +493,7 @@ impl SnippetStore for SqliteStore {
         user: &str,
         id: &str,
         patch: &SnippetPatch,
+        move_to: Option<&str>,
         now: DateTime<Utc>,
         plan: &EventPlan,
     ) -> Result<Option<Snippet>, StoreError> {
@@ -473,23 +501,45 @@ impl SnippetStore for SqliteStore {
         let Some(current) = Self::fetch_in(&mut tx, user, id).await? else {
             return Ok(None);
         };
-        let s = patch.apply(current, now);
+        let mut s = patch.apply(current, now);
+        let owner = move_to.unwrap_or(user);
+        // Triggers move the text index's owner token, the tags and both counts with the row.
         bind_content(
             sqlx::query(
                 "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
-                 description = ?, updated_at = ? WHERE user_id = ? AND id = ?",
+                 description = ?, updated_at = ?, user_id = ? WHERE user_id = ? AND id = ?",
             ),
             &s,
         )
         .bind(to_micros(s.updated_at))
+        .bind(owner)
         .bind(user)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let change = Change::Updated {
-            code_changed: patch.touches_code(),
+        let recorded = match move_to {
+            Some(to) => {
+                s.workspace = api_id(to).to_owned();
+                // Renumbered, so the new workspace's search index catches up with it.
+                sqlx::query(
+                    "UPDATE snippet_embeddings SET user_id = ?, \
+                     seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM snippet_embeddings) \
+                     WHERE snippet_id = ?",
+                )
+                .bind(to)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                plan.for_move(user, to, &s, now)
+            }
+            None => {
+                let change = Change::Updated {
+                    code_changed: patch.touches_code(),
+                };
+                plan.for_snippet(user, &s, change, now)
+            }
         };
-        record(&mut tx, &plan.for_snippet(user, &s, change, now)).await?;
+        record(&mut tx, &recorded).await?;
         tx.commit().await?;
         Ok(Some(s))
     }

@@ -12,25 +12,34 @@ pub fn all_words(input: &str, user: &str) -> Option<String> {
     join(input, " ", user)
 }
 
+/// Every word must match, in anyone's rows: for a query already confined to some.
+pub fn all_words_of_anyone(input: &str) -> Option<String> {
+    quoted(input, " ").map(|words| format!("{CONTENT_COLUMNS} : ({words})"))
+}
+
 /// Any word may match (for ranking by relevance).
 pub fn any_word(input: &str, user: &str) -> Option<String> {
     join(input, " OR ", user)
 }
 
 fn join(input: &str, separator: &str, user: &str) -> Option<String> {
+    quoted(input, separator).map(|words| {
+        format!(
+            "{CONTENT_COLUMNS} : ({words}) AND owner : \"{}\"",
+            owner_token(user)
+        )
+    })
+}
+
+/// The input's words, each quoted, joined by `separator`; None when it holds none.
+fn quoted(input: &str, separator: &str) -> Option<String> {
     let words: Vec<String> = input
         .split_whitespace()
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .take(64)
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
-    (!words.is_empty()).then(|| {
-        format!(
-            "{CONTENT_COLUMNS} : ({}) AND owner : \"{}\"",
-            words.join(separator),
-            owner_token(user)
-        )
-    })
+    (!words.is_empty()).then(|| words.join(separator))
 }
 
 /// The owner token as SQLite's `hex()` writes it.

@@ -23,7 +23,8 @@ pub fn found(snippet: Snippet) -> Value {
         code.truncate(end);
     }
     let mut item = json!({"id": snippet.id, "title": snippet.title, "language": snippet.language,
-        "tags": snippet.tags, "description": snippet.description, "code": code});
+        "tags": snippet.tags, "description": snippet.description, "code": code,
+        "workspace": snippet.workspace});
     if cut {
         item["code_truncated"] = json!(true);
         item["code_bytes"] = json!(bytes);

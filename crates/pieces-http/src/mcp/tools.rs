@@ -31,8 +31,8 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
     patch["properties"]["id"] = id.clone();
     patch["required"] = json!(["id"]);
     let workspace = json!({"type": "string", "maxLength": 64,
-        "description": "Where to look: `personal` (the default) or a team workspace's id \
-            (list_workspaces names them)"});
+        "description": "Where to look: `personal` (the default), a team workspace's id \
+            (list_workspaces names them), or `all` for every workspace the user can read"});
     let search_input = object(
         json!({
             "query": {"type": "string", "maxLength": 500, "pattern": "^[^\\u0000]*$",
@@ -59,6 +59,7 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
                 "The code, cut after {SEARCH_CODE_MAX_BYTES} bytes (then `code_truncated` is \
                  true; get_snippet returns all of it)")},
             "code_truncated": {"type": "boolean"},
+            "workspace": {"type": "string", "description": "`personal` or the team workspace's id"},
             "code_bytes": {"type": "integer", "description": "The whole code's size in bytes"},
         },
     });

@@ -93,7 +93,9 @@ impl SearchService {
     /// hybrid fuses the text ranking's first `DEPTH` ids with the `DEPTH` nearest, then
     /// goes on with the rest of the text matches (up to the cap); semantic is the `DEPTH`
     /// nearest. Only ids are read for the rankings, and rows only for the page.
-    pub async fn page(&self, user: &str, filter: &ListFilter) -> ServiceResult<SearchPage> {
+    /// Over several workspaces (`keys`), both rankings span them all: the text one newest
+    /// first across them, the vector one by similarity across their indexes.
+    pub async fn page(&self, keys: &[String], filter: &ListFilter) -> ServiceResult<SearchPage> {
         let query = filter.query.as_deref().unwrap_or_default();
         let hybrid = filter.mode == SearchMode::Hybrid;
         let text_window = ListFilter {
@@ -103,15 +105,15 @@ impl SearchService {
             ..filter.clone()
         };
         let (texts, counted) = if hybrid {
-            self.deps.snippets.matching_ids(user, &text_window).await?
+            self.deps.snippets.matching_ids(keys, &text_window).await?
         } else {
             (Vec::new(), 0)
         };
-        let nearest = match self.nearest(user, query, DEPTH as usize).await {
+        let nearest = match self.nearest_in(keys, query, DEPTH as usize).await {
             Ok(nearest) => nearest,
             Err(e) if hybrid => {
                 tracing::warn!(error = %e, "cannot rank by meaning; answering by text alone");
-                return self.text_only(user, filter).await;
+                return self.text_only(keys, filter).await;
             }
             Err(e) => return Err(e),
         };
@@ -125,7 +127,7 @@ impl SearchService {
             let kept: HashSet<String> = self
                 .deps
                 .snippets
-                .matching_among(user, &narrowed, &vector)
+                .matching_among(keys, &narrowed, &vector)
                 .await?
                 .into_iter()
                 .collect();
@@ -140,7 +142,7 @@ impl SearchService {
         // Nearest ones that also match the text past its window are counted (and ranked)
         // once, in the fused part.
         let text_past_window: HashSet<String> = if hybrid && counted > DEPTH {
-            let among = self.deps.snippets.matching_among(user, filter, &beyond);
+            let among = self.deps.snippets.matching_among(keys, filter, &beyond);
             among.await?.into_iter().collect()
         } else {
             HashSet::new()
@@ -183,7 +185,7 @@ impl SearchService {
                 limit: (tail_from + wanted + text_past_window.len() as i64).min(SEARCH_TOTAL_CAP),
                 ..text_window
             };
-            let (tail, _) = self.deps.snippets.matching_ids(user, &past).await?;
+            let (tail, _) = self.deps.snippets.matching_ids(keys, &past).await?;
             page_ids.extend(
                 tail.into_iter()
                     .filter(|id| !text_past_window.contains(id))
@@ -192,7 +194,7 @@ impl SearchService {
             );
         }
         Ok(SearchPage {
-            snippets: self.rows_in_order(user, page_ids).await?,
+            snippets: self.rows_in_order(keys, page_ids).await?,
             total,
             total_capped,
             mode: filter.mode,
@@ -200,12 +202,12 @@ impl SearchService {
     }
 
     /// The page by text alone, when the query cannot be ranked by meaning.
-    async fn text_only(&self, user: &str, filter: &ListFilter) -> ServiceResult<SearchPage> {
+    async fn text_only(&self, keys: &[String], filter: &ListFilter) -> ServiceResult<SearchPage> {
         let text = ListFilter {
             mode: SearchMode::Text,
             ..filter.clone()
         };
-        let (snippets, counted) = self.deps.snippets.list_snippets(user, &text).await?;
+        let (snippets, counted) = self.deps.snippets.list_snippets(keys, &text).await?;
         Ok(SearchPage {
             snippets,
             total: counted.min(SEARCH_TOTAL_CAP),
@@ -216,8 +218,8 @@ impl SearchService {
 
     /// The snippets of `ids` in that order, as a page holds them; one deleted in between is
     /// left out.
-    async fn rows_in_order(&self, user: &str, ids: Vec<String>) -> ServiceResult<Vec<Listed>> {
-        let rows = self.deps.snippets.listed_by_ids(user, &ids).await?;
+    async fn rows_in_order(&self, keys: &[String], ids: Vec<String>) -> ServiceResult<Vec<Listed>> {
+        let rows = self.deps.snippets.listed_by_ids(keys, &ids).await?;
         let mut rows: HashMap<String, Listed> =
             rows.into_iter().map(|r| (r.id().to_owned(), r)).collect();
         Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
@@ -248,6 +250,25 @@ impl SearchService {
             .take(limit as usize)
             .map(str::to_owned)
             .collect())
+    }
+
+    /// Up to `count` of the snippets of the workspaces `keys` nearest in meaning to `query`,
+    /// nearest first across them all (cosine similarities of one model compare).
+    async fn nearest_in(
+        &self,
+        keys: &[String],
+        query: &str,
+        count: usize,
+    ) -> ServiceResult<Vec<(String, f32)>> {
+        let mut all = Vec::new();
+        for key in keys {
+            all.extend(self.nearest(key, query, count).await?);
+        }
+        if keys.len() > 1 {
+            all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+            all.truncate(count);
+        }
+        Ok(all)
     }
 
     /// Up to `count` of the user's snippets nearest in meaning to `query`, with their cosine

@@ -1,5 +1,6 @@
 //! Pages of a user's snippets on PostgreSQL: listings, filtered listings and text searches.
 
+mod across;
 mod search;
 mod sql;
 
@@ -8,6 +9,7 @@ pub use sql::push_filters;
 use sqlx::PgPool;
 
 use self::search::Searches;
+use crate::row::{into_listed, SnippetRow, POSTGRES_LISTED_COLUMNS};
 use crate::StoreError;
 use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
@@ -26,13 +28,27 @@ impl Pages {
         }
     }
 
-    /// A page of the user's snippets matching `filter`, newest first, and their total (for a
-    /// filter, up to the cap and one more).
+    /// A page of the snippets of the workspaces `keys` matching `filter`, newest first, and
+    /// their total (for a filter, up to the cap and one more).
     pub async fn list(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError> {
+        let user = match keys {
+            [] => return Ok((Vec::new(), 0)),
+            [user] => user.as_str(),
+            _ => {
+                let total = across::total(&self.pool, keys, filter).await?;
+                if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+                    return Ok((Vec::new(), total));
+                }
+                let columns = POSTGRES_LISTED_COLUMNS.as_str();
+                let rows: Vec<SnippetRow> =
+                    across::page(&self.pool, columns, "*", keys, filter).await?;
+                return Ok((into_listed(rows)?, total));
+            }
+        };
         if let Some(query) = &filter.query {
             return self.searches.page(user, query, filter).await;
         }
@@ -53,9 +69,23 @@ impl Pages {
     /// The ids of the page `list` would answer, and the same total.
     pub async fn ids(
         &self,
-        user: &str,
+        keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError> {
+        let user = match keys {
+            [] => return Ok((Vec::new(), 0)),
+            [user] => user.as_str(),
+            _ => {
+                let total = across::total(&self.pool, keys, filter).await?;
+                if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
+                    return Ok((Vec::new(), total));
+                }
+                let columns = "snippets.id AS id, snippets.created_at AS created_at";
+                let ids: Vec<(String,)> =
+                    across::page(&self.pool, columns, "id", keys, filter).await?;
+                return Ok((ids.into_iter().map(|(id,)| id).collect(), total));
+            }
+        };
         if filter.query.is_some() {
             return self.searches.ids(user, filter).await;
         }

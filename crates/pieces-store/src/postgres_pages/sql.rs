@@ -147,7 +147,7 @@ pub fn push_in_order(
 /// tag's own entries (newest first, as `push_newest_first` orders them), everything else from
 /// the user's rows. Only the tag's entries are named `tagged`, so the snippets' columns stay
 /// unqualified.
-fn push_from(q: &mut QueryBuilder<'_, Postgres>, user: &str, filter: &ListFilter) {
+pub fn push_from(q: &mut QueryBuilder<'_, Postgres>, user: &str, filter: &ListFilter) {
     match (&filter.tag, &filter.query) {
         (Some(tag), None) => {
             q.push(
