@@ -107,8 +107,28 @@ def embeddings_settled(metrics_port):
     return True
 
 
-def fill(api):
-    """The same history on every store; returns what the API answers afterwards."""
+def fill_team(api):
+    """A team workspace of dana's with bob a writer and carol a reader, a snippet bob saved
+    there and a share link to it; returns what carol and the link answer."""
+    _, team = api.call("POST", "/api/v1/workspaces", "dana", {"name": "Fixture team", "description": "kept"})
+    ws = team["id"]
+    for member, role in (("bob", "writer"), ("carol", "reader")):
+        api.call("PUT", f"/api/v1/workspaces/{ws}/members/{member}", "dana", {"role": role})
+    _, saved = api.call("POST", "/api/v1/snippets", "bob",
+                        {"title": "Team runbook", "code": "kubectl rollout undo deploy/api",
+                         "language": "bash", "tags": ["ops"], "workspace": ws})
+    _, share = api.call("POST", f"/api/v1/snippets/{saved['snippet_id']}/shares", "bob", {"expires_in_hours": 8760})
+    _, page = api.call("GET", f"/api/v1/snippets?workspace={ws}", "carol")
+    _, members = api.call("GET", f"/api/v1/workspaces/{ws}/members", "carol")
+    _, audit = api.call("GET", f"/api/v1/workspaces/{ws}/audit?limit=100", "dana")
+    return {"id": ws, "snippets": page["snippets"], "total": page["total"],
+            "members": members["members"], "share_url": share["url"],
+            "audit_actions": [r["action"] for r in audit["records"]]}
+
+
+def fill(api, workspaces):
+    """The same history on every store; returns what the API answers afterwards. With
+    `workspaces` (a release that has them), a team workspace too."""
     made = {}
     for user, snippets in {
         "alice": [
@@ -148,6 +168,8 @@ def fill(api):
     api.call("DELETE", f"/api/v1/tokens/{revoked['id']}", "alice")
     expected = {"users": {}, "token": {"secret": kept["token"], "id": kept["id"],
                                        "revoked_secret": revoked["token"]}}
+    if workspaces:
+        expected["team"] = fill_team(api)
     for user in made:
         _, page = api.call("GET", "/api/v1/snippets?limit=100", user)
         expected["users"][user] = {"snippets": page["snippets"], "total": page["total"]}
@@ -166,6 +188,8 @@ def main():
     parser.add_argument("binary")
     parser.add_argument("out")
     parser.add_argument("--postgres", help="an empty database to fill, e.g. postgres://postgres@127.0.0.1/fixture")
+    parser.add_argument("--workspaces", action="store_true",
+                        help="the release has team workspaces and share links: fill a team too")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +198,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         db = pathlib.Path(work) / "pieces.db"
         process, api, metrics = start(binary, f"sqlite://{db}", work)
-        expected = fill(api)
+        expected = fill(api, args.workspaces)
         deadline = time.time() + 120
         while not embeddings_settled(metrics) and time.time() < deadline:
             time.sleep(0.5)
@@ -185,7 +209,7 @@ def main():
     if args.postgres:
         with tempfile.TemporaryDirectory() as work:
             process, api, metrics = start(binary, args.postgres, work)
-            expected = fill(api)
+            expected = fill(api, args.workspaces)
             deadline = time.time() + 120
             while not embeddings_settled(metrics) and time.time() < deadline:
                 time.sleep(0.5)

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::support::backends::{Services, Store};
@@ -165,5 +165,96 @@ async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
         }
     }
     .expect("counts");
-    assert_eq!(kept, (10, 6));
+    // Ten events of alice's and bob's own and one of the team snippet's; six of their
+    // snippets embedded and the team's.
+    assert_eq!(kept, (11, 7));
+    the_team_is_kept(&app, &expected["team"]).await;
+    moved_out_of_an_old_store(&app, expected).await;
+}
+
+/// The previous release's team workspace: its members, their roles, its snippet, its share
+/// link and its audit log answer as they did.
+async fn the_team_is_kept(app: &TestApp, team: &Value) {
+    let ws = team["id"].as_str().expect("the team's id");
+    let page = app.listing(&format!("workspace={ws}"), "carol").await;
+    assert_eq!(page["snippets"], team["snippets"]);
+    assert_eq!(page["total"], team["total"]);
+    let (_, members) = status_json(
+        app.get(&format!("/api/v1/workspaces/{ws}/members"), "carol")
+            .await,
+    )
+    .await;
+    assert_eq!(members["members"], team["members"]);
+    // Carol reads, and may not write.
+    let id = team["snippets"][0]["id"].as_str().expect("id");
+    let edit = app
+        .patch(
+            &format!("/api/v1/snippets/{id}"),
+            "carol",
+            &json!({"title": "x"}),
+        )
+        .await;
+    expect_error(edit, StatusCode::FORBIDDEN, "insufficient_role").await;
+    let (status, _) = status_json(app.get(&format!("/api/v1/snippets/{id}"), "alice").await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "alice was never in it");
+    let url = team["share_url"].as_str().expect("a share url");
+    let shared = app
+        .http
+        .get(format!("{}{url}", app.api))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("answered");
+    let (status, shared) = status_json(shared).await;
+    assert_eq!(status, StatusCode::OK, "{shared}");
+    assert_eq!(shared["title"], team["snippets"][0]["title"]);
+    let (_, audit) = status_json(
+        app.get(&format!("/api/v1/workspaces/{ws}/audit?limit=100"), "dana")
+            .await,
+    )
+    .await;
+    let actions: Vec<&Value> = audit["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| &r["action"])
+        .collect();
+    let was: Vec<&Value> = team["audit_actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .collect();
+    assert_eq!(actions, was);
+}
+
+/// A snippet the previous release wrote moves to a team workspace (migration 0013 keeps the
+/// counts of a move on SQLite): it leaves its owner's count, tags and words for the team's.
+async fn moved_out_of_an_old_store(app: &TestApp, expected: &Value) {
+    let was = &expected["users"]["alice"];
+    let snippet = &was["snippets"][0];
+    let id = snippet["id"].as_str().expect("id");
+    let tag = snippet["tags"][0].as_str().expect("a tag");
+    let (_, team) = status_json(
+        app.post("/api/v1/workspaces", "alice", &json!({"name": "moved"}))
+            .await,
+    )
+    .await;
+    let team = team["id"].as_str().expect("an id");
+    let moved = app
+        .patch(
+            &format!("/api/v1/snippets/{id}"),
+            "alice",
+            &json!({"workspace": team}),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let home = app.listing("limit=100", "alice").await;
+    assert_eq!(home["total"], was["total"].as_i64().expect("a total") - 1);
+    let there = app
+        .listing(&format!("workspace={team}&tag={tag}"), "alice")
+        .await;
+    assert_eq!(page_field(&there, "id"), [id]);
+    assert_eq!(there["total"], 1);
+    let here = app.listing(&format!("tag={tag}&limit=100"), "alice").await;
+    assert!(!page_field(&here, "id").contains(&id.to_owned()), "{here}");
 }
