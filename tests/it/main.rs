@@ -53,6 +53,7 @@ mod snippets;
 mod store_faults;
 mod stream;
 mod tokens;
+mod versions;
 mod web;
 mod worker;
 mod workflow;

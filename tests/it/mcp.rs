@@ -136,14 +136,27 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
     let got = structured(&call(&agent, "get_snippet", json!({"id": id})).await);
     assert_eq!(got, via_rest);
 
+    // An agent that read an older version is told, and changes nothing.
+    assert_eq!(got["version"], 1);
+    let stale = call(
+        &agent,
+        "update_snippet",
+        json!({"id": id, "title": "lost", "expected_version": 7}),
+    )
+    .await;
+    assert!(failed(&stale).contains("version 1"), "{stale:?}");
+    let conflict = stale.structured_content.clone().expect("structured error");
+    assert_eq!(conflict["error"], "version_conflict");
+    assert_eq!(conflict["current"], via_rest, "the snippet as it is now");
     // REST has it cached now; a change through MCP must not leave the copy stale.
     let updated = call(
         &agent,
         "update_snippet",
-        json!({"id": id, "title": "sync.WaitGroup"}),
+        json!({"id": id, "title": "sync.WaitGroup", "expected_version": 1}),
     )
     .await;
     assert_eq!(structured(&updated)["title"], "sync.WaitGroup");
+    assert_eq!(structured(&updated)["version"], 2);
     let (_, via_rest) = status_json(app.get(&rest_path, &alice).await).await;
     assert_eq!(
         via_rest["title"], "sync.WaitGroup",
@@ -158,9 +171,16 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
             .iter()
             .filter_map(|r| r.body_json::<Value>().ok())
             .filter(|b| b["snippet"]["id"] == id.as_str())
-            .map(|b| b["event"].as_str().unwrap_or_default().to_owned())
+            .map(|b| {
+                format!(
+                    "{} {}",
+                    b["event"].as_str().unwrap_or_default(),
+                    b["snippet"]["version"]
+                )
+            })
             .collect();
-        events.contains(&"created".to_owned()) && events.contains(&"updated".to_owned())
+        // The platform can tell from the version whether it missed a change.
+        events.contains(&"created 1".to_owned()) && events.contains(&"updated 2".to_owned())
     })
     .await;
     assert!(
@@ -168,7 +188,21 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
         "the outbox carried the MCP changes to the data platform"
     );
 
-    let deleted = structured(&call(&agent, "delete_snippet", json!({"id": id})).await);
+    let stale = call(
+        &agent,
+        "delete_snippet",
+        json!({"id": id, "expected_version": 1}),
+    )
+    .await;
+    failed(&stale);
+    let (status, _) = status_json(app.get(&rest_path, &alice).await).await;
+    assert_eq!(status, StatusCode::OK, "a stale deletion deletes nothing");
+    let deleted = call(
+        &agent,
+        "delete_snippet",
+        json!({"id": id, "expected_version": 2}),
+    );
+    let deleted = structured(&deleted.await);
     assert_eq!(deleted["deleted"], id.as_str());
     let gone = app.get(&rest_path, &alice).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);

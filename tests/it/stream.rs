@@ -88,7 +88,7 @@ async fn every_change_arrives_in_order_and_a_resume_has_no_gap_or_duplicate(back
         "the snippet as the API shows it"
     );
     assert_eq!(events[1].data["type"], "snippet.created");
-    assert_eq!(events[3].data["data"], json!({"id": first}));
+    assert_eq!(events[3].data["data"], json!({"id": first, "version": 2}));
     assert_eq!(events[4].data["data"]["context_type"], "editing");
 
     // A client that saw the second event resumes: everything after it, once, in order.

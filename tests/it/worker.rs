@@ -255,7 +255,10 @@ async fn one_snippets_sync_events_reach_the_platform_in_the_order_they_were_reco
         groups: Arc::from(Vec::new()),
     };
     let created = snippets.create(&alice, body).await.expect("created");
-    snippets.delete(&alice, &created.id).await.expect("deleted");
+    snippets
+        .delete(&alice, &created.id, None)
+        .await
+        .expect("deleted");
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while received_events(&platform).await.len() < 3 && tokio::time::Instant::now() < deadline {

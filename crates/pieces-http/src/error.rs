@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use pieces_model::request_id;
 use pieces_model::workspace::Role;
-use pieces_model::{Scope, ValidationError};
+use pieces_model::{Scope, Snippet, ValidationError};
 use pieces_service::auth::{AuthError, AuthFailure};
 use pieces_service::ServiceError;
 use pieces_store::StoreError;
@@ -32,6 +32,9 @@ pub struct ErrorBody {
     /// The least role the request needs, for 403 `insufficient_role`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<&'static str>,
+    /// The snippet as it is now, for 412 `version_conflict`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<Box<Snippet>>,
 }
 
 /// Marks a response as an error of a known kind, for the error metric.
@@ -52,6 +55,8 @@ pub enum ApiError {
     Forbidden { code: &'static str, detail: String },
     #[error("this needs the {} role in the workspace", .0.as_str())]
     InsufficientRole(Role),
+    #[error("the snippet is at version {} now, not the one If-Match names; nothing was changed", .0.version)]
+    VersionConflict(Box<Snippet>),
     #[error("{detail}")]
     StateConflict { code: &'static str, detail: String },
     #[error("{0}")]
@@ -113,6 +118,7 @@ impl ApiError {
         "insufficient_scope",
         "token_not_allowed",
         "insufficient_role",
+        "version_conflict",
         "workspace_not_allowed",
         "last_owner",
         "workspace_not_empty",
@@ -154,6 +160,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             Self::StateConflict { .. } => StatusCode::CONFLICT,
+            Self::VersionConflict(_) => StatusCode::PRECONDITION_FAILED,
             Self::Gone(_) => StatusCode::GONE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -180,6 +187,7 @@ impl ApiError {
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::Forbidden { code, .. } => code,
             Self::InsufficientRole(_) => "insufficient_role",
+            Self::VersionConflict(_) => "version_conflict",
             Self::StateConflict { code, .. } => code,
             Self::Gone(_) => "gone",
             Self::NotFound(_) => "not_found",
@@ -323,6 +331,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { code, detail } => Self::StateConflict { code, detail },
             ServiceError::Refused { code, detail } => Self::LimitReached { code, detail },
             ServiceError::Gone(detail) => Self::Gone(detail),
+            ServiceError::VersionConflict(current) => Self::VersionConflict(current),
         }
     }
 }
@@ -342,6 +351,10 @@ impl ApiError {
             Self::InsufficientRole(role) => Some(role.as_str()),
             _ => None,
         };
+        let current = match self {
+            Self::VersionConflict(current) => Some(current.clone()),
+            _ => None,
+        };
         ErrorBody {
             detail: self.public_detail(),
             error: self.code(),
@@ -349,6 +362,7 @@ impl ApiError {
             field,
             scope,
             role,
+            current,
         }
     }
 }
@@ -404,6 +418,7 @@ mod tests {
             ApiError::InsufficientScope(pieces_model::Scope::Ai),
             ApiError::NotFound("x"),
             ApiError::InsufficientRole(Role::Writer),
+            ApiError::VersionConflict(Box::default()),
             ApiError::Gone(String::new()),
             ApiError::StateConflict {
                 code: "last_owner",

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod mcp;
 pub mod middleware;
+pub mod preconditions;
 pub mod routes;
 pub mod serve;
 pub mod sse;

@@ -59,7 +59,10 @@ impl ChangeRecord {
         let (kind, data) = match change {
             Change::Created => (ChangeKind::SnippetCreated, json!(snippet)),
             Change::Updated { .. } => (ChangeKind::SnippetUpdated, json!(snippet)),
-            Change::Deleted => (ChangeKind::SnippetDeleted, json!({ "id": snippet.id })),
+            Change::Deleted => (
+                ChangeKind::SnippetDeleted,
+                json!({ "id": snippet.id, "version": snippet.version }),
+            ),
         };
         Self {
             user: user.to_owned(),

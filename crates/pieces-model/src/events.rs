@@ -166,7 +166,7 @@ impl EventPlan {
     /// it went or came from.
     pub fn for_move(&self, from: &str, to: &str, moved: &Snippet, now: DateTime<Utc>) -> Recorded {
         let mut left = ChangeRecord::snippet(from, moved, Change::Deleted, now);
-        left.data = json!({ "id": moved.id, "moved_to": api_id(to) });
+        left.data = json!({ "id": moved.id, "version": moved.version, "moved_to": api_id(to) });
         let audit = self.actor.as_ref().map(|actor| {
             let record = |key: &str, detail: Value| {
                 NewAudit::new(

@@ -10,8 +10,12 @@ use super::rules::{
 use super::{JsonObject, Limits};
 
 /// A stored code snippet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Snippet {
+    /// 1 at creation, one more at each change (an edit, a move, an analysis merged into its
+    /// metadata). Its `ETag` is `"<version>"`. First, so a stored copy's version is read
+    /// without parsing the rest (`version_of_json`).
+    pub version: i64,
     /// Opaque id (a UUIDv7).
     pub id: String,
     /// The workspace it belongs to: `personal`, or a team workspace's id.
@@ -217,6 +221,7 @@ impl NewSnippet {
         check_metadata(&metadata, limits)?;
         check_description(self.description.as_deref())?;
         Ok(Snippet {
+            version: 1,
             id: Uuid::now_v7().to_string(),
             workspace: workspace.to_owned(),
             title: self.title,
@@ -305,7 +310,33 @@ impl SnippetPatch {
             snippet.description.clone_from(v);
         }
         snippet.updated_at = now;
+        snippet.version += 1;
         snippet
+    }
+}
+
+/// The version of a snippet serialized as the API shows it, read from the start of its JSON
+/// (`version` is its first field) without parsing the rest, which may be a mebibyte of code.
+pub fn version_of_json(json: &[u8]) -> Option<i64> {
+    let rest = json.strip_prefix(b"{\"version\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// What `If-Match` asks of a write: the version the writer last saw, or any (`*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    Any,
+    Version(i64),
+}
+
+impl Expected {
+    /// Whether a snippet at `version` is what the writer expects.
+    pub fn holds(self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Version(expected) => expected == version,
+        }
     }
 }
 

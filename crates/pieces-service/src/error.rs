@@ -3,7 +3,7 @@
 
 use pieces_cache::CacheError;
 use pieces_model::workspace::Role;
-use pieces_model::ValidationError;
+use pieces_model::{Snippet, ValidationError};
 use pieces_store::StoreError;
 use pieces_upstream::UpstreamError;
 
@@ -48,6 +48,10 @@ pub enum ServiceError {
     /// What was asked for existed and no longer does (an expired or revoked link).
     #[error("{0}")]
     Gone(String),
+    /// The snippet is no longer at the version the writer expected (`If-Match`); it is
+    /// carried as it is now, and nothing changed.
+    #[error("the snippet is at version {} now, not the one expected; nothing was changed", .0.version)]
+    VersionConflict(Box<Snippet>),
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -19,10 +19,10 @@ use pieces_model::bounds::SEARCH_TOTAL_CAP;
 
 use pieces_model::workspace::{api_id, is_team_key, Role, WorkspaceRef, ALL_WORKSPACES_MAX};
 use pieces_model::{
-    now, Change, EventPlan, JsonObject, Limits, ListParams, Listed, ListedPage, NewSnippet,
-    SearchMode, Snippet, SnippetPatch, ValidationError,
+    now, Change, EventPlan, Expected, JsonObject, Limits, ListParams, Listed, ListedPage,
+    NewSnippet, SearchMode, Snippet, SnippetPatch, ValidationError,
 };
-use pieces_store::{ChangeFeed, OutboxQueue, SnippetStore};
+use pieces_store::{ChangeFeed, Conditions, OutboxQueue, SnippetStore, Written};
 
 /// A snippet serialized as the API shows it: a cached copy is served as it is.
 #[derive(Debug, Clone)]
@@ -377,12 +377,14 @@ impl SnippetService {
         Ok(Some(SnippetJson(bytes)))
     }
 
-    /// Changes the fields the patch names, for a caller who may write where it is.
+    /// Changes the fields the patch names, for a caller who may write where it is; with
+    /// `expected`, only if the snippet is still at that version.
     pub async fn update(
         &self,
         caller: &Principal,
         id: &str,
         patch: SnippetPatch,
+        expected: Option<Expected>,
     ) -> ServiceResult<Snippet> {
         let patch = patch.validate(&self.deps.limits)?;
         let key = self.snippet_workspace(caller, id, Role::Writer).await?;
@@ -397,19 +399,31 @@ impl SnippetService {
             None => None,
         };
         if move_to.is_none() && !patch.edits_content() {
-            return self
+            let snippet = self
                 .stored(user, id)
                 .await?
-                .ok_or(ServiceError::NotFound("snippet"));
+                .ok_or(ServiceError::NotFound("snippet"))?;
+            if !expected.is_none_or(|e| e.holds(snippet.version)) {
+                return Err(ServiceError::VersionConflict(Box::new(snippet)));
+            }
+            return Ok(snippet);
         }
         let at = now();
         let plan = self.deps.plan.acting(&caller.actor());
-        let snippet = self
+        let change = Conditions {
+            move_to: move_to.as_deref(),
+            expected,
+        };
+        let snippet = match self
             .deps
             .store
-            .update_snippet(user, id, &patch, move_to.as_deref(), at, &plan)
+            .update_snippet(user, id, &patch, change, at, &plan)
             .await?
-            .ok_or(ServiceError::NotFound("snippet"))?;
+        {
+            Written::Done(snippet) => snippet,
+            Written::Missing => return Err(ServiceError::NotFound("snippet")),
+            Written::Stale(current) => return Err(ServiceError::VersionConflict(current)),
+        };
         self.deps.feed.committed(user, Some(id), at);
         if let Some(to) = &move_to {
             self.deps.feed.committed(to, Some(id), at);
@@ -423,14 +437,27 @@ impl SnippetService {
         Ok(snippet)
     }
 
-    /// Deletes a snippet, for a caller who may write where it is.
-    pub async fn delete(&self, caller: &Principal, id: &str) -> ServiceResult<()> {
+    /// Deletes a snippet, for a caller who may write where it is; with `expected`, only if
+    /// it is still at that version.
+    pub async fn delete(
+        &self,
+        caller: &Principal,
+        id: &str,
+        expected: Option<Expected>,
+    ) -> ServiceResult<()> {
         let key = self.snippet_workspace(caller, id, Role::Writer).await?;
         let user = key.as_str();
         let at = now();
         let plan = self.deps.plan.acting(&caller.actor());
-        if !self.deps.store.delete_snippet(user, id, at, &plan).await? {
-            return Err(ServiceError::NotFound("snippet"));
+        match self
+            .deps
+            .store
+            .delete_snippet(user, id, expected, at, &plan)
+            .await?
+        {
+            Written::Done(()) => {}
+            Written::Missing => return Err(ServiceError::NotFound("snippet")),
+            Written::Stale(current) => return Err(ServiceError::VersionConflict(current)),
         }
         self.deps.feed.committed(user, Some(id), at);
         self.events_recorded(Change::Deleted);

@@ -232,3 +232,59 @@ macro_rules! audit_cte {
     };
 }
 pub(super) use audit_cte;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_past_their_retention_are_pruned_in_batches_and_the_rest_kept() {
+        let pool = SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("a database");
+        sqlx::migrate!("../../migrations/sqlite")
+            .run(&pool)
+            .await
+            .expect("migrated");
+        let now = Utc::now();
+        let actor = Actor {
+            user_id: "alice".into(),
+            via: Via::Jwt,
+            token_id: None,
+        };
+        let days_ago = |d: i64| now - chrono::Duration::days(d);
+        let mut tx = pool.begin().await.expect("a transaction");
+        let records: Vec<NewAudit> = [400, 399, 380, 366, 10, 0]
+            .into_iter()
+            .map(|d| {
+                let target = ("snippet", "s-1");
+                NewAudit::new(
+                    &actor,
+                    Some("alice"),
+                    AuditAction::SnippetCreated,
+                    target,
+                    days_ago(d),
+                )
+            })
+            .collect();
+        record_in_sqlite(&mut tx, &records).await.expect("recorded");
+        tx.commit().await.expect("committed");
+
+        let cutoff = days_ago(365);
+        assert_eq!(pool.prune_audit(cutoff, 3).await.expect("pruned"), 3);
+        assert_eq!(pool.prune_audit(cutoff, 3).await.expect("pruned"), 1);
+        assert_eq!(pool.prune_audit(cutoff, 3).await.expect("pruned"), 0);
+        let filter = AuditFilter {
+            workspace: Some("alice".into()),
+            action: None,
+            actor: None,
+            since: None,
+            until: None,
+            before: None,
+            limit: 100,
+        };
+        let kept = pool.audit_page(&filter).await.expect("a page");
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|r| r.at >= cutoff));
+    }
+}

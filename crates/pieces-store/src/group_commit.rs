@@ -121,6 +121,7 @@ mod tests {
         Create {
             user: "u".to_owned(),
             snippet: Snippet {
+                version: 1,
                 id: id.to_owned(),
                 workspace: "personal".to_owned(),
                 title: format!("title {id}"),

@@ -47,7 +47,26 @@ use secrecy::{ExposeSecret, SecretString};
 use outbox_queue::BatchedOutbox;
 use pieces_metrics::Metrics;
 use pieces_model::EventPlan;
-use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+use pieces_model::{Expected, JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+
+/// Where an update leaves a snippet, and which version it must find.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditions<'a> {
+    /// Moves the snippet to this workspace.
+    pub move_to: Option<&'a str>,
+    /// Changes it only at this version (`If-Match`).
+    pub expected: Option<Expected>,
+}
+
+/// What a write that may name the version it expects found.
+#[derive(Debug)]
+pub enum Written<T> {
+    Done(T),
+    /// No such snippet there.
+    Missing,
+    /// The snippet is at another version than expected, as it is now: nothing changed.
+    Stale(Box<Snippet>),
+}
 
 #[async_trait]
 pub trait SnippetStore: Send + Sync {
@@ -114,25 +133,29 @@ pub trait SnippetStore: Send + Sync {
     ) -> Result<Vec<String>, StoreError>;
 
     /// Applies a validated patch and records its events in one transaction; with `move_to`,
-    /// the snippet also moves to that workspace, its embedding, tags and counts with it.
+    /// the snippet also moves to that workspace, its embedding, tags and counts with it. With
+    /// `expected`, only a snippet at that version changes: the check and the write are one
+    /// transaction holding the row, so of two writers expecting the same version one wins.
     async fn update_snippet(
         &self,
         user: &str,
         id: &str,
         patch: &SnippetPatch,
-        move_to: Option<&str>,
+        change: Conditions<'_>,
         now: DateTime<Utc>,
         plan: &EventPlan,
-    ) -> Result<Option<Snippet>, StoreError>;
+    ) -> Result<Written<Snippet>, StoreError>;
 
-    /// Deletes a snippet and records its events in one transaction; false when none was there.
+    /// Deletes a snippet (only at the `expected` version, if named) and records its events in
+    /// one transaction.
     async fn delete_snippet(
         &self,
         user: &str,
         id: &str,
+        expected: Option<Expected>,
         now: DateTime<Utc>,
         plan: &EventPlan,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Written<()>, StoreError>;
 
     /// Merges an analysis into a snippet's metadata without touching `updated_at`, and
     /// records the change in the stream in the same transaction. False when the snippet no

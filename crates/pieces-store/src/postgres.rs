@@ -17,11 +17,11 @@ use super::row::{
     bind_content, into_listed, into_snippets, json_text, SnippetRow, POSTGRES_COLUMNS as COLUMNS,
     POSTGRES_LISTED_COLUMNS as LISTED_COLUMNS,
 };
-use super::{to_micros, SnippetStore, StoreError};
+use super::{to_micros, Conditions, SnippetStore, StoreError, Written};
 use pieces_metrics::Metrics;
 use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan};
-use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+use pieces_model::{Expected, JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -221,12 +221,12 @@ impl SnippetStore for PostgresStore {
         user: &str,
         id: &str,
         patch: &SnippetPatch,
-        move_to: Option<&str>,
+        change: Conditions<'_>,
         now: DateTime<Utc>,
         plan: &EventPlan,
-    ) -> Result<Option<Snippet>, StoreError> {
+    ) -> Result<Written<Snippet>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if move_to.is_some() {
+        if change.move_to.is_some() {
             // Taken before the row's lock, as every embedding writer takes it: the embedding
             // is renumbered below, and seq order must stay commit order.
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -234,11 +234,16 @@ impl SnippetStore for PostgresStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The row stays locked to the commit: a second writer expecting the same version
+        // waits here, then reads the version this one wrote.
         let Some(current) = Self::fetch_for_update(&mut tx, user, id).await? else {
-            return Ok(None);
+            return Ok(Written::Missing);
         };
+        if !change.expected.is_none_or(|e| e.holds(current.version)) {
+            return Ok(Written::Stale(Box::new(current)));
+        }
         let mut s = patch.apply(current, now);
-        let recorded = match move_to {
+        let recorded = match change.move_to {
             Some(to) => {
                 s.workspace = api_id(to).to_owned();
                 plan.for_move(user, to, &s, now)
@@ -256,18 +261,19 @@ impl SnippetStore for PostgresStore {
         bind_content(
             sqlx::query(
                 "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
-             metadata = $5::jsonb, description = $6, updated_at = $7, user_id = $8 \
-             WHERE user_id = $9 AND id = $10",
+             metadata = $5::jsonb, description = $6, updated_at = $7, user_id = $8, \
+             version = $9 WHERE user_id = $10 AND id = $11",
             ),
             &s,
         )
         .bind(to_micros(s.updated_at))
-        .bind(move_to.unwrap_or(user))
+        .bind(change.move_to.unwrap_or(user))
+        .bind(s.version)
         .bind(user)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        if let Some(to) = move_to {
+        if let Some(to) = change.move_to {
             // Renumbered, so the new workspace's search index catches up with it.
             sqlx::query(
                 "UPDATE snippet_embeddings SET user_id = $1, \
@@ -279,20 +285,24 @@ impl SnippetStore for PostgresStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(Some(s))
+        Ok(Written::Done(s))
     }
 
     async fn delete_snippet(
         &self,
         user: &str,
         id: &str,
+        expected: Option<Expected>,
         now: DateTime<Utc>,
         plan: &EventPlan,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Written<()>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let Some(gone) = Self::fetch_for_update(&mut tx, user, id).await? else {
-            return Ok(false);
+            return Ok(Written::Missing);
         };
+        if !expected.is_none_or(|e| e.holds(gone.version)) {
+            return Ok(Written::Stale(Box::new(gone)));
+        }
         // Recorded before the delete, whose trigger locks the user's count: see `record`.
         record(
             &mut *tx,
@@ -305,7 +315,7 @@ impl SnippetStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Written::Done(()))
     }
 
     async fn merge_metadata(
@@ -318,8 +328,8 @@ impl SnippetStore for PostgresStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let sql = format!(
-            "UPDATE snippets SET metadata = metadata || $1::jsonb WHERE user_id = $2 AND id = $3 \
-             RETURNING {COLUMNS}"
+            "UPDATE snippets SET metadata = metadata || $1::jsonb, version = version + 1 \
+             WHERE user_id = $2 AND id = $3 RETURNING {COLUMNS}"
         );
         let row: Option<SnippetRow> = sqlx::query_as(&sql)
             .bind(json_text(analysis))

@@ -7,14 +7,14 @@ use pieces_model::{workspace, Listed, PendingEvent, Snippet, Target};
 use super::{from_micros, StoreError};
 
 /// The columns every snippet query selects, in this order.
-pub const SNIPPET_COLUMNS: &str =
-    "id, user_id, title, code, language, tags, metadata, description, created_at, updated_at";
+pub const SNIPPET_COLUMNS: &str = "id, user_id, title, code, language, tags, metadata, \
+    description, created_at, updated_at, version";
 
 /// The same columns from PostgreSQL, whose JSON columns come back as text so both backends
 /// share one row type.
 pub const POSTGRES_COLUMNS: &str =
     "id, user_id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
-     description, created_at, updated_at";
+     description, created_at, updated_at, version";
 
 /// A row whose code, metadata and description hold more than this many bytes together is
 /// left out of a page (`Listed::Deferred`) and read on its own when its turn comes: a page of
@@ -54,7 +54,7 @@ fn listed(table: &str, size: &str, tags: &str, metadata: &str) -> String {
          CASE WHEN {small} THEN {metadata} ELSE '{{}}' END AS metadata, \
          CASE WHEN {small} THEN {table}description END AS description, \
          {table}created_at AS created_at, {table}updated_at AS updated_at, \
-         NOT {small} AS deferred"
+         {table}version AS version, NOT {small} AS deferred"
     )
 }
 
@@ -71,6 +71,7 @@ pub struct SnippetRow {
     description: Option<String>,
     created_at: i64,
     updated_at: i64,
+    version: i64,
     /// Set by the listed columns: the text was left out.
     #[sqlx(default)]
     deferred: bool,
@@ -88,6 +89,7 @@ impl SnippetRow {
             StoreError::Corrupt(format!("snippet {} {what}: {e}", self.id))
         };
         Ok(Snippet {
+            version: self.version,
             tags: serde_json::from_str(&self.tags).map_err(|e| corrupt("tags", e))?,
             metadata: serde_json::from_str(&self.metadata).map_err(|e| corrupt("metadata", e))?,
             created_at: from_micros(self.created_at)?,

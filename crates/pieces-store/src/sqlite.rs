@@ -17,11 +17,11 @@ use super::row::{
     bind_content, into_listed, into_snippets, json_text, SnippetRow, LISTED_COLUMNS,
     SNIPPET_COLUMNS,
 };
-use super::{text_search, to_micros, SnippetStore, StoreError};
+use super::{text_search, to_micros, Conditions, SnippetStore, StoreError, Written};
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
 use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan, NewEvent, Recorded};
-use pieces_model::{JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
+use pieces_model::{Expected, JsonObject, ListFilter, Listed, Snippet, SnippetPatch};
 
 /// Reader connections. Each holds its own page cache and thread, and reads are CPU-bound, so
 /// more readers than a small pod's cores only cost memory.
@@ -493,31 +493,38 @@ impl SnippetStore for SqliteStore {
         user: &str,
         id: &str,
         patch: &SnippetPatch,
-        move_to: Option<&str>,
+        change: Conditions<'_>,
         now: DateTime<Utc>,
         plan: &EventPlan,
-    ) -> Result<Option<Snippet>, StoreError> {
+    ) -> Result<Written<Snippet>, StoreError> {
+        // The single writer connection runs one transaction at a time: the version read here
+        // is the one the update replaces.
         let mut tx = self.writer.begin().await?;
         let Some(current) = Self::fetch_in(&mut tx, user, id).await? else {
-            return Ok(None);
+            return Ok(Written::Missing);
         };
+        if !change.expected.is_none_or(|e| e.holds(current.version)) {
+            return Ok(Written::Stale(Box::new(current)));
+        }
         let mut s = patch.apply(current, now);
-        let owner = move_to.unwrap_or(user);
+        let owner = change.move_to.unwrap_or(user);
         // Triggers move the text index's owner token, the tags and both counts with the row.
         bind_content(
             sqlx::query(
                 "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
-                 description = ?, updated_at = ?, user_id = ? WHERE user_id = ? AND id = ?",
+                 description = ?, updated_at = ?, user_id = ?, version = ? \
+                 WHERE user_id = ? AND id = ?",
             ),
             &s,
         )
         .bind(to_micros(s.updated_at))
         .bind(owner)
+        .bind(s.version)
         .bind(user)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let recorded = match move_to {
+        let recorded = match change.move_to {
             Some(to) => {
                 s.workspace = api_id(to).to_owned();
                 // Renumbered, so the new workspace's search index catches up with it.
@@ -541,36 +548,36 @@ impl SnippetStore for SqliteStore {
         };
         record(&mut tx, &recorded).await?;
         tx.commit().await?;
-        Ok(Some(s))
+        Ok(Written::Done(s))
     }
 
     async fn delete_snippet(
         &self,
         user: &str,
         id: &str,
+        expected: Option<Expected>,
         now: DateTime<Utc>,
         plan: &EventPlan,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Written<()>, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let sql = format!(
-            "DELETE FROM snippets WHERE user_id = ? AND id = ? RETURNING {SNIPPET_COLUMNS}"
-        );
-        let row: Option<SnippetRow> = sqlx::query_as(&sql)
+        let Some(gone) = Self::fetch_in(&mut tx, user, id).await? else {
+            return Ok(Written::Missing);
+        };
+        if !expected.is_none_or(|e| e.holds(gone.version)) {
+            return Ok(Written::Stale(Box::new(gone)));
+        }
+        sqlx::query("DELETE FROM snippets WHERE user_id = ? AND id = ?")
             .bind(user)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-        let Some(row) = row else {
-            return Ok(false);
-        };
-        let gone = row.into_snippet()?;
         record(
             &mut tx,
             &plan.for_snippet(user, &gone, Change::Deleted, now),
         )
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Written::Done(()))
     }
 
     async fn merge_metadata(
@@ -586,8 +593,10 @@ impl SnippetStore for SqliteStore {
             return Ok(false);
         };
         s.metadata.extend(analysis.clone());
-        sqlx::query("UPDATE snippets SET metadata = ? WHERE user_id = ? AND id = ?")
+        s.version += 1;
+        sqlx::query("UPDATE snippets SET metadata = ?, version = ? WHERE user_id = ? AND id = ?")
             .bind(json_text(&s.metadata))
+            .bind(s.version)
             .bind(user)
             .bind(id)
             .execute(&mut *tx)

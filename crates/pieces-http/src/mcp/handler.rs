@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::parse_value;
 use crate::state::AppState;
 use pieces_model::{
-    AssistRequest, ContextInput, ListParams, NewSnippet, SnippetPatch, ValidationError,
+    AssistRequest, ContextInput, Expected, ListParams, NewSnippet, SnippetPatch, ValidationError,
 };
 use pieces_service::auth::Principal;
 use pieces_service::SnippetJson;
@@ -190,16 +190,22 @@ impl McpServer {
             "update_snippet" => {
                 let mut args = args;
                 let id = take_id(&mut args)?;
+                let expected = take_expected_version(&mut args)?;
                 let patch: SnippetPatch = parse_value(args)?;
-                let snippet = services.snippets.update(caller, &id, patch).await?;
+                let snippet = services
+                    .snippets
+                    .update(caller, &id, patch, expected)
+                    .await?;
                 let value = serde_json::to_value(snippet).unwrap_or(Value::Null);
                 let text = format!("updated {}", render::snippet(&value));
                 Ok((value, text))
             }
             "delete_snippet" => {
+                let mut args = args;
+                let expected = take_expected_version(&mut args)?;
                 let ById { id } = parse_value(args)?;
                 let id = snippet_id(&id)?;
-                services.snippets.delete(caller, &id).await?;
+                services.snippets.delete(caller, &id, expected).await?;
                 let text = format!("deleted snippet {id}");
                 Ok((json!({"deleted": id}), text))
             }
@@ -254,6 +260,24 @@ fn take_id(args: &mut Value) -> Result<String, ApiError> {
     }
 }
 
+/// Takes `expected_version` out of a write's arguments: the version the agent last read.
+fn take_expected_version(args: &mut Value) -> Result<Option<Expected>, ApiError> {
+    match args
+        .as_object_mut()
+        .and_then(|map| map.remove("expected_version"))
+    {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64() {
+            Some(version) if version >= 1 => Ok(Some(Expected::Version(version))),
+            _ => Err(ValidationError::new(
+                "expected_version",
+                "expected_version: a version is a whole number from 1",
+            )
+            .into()),
+        },
+    }
+}
+
 fn read(SnippetJson(bytes): SnippetJson) -> Result<Value, ApiError> {
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Internal(format!("cached snippet: {e}")))
 }
@@ -268,8 +292,11 @@ fn success(value: Value, text: String) -> CallToolResult {
 fn failure(error: &ApiError) -> CallToolResult {
     let detail = error.public_detail();
     let mut body = json!({"error": error.code(), "detail": detail});
-    if let ApiError::Invalid { field, .. } = error {
-        body["field"] = json!(field);
+    match error {
+        ApiError::Invalid { field, .. } => body["field"] = json!(field),
+        // What the agent needs to redo its change on what is there now.
+        ApiError::VersionConflict(current) => body["current"] = json!(current),
+        _ => {}
     }
     let mut result = CallToolResult::structured_error(body);
     result.content = vec![ContentBlock::text(detail)];

@@ -27,9 +27,17 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
     let snippet = schema("Snippet");
     let id = json!({"type": "string", "format": "uuid", "description": "The snippet's id"});
     let by_id = object(json!({"id": id}), &["id"]);
+    let expected_version = json!({"type": "integer", "minimum": 1,
+        "description": "Change it only if it is still at this version (the `version` you read); \
+            otherwise nothing changes and the error carries it as it is now"});
     let mut patch = schema("SnippetPatch");
     patch["properties"]["id"] = id.clone();
+    patch["properties"]["expected_version"] = expected_version.clone();
     patch["required"] = json!(["id"]);
+    let deletion = object(
+        json!({"id": id, "expected_version": expected_version}),
+        &["id"],
+    );
     let workspace = json!({"type": "string", "maxLength": 64,
         "description": "Where to look: `personal` (the default), a team workspace's id \
             (list_workspaces names them), or `all` for every workspace the user can read"});
@@ -137,7 +145,7 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             "delete_snippet",
             "Delete one of the user's snippets.",
             Scope::SnippetsWrite,
-            by_id,
+            deletion,
             deleted,
             writes.clone().destructive(true),
         ),

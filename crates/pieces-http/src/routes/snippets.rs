@@ -1,7 +1,7 @@
 //! `/api/v1/snippets`: each handler extracts, calls one use case and shapes the answer.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -13,8 +13,9 @@ use super::listing_body;
 use crate::auth::{Authorized, SnippetsRead, SnippetsWrite};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, SnippetId};
+use crate::preconditions::{self, IfMatch};
 use crate::state::AppState;
-use pieces_model::{ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
+use pieces_model::{version_of_json, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
 use pieces_service::SnippetJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -83,54 +84,97 @@ pub async fn list_snippets(
     })
 }
 
-/// One snippet of the caller's; another user's id answers 404 like a missing one.
+/// One snippet of the caller's; another user's id answers 404 like a missing one. Its `ETag`
+/// is its version; `If-None-Match` with it answers 304.
 #[utoipa::path(get, path = "/api/v1/snippets/{id}", tag = "snippets",
-    params(("id" = String, Path)), security(("bearer" = ["snippets:read"])),
-    responses((status = 200, body = Snippet), (status = 401, body = ErrorBody),
+    params(("id" = String, Path),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag held: 304 while the snippet is at that version")),
+    security(("bearer" = ["snippets:read"])),
+    responses((status = 200, body = Snippet, headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 304, description = "The snippet is still at the version If-None-Match names"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn get_snippet(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<SnippetsRead>,
     SnippetId(id): SnippetId,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let SnippetJson(bytes) = state.services.snippets.get(&caller, &id).await?;
+    let version = version_of_json(&bytes);
+    if let Some(version) = version {
+        if preconditions::holds(&headers, version)? {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            response
+                .headers_mut()
+                .insert(header::ETAG, preconditions::etag(version));
+            return Ok(response);
+        }
+    }
     // Served as stored, without parsing it again.
     let mut response = bytes.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let Some(version) = version {
+        headers.insert(header::ETAG, preconditions::etag(version));
+    }
     Ok(response)
 }
 
-/// Changes the fields present in the body.
+/// Changes the fields present in the body (`workspace` moves it). With `If-Match`, only
+/// while the snippet is at that version: otherwise 412 with it as it is now.
 #[utoipa::path(patch, path = "/api/v1/snippets/{id}", tag = "snippets", request_body = SnippetPatch,
-    params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
-    responses((status = 200, body = Snippet), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    params(("id" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change expects (or *)")),
+    security(("bearer" = ["snippets:write"])),
+    responses((status = 200, body = Snippet, headers(("ETag" = String, description = "The new version, quoted"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 412, body = ErrorBody, description = "version_conflict: `current` is the snippet as it is now"),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn update_snippet(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
+    IfMatch(expected): IfMatch,
     ApiJson(patch): ApiJson<SnippetPatch>,
-) -> Result<Json<Snippet>, ApiError> {
-    Ok(Json(
-        state.services.snippets.update(&caller, &id, patch).await?,
-    ))
+) -> Result<Response, ApiError> {
+    let snippet = state
+        .services
+        .snippets
+        .update(&caller, &id, patch, expected)
+        .await?;
+    let etag = preconditions::etag(snippet.version);
+    let mut response = Json(snippet).into_response();
+    response.headers_mut().insert(header::ETAG, etag);
+    Ok(response)
 }
 
-/// Deletes a snippet.
+/// Deletes a snippet. With `If-Match`, only while it is at that version: otherwise 412 with
+/// it as it is now.
 #[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "snippets",
-    params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
-    responses((status = 204), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    params(("id" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion expects (or *)")),
+    security(("bearer" = ["snippets:write"])),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 412, body = ErrorBody, description = "version_conflict: `current` is the snippet as it is now"),
+        (status = 503, body = ErrorBody)))]
 pub async fn delete_snippet(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    state.services.snippets.delete(&caller, &id).await?;
+    state
+        .services
+        .snippets
+        .delete(&caller, &id, expected)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

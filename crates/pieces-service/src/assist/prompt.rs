@@ -143,6 +143,7 @@ mod tests {
 
     fn snippet(n: usize, code_chars: usize) -> Snippet {
         Snippet {
+            version: 1,
             id: format!("id-{n}"),
             workspace: "personal".to_owned(),
             title: format!("snippet {n}"),

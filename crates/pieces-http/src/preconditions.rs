@@ -1,0 +1,164 @@
+//! A snippet's `ETag` is its version, quoted (`"7"`). `If-None-Match` on a read answers 304
+//! when the client holds that version; `If-Match` on a write changes the snippet only while
+//! it is at that version (`*`: while it exists), else 412 with the snippet as it is now.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{HeaderMap, IF_MATCH, IF_NONE_MATCH};
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+
+use crate::error::ApiError;
+use pieces_model::Expected;
+
+/// The `ETag` of a snippet at `version`.
+pub fn etag(version: i64) -> HeaderValue {
+    // Digits in quotes are always a valid header value.
+    HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+/// The version an `If-Match` header names, if the request has one.
+pub struct IfMatch(pub Option<Expected>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = header_text(&parts.headers, IF_MATCH, "If-Match")? else {
+            return Ok(Self(None));
+        };
+        let tags = entity_tags(value, "If-Match")?;
+        if tags.contains(&Tag::Any) {
+            return Ok(Self(Some(Expected::Any)));
+        }
+        match tags.as_slice() {
+            // If-Match compares strongly: a weak tag never matches.
+            [Tag::Version {
+                version,
+                weak: false,
+            }] => Ok(Self(Some(Expected::Version(*version)))),
+            [Tag::Version { .. }] | [Tag::Other] => Ok(Self(Some(Expected::Version(-1)))),
+            _ => Err(ApiError::BadRequest(
+                "If-Match names one version (\"7\") or *".into(),
+            )),
+        }
+    }
+}
+
+/// Whether an `If-None-Match` header says the client already holds `version` (weak
+/// comparison, as RFC 9110 asks of it).
+pub fn holds(headers: &HeaderMap, version: i64) -> Result<bool, ApiError> {
+    let Some(value) = header_text(headers, IF_NONE_MATCH, "If-None-Match")? else {
+        return Ok(false);
+    };
+    Ok(entity_tags(value, "If-None-Match")?
+        .iter()
+        .any(|t| match t {
+            Tag::Any => true,
+            Tag::Version { version: v, .. } => *v == version,
+            Tag::Other => false,
+        }))
+}
+
+#[derive(Debug, PartialEq)]
+enum Tag {
+    Any,
+    Version {
+        version: i64,
+        weak: bool,
+    },
+    /// A well-formed tag that no snippet version is.
+    Other,
+}
+
+fn header_text<'a>(
+    headers: &'a HeaderMap,
+    name: axum::http::HeaderName,
+    shown: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::BadRequest(format!("{shown} is not text")))
+        })
+        .transpose()
+}
+
+/// The entity tags of a header: `*`, or a comma-separated list of `"x"` and `W/"x"`.
+fn entity_tags(value: &str, shown: &str) -> Result<Vec<Tag>, ApiError> {
+    let malformed = || {
+        ApiError::BadRequest(format!(
+            "{shown} must be * or quoted entity tags such as \"7\""
+        ))
+    };
+    if value.trim() == "*" {
+        return Ok(vec![Tag::Any]);
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|tag| {
+            let (weak, quoted) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let inner = quoted
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .filter(|t| !t.contains('"'))
+                .ok_or_else(malformed)?;
+            Ok(match inner.parse::<i64>() {
+                Ok(version) if version > 0 && !inner.starts_with('+') => {
+                    Tag::Version { version, weak }
+                }
+                _ => Tag::Other,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|tags| {
+            if tags.is_empty() {
+                Err(malformed())
+            } else {
+                Ok(tags)
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_read_as_rfc_9110_writes_them() {
+        assert_eq!(entity_tags("*", "h").unwrap(), [Tag::Any]);
+        assert_eq!(
+            entity_tags("\"3\", W/\"4\" ,\"x\"", "h").unwrap(),
+            [
+                Tag::Version {
+                    version: 3,
+                    weak: false
+                },
+                Tag::Version {
+                    version: 4,
+                    weak: true
+                },
+                Tag::Other
+            ]
+        );
+        for bad in ["3", "\"3", "", " , ", "W/3", "\"a\"b\""] {
+            assert!(entity_tags(bad, "h").is_err(), "{bad}");
+        }
+        assert_eq!(etag(12), HeaderValue::from_static("\"12\""));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_NONE_MATCH, HeaderValue::from_static("W/\"5\""));
+        assert!(holds(&headers, 5).unwrap());
+        assert!(!holds(&headers, 6).unwrap());
+        assert!(!holds(&HeaderMap::new(), 5).unwrap());
+    }
+}
