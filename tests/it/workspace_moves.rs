@@ -142,6 +142,23 @@ async fn a_listing_of_all_workspaces_merges_every_readable_one_newest_first(back
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page_field(&page, "workspace"), vec![own_team.clone(); 2]);
 
+    // Removed from bob's team, alice's next `all` leaves it out at once.
+    let removed = app
+        .delete(
+            &format!("/api/v1/workspaces/{bobs_team}/members/{alice}"),
+            &bob,
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let page = app.listing("workspace=all&limit=100", &alice).await;
+    assert_eq!(page["total"], 5, "{page}");
+    assert!(!page_field(&page, "workspace").contains(&bobs_team));
+    // And a new workspace of hers is in it at once.
+    let fresh = workspace(&app, &alice, "fresh").await;
+    create_in(&app, &alice, &fresh, "fresh snippet", &["new"]).await;
+    let page = app.listing("workspace=all&limit=100", &alice).await;
+    assert_eq!(page["total"], 6, "{page}");
+
     // `all` names no single place to write to.
     let mut body = snippet("nowhere");
     body["workspace"] = json!("all");

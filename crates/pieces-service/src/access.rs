@@ -58,9 +58,19 @@ impl WorkspaceRoles {
     }
 }
 
+/// A user's explicit memberships, as kept.
+type Memberships = Arc<Vec<(StoredWorkspace, Role)>>;
+/// Bytes of memberships kept, over every user (an estimate per membership).
+const MEMBERSHIPS_BYTES: usize = 8 * 1024 * 1024;
+const BYTES_PER_MEMBERSHIP: usize = 256;
+
 pub struct Access {
     store: Arc<dyn WorkspaceStore>,
     kept: Kept<Option<Arc<WorkspaceRoles>>>,
+    /// Each user's memberships (what `?workspace=all` and the workspace list start from),
+    /// dropped with the user's news of a membership, and all of them with any change of a
+    /// team workspace's members or of the workspace itself.
+    memberships: Kept<Memberships>,
     /// Moves on every drop: a read of the store that started before one is not kept, since
     /// it may hold what the drop was about.
     generation: AtomicU64,
@@ -71,6 +81,7 @@ impl Access {
         Self {
             store,
             kept: Kept::new(KEPT_BYTES, KEPT_FOR),
+            memberships: Kept::new(MEMBERSHIPS_BYTES, KEPT_FOR),
             generation: AtomicU64::new(0),
         }
     }
@@ -139,7 +150,7 @@ impl Access {
         &self,
         caller: &Principal,
     ) -> ServiceResult<Vec<(StoredWorkspace, Role)>> {
-        let mut all = self.store.workspaces_of(&caller.user).await?;
+        let mut all = self.memberships_of(&caller.user).await?.as_ref().clone();
         if !caller.groups.is_empty() {
             for workspace in self.store.workspaces_of_groups(&caller.groups).await? {
                 if !all.iter().any(|(w, _)| w.key == workspace.key) {
@@ -183,6 +194,21 @@ impl Access {
         Ok(keys)
     }
 
+    /// The user's explicit memberships: kept, or read now.
+    async fn memberships_of(&self, user: &str) -> ServiceResult<Memberships> {
+        if let Some(kept) = self.memberships.get(user) {
+            return Ok(kept);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let memberships = Arc::new(self.store.workspaces_of(user).await?);
+        if self.generation.load(Ordering::Acquire) == generation {
+            let bytes = user.len() + BYTES_PER_MEMBERSHIP * (memberships.len() + 1);
+            self.memberships
+                .insert(user.to_owned(), Arc::clone(&memberships), bytes);
+        }
+        Ok(memberships)
+    }
+
     /// A team workspace's roles: kept, or read now.
     pub async fn roles(&self, key: &str) -> ServiceResult<Option<Arc<WorkspaceRoles>>> {
         if let Some(kept) = self.kept.get(key) {
@@ -202,15 +228,24 @@ impl Access {
         Ok(roles)
     }
 
-    /// Drops what is kept of one workspace (its members or itself changed).
+    /// Drops what is kept of one workspace (its members or itself changed), and every kept
+    /// membership list, which may name it.
     pub fn forget(&self, key: &str) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.kept.remove(key);
+        self.memberships.clear();
+    }
+
+    /// Drops what is kept of one user's memberships (news of one reached their own log).
+    fn forget_memberships(&self, user: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.memberships.remove(user);
     }
 
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.kept.clear();
+        self.memberships.clear();
     }
 
     /// Drops kept roles as the bus tells of changes, until `stop`.
@@ -221,6 +256,11 @@ impl Access {
                 subject: None,
                 ..
             } if is_team_key(&user) => self.forget(&user),
+            FeedMessage::Changed {
+                user,
+                subject: None,
+                ..
+            } => self.forget_memberships(&user),
             FeedMessage::Changed { .. } => {}
             FeedMessage::Resync => self.forget_all(),
         })

@@ -239,13 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_past_their_retention_are_pruned_in_batches_and_the_rest_kept() {
-        let pool = SqlitePool::connect("sqlite::memory:")
-            .await
-            .expect("a database");
-        sqlx::migrate!("../../migrations/sqlite")
-            .run(&pool)
-            .await
-            .expect("migrated");
+        let pool = crate::memory_store().await;
         let now = Utc::now();
         let actor = Actor {
             user_id: "alice".into(),

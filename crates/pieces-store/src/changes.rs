@@ -239,13 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_page_of_the_log_stops_at_its_bytes_and_always_moves() {
-        let pool = SqlitePool::connect("sqlite::memory:")
-            .await
-            .expect("a database");
-        sqlx::migrate!("../../migrations/sqlite")
-            .run(&pool)
-            .await
-            .expect("migrated");
+        let pool = crate::memory_store().await;
         let kib = |n: usize| format!("\"{}\"", "x".repeat(n * 1024));
         let sizes = [100, 100, 100, 1024, 1, 1, 1, 1, 1];
         for (seq, size) in sizes.iter().enumerate() {

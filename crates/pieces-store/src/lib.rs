@@ -307,3 +307,16 @@ pub(crate) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros)
         .ok_or_else(|| StoreError::Corrupt(format!("timestamp {micros} out of range")))
 }
+
+/// A migrated SQLite database in memory, for the stores' unit tests.
+#[cfg(test)]
+pub(crate) async fn memory_store() -> sqlx::SqlitePool {
+    let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+        .await
+        .expect("a database");
+    sqlx::migrate!("../../migrations/sqlite")
+        .run(&pool)
+        .await
+        .expect("migrated");
+    pool
+}

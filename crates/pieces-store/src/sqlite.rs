@@ -174,6 +174,15 @@ impl SqliteStore {
         }
     }
 
+    /// The FTS query of the filter's words in the user's rows (none without a query); None
+    /// when the query holds no word, so nothing can match.
+    pub(super) fn text_query(filter: &ListFilter, user: &str) -> Option<Option<String>> {
+        match &filter.query {
+            Some(query) => text_search::all_words(query, user).map(Some),
+            None => Some(None),
+        }
+    }
+
     /// The column `select` walks newest first, so a page needs no sort.
     pub(super) fn newest_first(filter: &ListFilter, fts: Option<&str>) -> &'static str {
         match (fts, &filter.tag) {
@@ -223,7 +232,6 @@ impl SqliteStore {
     async fn page<T>(
         &self,
         columns: &str,
-        outer: &str,
         keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<T>, i64), StoreError>
@@ -233,15 +241,11 @@ impl SqliteStore {
         let user = match keys {
             [] => return Ok((Vec::new(), 0)),
             [user] => user.as_str(),
-            _ => return self.page_across(columns, outer, keys, filter).await,
+            _ => return self.page_across(columns, keys, filter).await,
         };
         let head = format!("SELECT {columns}");
-        let fts = match &filter.query {
-            Some(query) => match text_search::all_words(query, user) {
-                Some(fts) => Some(fts),
-                None => return Ok((Vec::new(), 0)),
-            },
-            None => None,
+        let Some(fts) = Self::text_query(filter, user) else {
+            return Ok((Vec::new(), 0));
         };
         let total = self.count(user, filter, fts.as_deref()).await?;
         if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
@@ -411,7 +415,7 @@ impl SnippetStore for SqliteStore {
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError> {
         let (rows, total) = self
-            .page::<SnippetRow>(&LISTED_COLUMNS, "*", keys, filter)
+            .page::<SnippetRow>(&LISTED_COLUMNS, keys, filter)
             .await?;
         Ok((into_listed(rows)?, total))
     }
@@ -422,7 +426,7 @@ impl SnippetStore for SqliteStore {
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError> {
         let (ids, total) = self
-            .page::<(String,)>("snippets.id AS id", "id", keys, filter)
+            .page::<(String,)>("snippets.id AS id", keys, filter)
             .await?;
         Ok((ids.into_iter().map(|(id,)| id).collect(), total))
     }

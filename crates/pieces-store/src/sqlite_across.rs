@@ -1,26 +1,27 @@
 //! Pages over several workspaces at once (`?workspace=all`) on SQLite.
 //!
 //! Each workspace's part is the query a page of that workspace alone runs, cut at the page's
-//! end; SQLite merges the parts newest first (a compound SELECT with ORDER BY merges its
-//! parts rather than sorting them all). So a page reads at most `offset + limit` rows per
-//! workspace, through the same indexes as a page of one, whatever the workspaces hold.
+//! end and reading only `seq` (which its index holds); SQLite merges the parts newest first
+//! (a compound SELECT with ORDER BY merges its parts rather than sorting them all), and only
+//! the page's rows are then read whole. So a page walks at most `offset + limit` index
+//! entries per workspace, whatever the workspaces hold: the parts reading whole rows cost
+//! five times as much.
 
 use sqlx::sqlite::SqliteRow;
 use sqlx::QueryBuilder;
 
 use super::sqlite::SqliteStore;
-use super::{text_search, StoreError};
+use super::StoreError;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
 use pieces_model::ListFilter;
 
 impl SqliteStore {
     /// The page `filter` asks for over the workspaces `keys`, with `columns` (qualified by
-    /// `snippets.`) read in each part and `outer` of the merged rows, and the sum of the
-    /// workspaces' totals (a filtered one stops past the cap, as for one workspace).
+    /// `snippets.`), and the sum of the workspaces' totals (a filtered one stops past the
+    /// cap, as for one workspace).
     pub(super) async fn page_across<T>(
         &self,
         columns: &str,
-        outer: &str,
         keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<T>, i64), StoreError>
@@ -29,33 +30,43 @@ impl SqliteStore {
     {
         let mut searches = Vec::with_capacity(keys.len());
         for key in keys {
-            searches.push(match &filter.query {
-                Some(query) => match text_search::all_words(query, key) {
-                    Some(fts) => Some(fts),
-                    None => return Ok((Vec::new(), 0)),
-                },
-                None => None,
-            });
+            let Some(fts) = Self::text_query(filter, key) else {
+                return Ok((Vec::new(), 0));
+            };
+            searches.push(fts);
         }
-        let mut total = 0;
-        for (key, fts) in keys.iter().zip(&searches) {
-            total += self.count(key, filter, fts.as_deref()).await?;
-        }
-        if filter.is_filtered() {
-            total = total.min(SEARCH_TOTAL_CAP + 1);
-        }
+        let total = if filter.is_filtered() {
+            let mut total = 0;
+            for (key, fts) in keys.iter().zip(&searches) {
+                total += self.count(key, filter, fts.as_deref()).await?;
+                if total > SEARCH_TOTAL_CAP {
+                    break;
+                }
+            }
+            total.min(SEARCH_TOTAL_CAP + 1)
+        } else {
+            // The counters' rows, in one statement: a statement per workspace cost more than
+            // the page itself.
+            sqlx::query_scalar(
+                "SELECT COALESCE(SUM(n), 0) FROM snippet_counts \
+                 WHERE user_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(serde_json::to_string(keys).unwrap_or_default())
+            .fetch_one(self.readers())
+            .await?
+        };
         if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
         let depth = filter.offset + filter.limit;
-        let mut q = QueryBuilder::new(format!("SELECT {outer} FROM ("));
+        let mut q = QueryBuilder::new(format!(
+            "SELECT {columns} FROM snippets WHERE snippets.seq IN (SELECT merge_seq FROM ("
+        ));
         for (i, (key, fts)) in keys.iter().zip(&searches).enumerate() {
             if i > 0 {
                 q.push(" UNION ALL ");
             }
-            q.push(format!(
-                "SELECT * FROM (SELECT snippets.seq AS merge_seq, {columns}"
-            ));
+            q.push("SELECT * FROM (SELECT snippets.seq AS merge_seq");
             Self::push_from(&mut q, key, filter, fts.as_deref());
             q.push(format!(
                 " ORDER BY {} DESC LIMIT ",
@@ -68,7 +79,7 @@ impl SqliteStore {
             .push_bind(filter.limit)
             .push(" OFFSET ")
             .push_bind(filter.offset)
-            .push(")");
+            .push(")) ORDER BY snippets.seq DESC");
         let rows: Vec<T> = q.build_query_as().fetch_all(self.readers()).await?;
         Ok((rows, total))
     }

@@ -39,13 +39,9 @@ impl Pages {
             [] => return Ok((Vec::new(), 0)),
             [user] => user.as_str(),
             _ => {
-                let total = across::total(&self.pool, keys, filter).await?;
-                if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
-                    return Ok((Vec::new(), total));
-                }
                 let columns = POSTGRES_LISTED_COLUMNS.as_str();
-                let rows: Vec<SnippetRow> =
-                    across::page(&self.pool, columns, "*", keys, filter).await?;
+                let (rows, total): (Vec<SnippetRow>, i64) =
+                    across::page(&self.pool, columns, keys, filter).await?;
                 return Ok((into_listed(rows)?, total));
             }
         };
@@ -76,13 +72,8 @@ impl Pages {
             [] => return Ok((Vec::new(), 0)),
             [user] => user.as_str(),
             _ => {
-                let total = across::total(&self.pool, keys, filter).await?;
-                if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
-                    return Ok((Vec::new(), total));
-                }
-                let columns = "snippets.id AS id, snippets.created_at AS created_at";
-                let ids: Vec<(String,)> =
-                    across::page(&self.pool, columns, "id", keys, filter).await?;
+                let (ids, total): (Vec<(String,)>, i64) =
+                    across::page(&self.pool, "id", keys, filter).await?;
                 return Ok((ids.into_iter().map(|(id,)| id).collect(), total));
             }
         };
