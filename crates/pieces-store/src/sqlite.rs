@@ -227,8 +227,8 @@ impl SqliteStore {
         Ok(count.build_query_scalar().fetch_one(&self.readers).await?)
     }
 
-    /// `head`'s columns of the page `filter` asks for, and the total; none when the page is
-    /// past the end.
+    /// `columns` of the page `filter` asks for over the workspaces `keys`, and the total;
+    /// none when the page is past the end.
     async fn page<T>(
         &self,
         columns: &str,
