@@ -119,6 +119,11 @@ async fn a_link_shows_the_snippet_as_it_is_now_until_it_expires_or_is_revoked(ba
         .await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     expect_error(open(&app, &url, true).await, StatusCode::GONE, "gone").await;
+    // A retried revocation answers the same and changes nothing.
+    let again = app
+        .delete(&format!("/api/v1/shares/{share_id}"), &alice)
+        .await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
     assert_eq!(open(&app, &url, false).await.status(), StatusCode::GONE);
     // Expired: gone.
     let (_, second) = status_json(share(&app, &alice, &id, json!({})).await).await;

@@ -271,6 +271,10 @@ impl SnippetPatch {
         if let Some(description) = &self.description {
             check_description(description.as_deref())?;
         }
+        if let Some(workspace) = &self.workspace {
+            // A move names where to: `personal` or a team workspace's id, never nothing.
+            check_text("workspace", workspace, 64)?;
+        }
         Ok(self)
     }
 

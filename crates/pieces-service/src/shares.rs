@@ -155,7 +155,8 @@ impl ShareService {
     }
 
     /// Revokes a link (writer where its snippet is): dead at once, on every replica, since
-    /// no replica keeps links.
+    /// no replica keeps links. Revoking a revoked link again changes nothing and is no error
+    /// (a retried DELETE gets the same answer), and writes no second record.
     pub async fn revoke(&self, caller: &Principal, share_id: &str) -> ServiceResult<()> {
         let share = self
             .store
@@ -177,12 +178,9 @@ impl ShareService {
             .with_detail(json!({ "snippet": share.snippet_id }))],
             ..Recorded::default()
         };
-        if !self.store.revoke_share(share_id, at, &recorded).await? {
-            return Err(ServiceError::Gone(
-                "the share link was already revoked".into(),
-            ));
+        if self.store.revoke_share(share_id, at, &recorded).await? {
+            tracing::info!(share = %share_id, "share link revoked");
         }
-        tracing::info!(share = %share_id, "share link revoked");
         Ok(())
     }
 

@@ -23,13 +23,14 @@ const NOT_BLANK: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u20
 const NO_NUL: &str = "^[^\\u0000]*$";
 
 /// The fields a snippet patch may name.
-const PATCH_FIELDS: [&str; 6] = [
+const PATCH_FIELDS: [&str; 7] = [
     "title",
     "code",
     "language",
     "tags",
     "metadata",
     "description",
+    "workspace",
 ];
 
 fn text(max: usize) -> Value {
@@ -105,9 +106,11 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         ("language", "string"),
         ("tags", "array"),
         ("metadata", "object"),
+        ("workspace", "string"),
     ] {
         merge_property(doc, "SnippetPatch", field, json!({"type": kind}));
     }
+    merge_property(doc, "SnippetPatch", "workspace", text(64));
     let any_field: Vec<Value> = PATCH_FIELDS
         .iter()
         .map(|f| json!({"required": [f]}))
@@ -186,6 +189,11 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
     );
     merge_parameter(doc, listing, "language", json!({"pattern": NO_NUL}));
     merge_parameter(doc, listing, "tag", json!({"pattern": NO_NUL}));
+    // An absent precondition is no header at all: never a null.
+    for header in ["If-Match", "If-None-Match"] {
+        let text = json!({"type": "string"});
+        merge_parameter(doc, "/api/v1/snippets/{id}", header, text);
+    }
     merge_parameter(
         doc,
         listing,
@@ -220,6 +228,14 @@ pub fn workspace_rules(doc: &mut Value) {
     }
     merge_property(doc, "WorkspacePatch", "name", json!({"type": "string"}));
     merge_property(doc, "WorkspacePatch", "group", text(200));
+    // A patch must name at least one field.
+    if let Some(patch) = schema_mut(doc, "WorkspacePatch") {
+        let any_field: Vec<Value> = ["name", "description", "group", "group_role"]
+            .iter()
+            .map(|f| json!({"required": [f]}))
+            .collect();
+        patch.insert("anyOf".into(), Value::Array(any_field));
+    }
     let named = json!({"minItems": 1, "items": text(64)});
     merge_property(doc, "NewToken", "workspaces", named.clone());
     merge_property(

@@ -77,12 +77,13 @@ pub async fn list_shares(
     }))
 }
 
-/// Revokes a link (writer): it answers 410 at once, on every replica.
+/// Revokes a link (writer): it answers 410 at once, on every replica. Revoking it again
+/// answers 204 too and changes nothing.
 #[utoipa::path(delete, path = "/api/v1/shares/{id}", tag = "shares",
     params(("id" = String, Path)), security(("bearer" = ["snippets:write"])),
     responses((status = 204), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 410, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 429, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn revoke_share(
     State(state): State<AppState>,

@@ -88,7 +88,8 @@ pub async fn list_snippets(
 /// is its version; `If-None-Match` with it answers 304.
 #[utoipa::path(get, path = "/api/v1/snippets/{id}", tag = "snippets",
     params(("id" = String, Path),
-        ("If-None-Match" = Option<String>, Header, description = "The ETag held: 304 while the snippet is at that version")),
+        ("If-None-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[1-9][0-9]{0,17}"(, ?(W/)?"[1-9][0-9]{0,17}")*)$"#,
+            description = "The ETags held: 304 while the snippet is at one of their versions")),
     security(("bearer" = ["snippets:read"])),
     responses((status = 200, body = Snippet, headers(("ETag" = String, description = "The version, quoted"))),
         (status = 304, description = "The snippet is still at the version If-None-Match names"),
@@ -128,7 +129,8 @@ pub async fn get_snippet(
 /// while the snippet is at that version: otherwise 412 with it as it is now.
 #[utoipa::path(patch, path = "/api/v1/snippets/{id}", tag = "snippets", request_body = SnippetPatch,
     params(("id" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change expects (or *)")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|"[1-9][0-9]{0,17}")$"#,
+            description = "The ETag the change expects (or *)")),
     security(("bearer" = ["snippets:write"])),
     responses((status = 200, body = Snippet, headers(("ETag" = String, description = "The new version, quoted"))),
         (status = 400, body = ErrorBody),
@@ -159,7 +161,8 @@ pub async fn update_snippet(
 /// it as it is now.
 #[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "snippets",
     params(("id" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion expects (or *)")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|"[1-9][0-9]{0,17}")$"#,
+            description = "The ETag the deletion expects (or *)")),
     security(("bearer" = ["snippets:write"])),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
