@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::support::process::ServiceProcess;
@@ -188,7 +188,16 @@ async fn unread_big_listings_hold_at_most_two_places_per_user() {
     let mut stalled = Vec::new();
     for _ in 0..2 {
         let listing = get("/api/v1/snippets?limit=100", &token, "");
-        stalled.push(never_reading(addr, listing).await);
+        let mut stream = never_reading(addr, listing).await;
+        // Its answer has begun (it holds its place) before any other listing is asked for:
+        // otherwise one of those could take a place first and this one be the one refused.
+        let mut status = [0u8; 12];
+        stream.read_exact(&mut status).await.expect("a status line");
+        assert_eq!(
+            &status, b"HTTP/1.1 200",
+            "the stalled listing is being written"
+        );
+        stalled.push(stream);
     }
     let list = |token: String, query: &'static str| {
         let (http, url) = (http.clone(), service.api.clone());

@@ -12,10 +12,23 @@ use super::{Backend, SECRET};
 
 pub struct ServiceProcess {
     pub api: String,
-    child: Child,
+    child: Reaped,
     output: Arc<Mutex<Vec<u8>>>,
     readers: Vec<std::thread::JoinHandle<()>>,
     _backend: Backend,
+}
+
+/// The service's process, killed if a test ends (or panics) without stopping it: a failed
+/// test leaves no service running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 fn rss_of(pid: u32) -> u64 {
@@ -92,7 +105,7 @@ impl ServiceProcess {
         assert!(up, "the service did not become ready");
         Self {
             api: format!("http://127.0.0.1:{api}"),
-            child,
+            child: Reaped(child),
             output,
             readers,
             _backend: backend.clone(),
@@ -101,12 +114,12 @@ impl ServiceProcess {
 
     /// The process's resident memory, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        rss_of(self.child.id())
+        rss_of(self.child.0.id())
     }
 
     /// Reads the process's resident memory, in KiB, from anywhere.
     pub fn rss_probe(&self) -> impl Fn() -> u64 + Send + 'static {
-        let pid = self.child.id();
+        let pid = self.child.0.id();
         move || rss_of(pid)
     }
 
@@ -116,17 +129,17 @@ impl ServiceProcess {
 
     /// Kills the process at once (SIGKILL), as a node failure would, and waits for it.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
     }
 
     /// Sends SIGTERM, waits for the exit and returns everything the process printed.
     pub async fn stop(mut self) -> String {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.child.0.id().to_string()])
             .status();
         let status = tokio::task::spawn_blocking(move || {
-            let status = self.child.wait();
+            let status = self.child.0.wait();
             for reader in self.readers {
                 let _ = reader.join();
             }
