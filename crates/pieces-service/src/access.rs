@@ -31,7 +31,7 @@ const BYTES_PER_MEMBER: usize = 64;
 /// A team workspace's roles, as kept.
 pub struct WorkspaceRoles {
     pub workspace: StoredWorkspace,
-    members: HashMap<String, Role>,
+    members: HashMap<String, Role, foldhash::fast::RandomState>,
 }
 
 impl WorkspaceRoles {

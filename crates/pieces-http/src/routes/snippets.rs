@@ -1,7 +1,7 @@
 //! `/api/v1/snippets`: each handler extracts, calls one use case and shapes the answer.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -13,7 +13,7 @@ use super::listing_body;
 use crate::auth::{Authorized, SnippetsRead, SnippetsWrite};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, SnippetId};
-use crate::preconditions::{self, IfMatch};
+use crate::preconditions::{self, IfMatch, IfNoneMatch};
 use crate::state::AppState;
 use pieces_model::{version_of_json, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
 use pieces_service::SnippetJson;
@@ -99,12 +99,12 @@ pub async fn get_snippet(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<SnippetsRead>,
     SnippetId(id): SnippetId,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let SnippetJson(bytes) = state.services.snippets.get(&caller, &id).await?;
     let version = version_of_json(&bytes);
     if let Some(version) = version {
-        if preconditions::holds(&headers, version)? {
+        if if_none_match.holds(version)? {
             let mut response = StatusCode::NOT_MODIFIED.into_response();
             response
                 .headers_mut()
