@@ -3,11 +3,14 @@
 not move, for comparing the service's hot paths with the ceiling and with earlier versions.
 
     python3 benches/instructions.py [--backend embedded|postgres] [--seconds 10] [--no-build]
+                                    [--baseline BINARY]
 
 Runs the ceiling and then the service under `valgrind --tool=callgrind`, warms each up, zeroes
 the counters, sends warm `GET /api/v1/snippets/{id}` for --seconds over 4 connections (the
 user's own snippets, then a team workspace's read by one of its 200 members), and
-prints user-space instructions per request and the functions that cost most. Kernel time
+prints user-space instructions per request and the functions that cost most. With --baseline,
+another build (the previous release's) serves its own warm reads first, on a fresh store of its
+own, so a change's cost on the path every read takes is counted against the build before it. Kernel time
 (sockets, wake-ups) is not counted; `benches/run.py` measures that end to end. Needs valgrind
 and wrk (`apt-get install valgrind wrk`).
 """
@@ -75,11 +78,41 @@ def parse(report, requests):
     return total / requests, requests, leaders
 
 
+def baseline_reads(args, env, token, wrk_env, workdir):
+    """The baseline build's warm reads of its user's own snippets, on a store of its own (the
+    same backend, emptied afterwards)."""
+    env = dict(env)
+    cleanup = None
+    if args.backend == "postgres":
+        extra, cleanup = run.postgres_env()
+        env.update(extra)
+    else:
+        env["DATABASE_URL"] = f"sqlite://{workdir}/baseline.db"
+    binary = args.baseline.resolve()
+    try:
+        service = subprocess.Popen([binary], env=env, cwd=workdir)
+        try:
+            run.wait_ready(f"http://127.0.0.1:{run.HEALTH}/health/ready")
+            ids = ",".join(run.warm_snippets(token, 20))
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
+        counted = count([binary], env, run.API, f"http://127.0.0.1:{run.HEALTH}/health/ready",
+                        dict(wrk_env, BENCH_IDS=ids), args.seconds, workdir)
+        return (f"GET /api/v1/snippets/{{id}} warm (baseline {args.baseline.name}, {args.backend})",
+                counted)
+    finally:
+        if cleanup:
+            run.drop_database(*cleanup)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", choices=["embedded", "postgres"], default="embedded")
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--baseline", type=Path, default=None,
+                   help="another build of the service whose own warm reads are counted too")
     args = p.parse_args()
     env, token, wrk_env = run.prepare(args, "valgrind")
     workdir = tempfile.mkdtemp(prefix="pieces-instr-")
@@ -90,6 +123,8 @@ def main():
                           # No token: any answer (401) means it is listening.
                           f"http://127.0.0.1:{run.CEILING}/api/v1/snippets/{wrk_env['BENCH_IDS']}",
                           wrk_env, args.seconds, workdir, any_status=True))]
+        if args.baseline:
+            results.append(baseline_reads(args, env, token, wrk_env, workdir))
         if args.backend == "postgres":
             extra, cleanup_db = run.postgres_env()
             env.update(extra)
