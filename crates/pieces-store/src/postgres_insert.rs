@@ -101,7 +101,7 @@ impl BatchWriter<Create> for PgPool {
             .bind(column(creates, |c| c.snippet.description.as_deref()))
             .bind(column(creates, |c| to_micros(c.snippet.created_at)))
             .bind(column(creates, |c| to_micros(c.snippet.updated_at)))
-            .bind(audit::postgres_parameter(
+            .bind(audit::json_rows(
                 creates.iter().flat_map(|c| &c.recorded.audit),
             ))
             .execute(self)
@@ -146,9 +146,7 @@ pub async fn record<'r>(
                 .map(|c| to_micros(c.expires_at))
                 .collect::<Vec<_>>(),
         )
-        .bind(audit::postgres_parameter(
-            recorded.iter().flat_map(|r| &r.audit),
-        ))
+        .bind(audit::json_rows(recorded.iter().flat_map(|r| &r.audit)))
         .execute(db)
         .await?;
     Ok(())

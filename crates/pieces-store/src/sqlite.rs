@@ -271,6 +271,8 @@ impl BatchWriter<Create> for SqlitePool {
         for c in creates {
             insert_created(&mut tx, &c.user, &c.snippet, &c.recorded).await?;
         }
+        let audit: Vec<_> = creates.iter().flat_map(|c| &c.recorded.audit).collect();
+        audit::record_in_sqlite(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -281,8 +283,10 @@ impl BatchWriter<Recorded> for SqlitePool {
     async fn write_batch(&self, recorded: &[Recorded]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for r in recorded {
-            record(&mut tx, r).await?;
+            record_but_audit(&mut tx, r).await?;
         }
+        let audit: Vec<_> = recorded.iter().flat_map(|r| &r.audit).collect();
+        audit::record_in_sqlite(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -308,12 +312,22 @@ async fn insert_created(
     .bind(to_micros(s.updated_at))
     .execute(&mut **tx)
     .await?;
-    record(tx, recorded).await
+    // Its audit record is written with the rest of the batch's.
+    record_but_audit(tx, recorded).await
 }
 
 /// Records what a change owes, its stream events and the context it makes current inside
 /// the caller's transaction.
 pub(super) async fn record(
+    tx: &mut Transaction<'_, Sqlite>,
+    recorded: &Recorded,
+) -> Result<(), StoreError> {
+    record_but_audit(tx, recorded).await?;
+    audit::record_in_sqlite(tx, &recorded.audit).await
+}
+
+/// What `record` writes but the audit records, which a batch writes in one statement.
+async fn record_but_audit(
     tx: &mut Transaction<'_, Sqlite>,
     recorded: &Recorded,
 ) -> Result<(), StoreError> {
@@ -330,7 +344,6 @@ pub(super) async fn record(
         .execute(&mut **tx)
         .await?;
     }
-    audit::record_in_sqlite(tx, &recorded.audit).await?;
     record_in_sqlite(tx, &recorded.changes).await
 }
 
