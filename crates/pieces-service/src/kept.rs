@@ -7,10 +7,10 @@
 //! of what a team member's warm read adds to one's own.
 
 use std::collections::HashMap;
-
-use foldhash::fast::RandomState;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
+
+use foldhash::fast::RandomState;
 
 struct Entry<V> {
     value: V,

@@ -181,7 +181,7 @@ pub async fn record_in_sqlite<'a>(
 /// A record as both databases read it from a JSON array (PostgreSQL's `jsonb_to_recordset`
 /// in `audit_cte!`, SQLite's `json_each`).
 #[derive(Serialize)]
-struct PgAudit<'a> {
+struct JsonAudit<'a> {
     at: i64,
     actor_id: &'a str,
     via: &'static str,
@@ -196,9 +196,9 @@ struct PgAudit<'a> {
 
 /// The audit records of a statement, as the one JSON parameter it takes.
 pub fn json_rows<'a>(records: impl IntoIterator<Item = &'a NewAudit>) -> String {
-    let rows: Vec<PgAudit<'_>> = records
+    let rows: Vec<JsonAudit<'_>> = records
         .into_iter()
-        .map(|r| PgAudit {
+        .map(|r| JsonAudit {
             at: to_micros(r.at),
             actor_id: &r.actor.user_id,
             via: r.actor.via.as_str(),
@@ -239,15 +239,32 @@ pub(super) use audit_cte;
 mod tests {
     use super::*;
 
+    fn actor(user_id: &str, via: Via, token_id: Option<&str>) -> Actor {
+        Actor {
+            user_id: user_id.into(),
+            via,
+            token_id: token_id.map(Into::into),
+        }
+    }
+
+    /// Every record of one workspace, or of one actor.
+    fn all_of(workspace: Option<&str>, actor: Option<&str>) -> AuditFilter {
+        AuditFilter {
+            workspace: workspace.map(Into::into),
+            action: None,
+            actor: actor.map(Into::into),
+            since: None,
+            until: None,
+            before: None,
+            limit: 100,
+        }
+    }
+
     #[tokio::test]
     async fn records_past_their_retention_are_pruned_in_batches_and_the_rest_kept() {
         let pool = crate::memory_store().await;
         let now = Utc::now();
-        let actor = Actor {
-            user_id: "alice".into(),
-            via: Via::Jwt,
-            token_id: None,
-        };
+        let actor = actor("alice", Via::Jwt, None);
         let days_ago = |d: i64| now - chrono::Duration::days(d);
         let mut tx = pool.begin().await.expect("a transaction");
         let records: Vec<NewAudit> = [400, 399, 380, 366, 10, 0]
@@ -270,16 +287,10 @@ mod tests {
         assert_eq!(pool.prune_audit(cutoff, 3).await.expect("pruned"), 3);
         assert_eq!(pool.prune_audit(cutoff, 3).await.expect("pruned"), 1);
         assert_eq!(pool.prune_audit(cutoff, 3).await.expect("pruned"), 0);
-        let filter = AuditFilter {
-            workspace: Some("alice".into()),
-            action: None,
-            actor: None,
-            since: None,
-            until: None,
-            before: None,
-            limit: 100,
-        };
-        let kept = pool.audit_page(&filter).await.expect("a page");
+        let kept = pool
+            .audit_page(&all_of(Some("alice"), None))
+            .await
+            .expect("a page");
         assert_eq!(kept.len(), 2);
         assert!(kept.iter().all(|r| r.at >= cutoff));
     }
@@ -288,11 +299,7 @@ mod tests {
     async fn records_written_in_one_statement_keep_their_order_and_every_field() {
         let pool = crate::memory_store().await;
         let at = Utc::now();
-        let by_token = Actor {
-            user_id: "bob".into(),
-            via: Via::Token,
-            token_id: Some("t-1".into()),
-        };
+        let by_token = actor("bob", Via::Token, Some("t-1"));
         let records = vec![
             NewAudit::new(
                 &by_token,
@@ -324,17 +331,11 @@ mod tests {
             .await
             .expect("nothing to record");
         tx.commit().await.expect("committed");
-        let filter = AuditFilter {
-            workspace: None,
-            action: None,
-            actor: Some("bob".into()),
-            since: None,
-            until: None,
-            before: None,
-            limit: 100,
-        };
         // Newest first: the last written has the highest number.
-        let page = pool.audit_page(&filter).await.expect("a page");
+        let page = pool
+            .audit_page(&all_of(None, Some("bob")))
+            .await
+            .expect("a page");
         let targets: Vec<&str> = page.iter().map(|r| r.target.id.as_str()).collect();
         assert_eq!(targets, ["s-3", "s-2", "s-1"]);
         let moved = &page[2];
