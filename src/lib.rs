@@ -90,6 +90,9 @@ pub async fn mint_personal_token(
         &settings.database_url,
         1,
         std::time::Duration::from_millis(settings.database_timeout_ms),
+        store::Keeping {
+            versions: settings.history_max_versions.into(),
+        },
         // A one-off command: its metrics are never served.
         &metrics::Metrics::new().map_err(|e| e.to_string())?,
     )

@@ -26,9 +26,9 @@ use crate::model::{EventPlan, Provider};
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
     Access, AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
-    EmbeddingDeps, EmbeddingService, HealthService, OutboxSignal, SearchDeps, SearchService,
-    Services, ShareService, SnippetDeps, SnippetService, StreamService, TokenService,
-    WorkspaceService,
+    EmbeddingDeps, EmbeddingService, HealthService, HistoryService, OutboxSignal, SearchDeps,
+    SearchService, Services, ShareService, SnippetDeps, SnippetService, StreamService,
+    TokenService, WorkspaceService,
 };
 use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
@@ -153,6 +153,9 @@ impl Service {
             &settings.database_url,
             settings.database_max_connections,
             Duration::from_millis(settings.database_timeout_ms),
+            store::Keeping {
+                versions: settings.history_max_versions.into(),
+            },
             &metrics,
         )
         .await?;
@@ -301,6 +304,10 @@ impl Service {
             },
             last_count: Default::default(),
         };
+        let history = Arc::new(HistoryService::new(
+            stores.history.clone(),
+            snippets.clone(),
+        ));
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
         let tokens = Arc::new(TokenService::new(
             stores.tokens.clone(),
@@ -339,6 +346,7 @@ impl Service {
                 stream,
                 workspaces,
                 shares,
+                history,
             },
             health: HealthService {
                 store: stores.snippets,

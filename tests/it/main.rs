@@ -35,6 +35,7 @@ mod cache;
 mod connections;
 mod errors;
 mod filters;
+mod history;
 mod lifecycle;
 mod listing_totals;
 mod local_session;

@@ -21,6 +21,9 @@ use sqlx::Connection;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The default history kept per snippet.
+const KEEP: store::Keeping = store::Keeping { versions: 100 };
+
 /// The real queue, counting how often it is scanned for its size.
 struct CountingQueue {
     inner: Arc<dyn OutboxQueue>,
@@ -94,7 +97,7 @@ async fn draining_a_backlog_counts_the_queue_once_not_once_per_round() {
     let url = format!("sqlite://{}/pieces.db", dir.path().display());
     let url = url.parse().expect("a SQLite URL");
     let metrics = Arc::new(Metrics::new().expect("metrics"));
-    let stores = store::connect(&url, 1, Duration::from_secs(3), &metrics)
+    let stores = store::connect(&url, 1, Duration::from_secs(3), KEEP, &metrics)
         .await
         .expect("store");
     let backlog: Vec<NewEvent> = (0..200).map(sync_event).collect();
@@ -143,6 +146,7 @@ async fn sqlite_stores(metrics: &Metrics) -> (store::Stores, tempfile::TempDir, 
         &url.parse().expect("a SQLite URL"),
         1,
         Duration::from_secs(3),
+        KEEP,
         metrics,
     )
     .await

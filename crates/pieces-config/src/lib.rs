@@ -75,6 +75,7 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_METADATA_BYTES",
     "EVENT_RETENTION_HOURS",
     "AUDIT_RETENTION_DAYS",
+    "HISTORY_MAX_VERSIONS",
     "SHARE_RATE_PER_MINUTE",
     "STREAM_MAX_PER_USER",
     "CLIENT_WRITE_TIMEOUT_SECS",
@@ -164,6 +165,8 @@ pub struct Settings {
     pub event_retention_hours: u64,
     /// How long audit records are kept.
     pub audit_retention_days: u64,
+    /// Versions kept per snippet, the current one included; 0 keeps no history.
+    pub history_max_versions: u32,
     /// Share-link requests one client address may make per minute.
     pub share_rate_per_minute: u32,
     pub stream_max_per_user: usize,
@@ -243,6 +246,7 @@ impl Default for Settings {
             max_metadata_bytes: limits.object_bytes,
             event_retention_hours: 24,
             audit_retention_days: 365,
+            history_max_versions: 100,
             share_rate_per_minute: 60,
             stream_max_per_user: 16,
             client_write_timeout_secs: 30,

@@ -7,6 +7,9 @@ use super::{ConfigError, Settings};
 use pieces_model::bounds::MODEL_MAX_CHARS;
 use pieces_model::Provider;
 
+/// The most versions `HISTORY_MAX_VERSIONS` may keep.
+const HISTORY_MAX_VERSIONS_CEILING: u32 = 10_000;
+
 impl Settings {
     /// Refuses a value no type can rule out, naming its variable.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
@@ -134,6 +137,14 @@ impl Settings {
         }
         if !(-1.0..=1.0).contains(&self.search_min_similarity) {
             return fail("SEARCH_MIN_SIMILARITY", "must be between -1 and 1");
+        }
+        // Rebuilding the oldest version applies every later delta: the bound keeps that, and
+        // what one snippet's history may hold, finite.
+        if self.history_max_versions > HISTORY_MAX_VERSIONS_CEILING {
+            return fail(
+                "HISTORY_MAX_VERSIONS",
+                "must be at most 10000 (0 keeps no history)",
+            );
         }
         Ok(())
     }

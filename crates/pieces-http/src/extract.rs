@@ -132,6 +132,27 @@ impl<S: Send + Sync> FromRequestParts<S> for SnippetId {
     }
 }
 
+/// `{id}` and `{n}` of a snippet version's path: a path that cannot name one answers 404.
+pub struct SnippetVersion(pub String, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for SnippetVersion {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path((raw, n)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound("snippet"))?;
+        let id = Uuid::parse_str(&raw).map_err(|_| ApiError::NotFound("snippet"))?;
+        let n = n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or(ApiError::NotFound("version"))?;
+        Ok(SnippetVersion(id.hyphenated().to_string(), n))
+    }
+}
+
 /// The address of the client that opened the connection ("unknown" where none is known, as
 /// in tests that call the router directly), for limits per client.
 pub struct ClientAddress(pub String);

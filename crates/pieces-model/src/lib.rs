@@ -6,6 +6,7 @@ pub mod audit;
 mod changes;
 mod cursor;
 mod events;
+pub mod history;
 mod rules;
 mod snippet;
 mod token;

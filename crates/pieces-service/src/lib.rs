@@ -12,6 +12,7 @@ mod context;
 mod embedding;
 mod error;
 mod health;
+mod history;
 mod kept;
 mod outbox_signal;
 mod rate_limit;
@@ -30,6 +31,7 @@ pub use context::{ContextDeps, ContextService};
 pub use embedding::{EmbeddingDeps, EmbeddingFailure, EmbeddingService};
 pub use error::{ServiceError, ServiceResult};
 pub use health::{HealthService, Readiness};
+pub use history::{DiffParams, HistoryService, VersionParams};
 pub use outbox_signal::OutboxSignal;
 pub use search::{SearchDeps, SearchPage, SearchService};
 pub use shares::ShareService;
@@ -50,4 +52,5 @@ pub struct Services {
     pub stream: Arc<StreamService>,
     pub workspaces: Arc<WorkspaceService>,
     pub shares: Arc<ShareService>,
+    pub history: Arc<HistoryService>,
 }

@@ -131,7 +131,7 @@ impl SnippetService {
 
     /// The stored key of the workspace holding snippet `id`, once the caller is known to
     /// hold at least `least` there: 404 when they cannot see it, as for no such snippet.
-    async fn snippet_workspace(
+    pub(crate) async fn snippet_workspace(
         &self,
         caller: &Principal,
         id: &str,

@@ -14,6 +14,8 @@ use pieces_model::{Change, EventPlan, Recorded, Snippet};
 pub struct Create {
     pub user: String,
     pub snippet: Snippet,
+    /// The user who creates it (its first version's author).
+    pub created_by: Option<String>,
     pub recorded: Recorded,
 }
 
@@ -69,6 +71,7 @@ impl CreateBatcher {
         self.write(Create {
             user: user.to_owned(),
             snippet: snippet.clone(),
+            created_by: plan.actor.as_ref().map(|a| a.user_id.clone()),
             recorded: plan.for_snippet(user, snippet, Change::Created, snippet.created_at),
         })
         .await
@@ -120,6 +123,7 @@ mod tests {
         let now = pieces_model::now();
         Create {
             user: "u".to_owned(),
+            created_by: Some("u".to_owned()),
             snippet: Snippet {
                 version: 1,
                 id: id.to_owned(),

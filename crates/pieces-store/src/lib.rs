@@ -8,6 +8,7 @@ mod embeddings;
 mod error;
 pub mod feed;
 mod group_commit;
+mod history;
 mod outbox_queue;
 mod postgres;
 mod postgres_insert;
@@ -25,6 +26,7 @@ pub use changes::{ChangeLog, ReadBound, StreamPosition};
 pub use contexts::ContextStore;
 pub use embeddings::{EmbeddingStore, IndexEntry, NewEmbedding};
 pub use error::StoreError;
+pub use history::{History, HistoryStore, Keeping, Rows};
 pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use pieces_model::bus::{ChangeFeed, FeedMessage};
 pub use postgres::PostgresStore;
@@ -185,6 +187,8 @@ pub struct Stores {
     pub embeddings: Arc<dyn EmbeddingStore>,
     pub workspaces: Arc<dyn WorkspaceStore>,
     pub shares: Arc<dyn ShareStore>,
+    /// Version history, to read (SQLite: the reader connections).
+    pub history: Arc<dyn HistoryStore>,
     /// The audit log, to read (SQLite: the reader connections).
     pub audit: Arc<dyn AuditLog>,
     /// The audit log, to prune (SQLite: the writer).
@@ -241,13 +245,19 @@ pub async fn connect(
     url: &DatabaseUrl,
     max_connections: u32,
     timeout: Duration,
+    keeping: Keeping,
     metrics: &Metrics,
 ) -> Result<Stores, StoreError> {
     match url {
         DatabaseUrl::Postgres(url) => {
-            let store =
-                PostgresStore::connect(url.expose_secret(), max_connections, timeout, metrics)
-                    .await?;
+            let store = PostgresStore::connect(
+                url.expose_secret(),
+                max_connections,
+                timeout,
+                keeping,
+                metrics,
+            )
+            .await?;
             let pool = store.pool().clone();
             Ok(Stores {
                 outbox: Arc::new(BatchedOutbox::spawn(pool.clone())),
@@ -255,6 +265,7 @@ pub async fn connect(
                 embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
                 workspaces: Arc::new(workspaces::PostgresWorkspaces { pool: pool.clone() }),
                 shares: Arc::new(shares::PostgresShares { pool: pool.clone() }),
+                history: Arc::new(pool.clone()),
                 audit: Arc::new(pool.clone()),
                 audit_pruner: Arc::new(pool.clone()),
                 changes: Arc::new(pool.clone()),
@@ -266,7 +277,7 @@ pub async fn connect(
             })
         }
         DatabaseUrl::Sqlite(url) => {
-            let store = SqliteStore::connect(url, timeout).await?;
+            let store = SqliteStore::connect(url, timeout, keeping).await?;
             Ok(Stores {
                 outbox: Arc::new(BatchedOutbox::spawn(store.writer().clone())),
                 tokens: Arc::new(tokens::SqliteTokens {
@@ -285,6 +296,7 @@ pub async fn connect(
                     readers: store.readers().clone(),
                     writer: store.writer().clone(),
                 }),
+                history: Arc::new(store.readers().clone()),
                 audit: Arc::new(store.readers().clone()),
                 audit_pruner: Arc::new(store.writer().clone()),
                 changes: Arc::new(store.readers().clone()),

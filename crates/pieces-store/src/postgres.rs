@@ -11,6 +11,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 
 use super::embeddings::WRITE_LOCK as EMBEDDING_WRITE_LOCK;
 use super::group_commit::CreateBatcher;
+use super::history::{self, Keeping, Kept};
 use super::postgres_insert::{self, record};
 use super::postgres_pages::{push_filters, Pages};
 use super::row::{
@@ -28,6 +29,7 @@ pub struct PostgresStore {
     /// Creates, committed in groups.
     creates: CreateBatcher,
     pages: Pages,
+    keeping: Keeping,
 }
 
 impl PostgresStore {
@@ -35,6 +37,7 @@ impl PostgresStore {
         url: &str,
         max_connections: u32,
         timeout: Duration,
+        keeping: Keeping,
         metrics: &Metrics,
     ) -> Result<Self, StoreError> {
         let statement_timeout = format!("{}ms", timeout.as_millis().max(1000) * 2);
@@ -61,6 +64,7 @@ impl PostgresStore {
             creates: CreateBatcher::spawn(pool.clone(), postgres_insert::MAX_BATCH),
             pages: Pages::new(pool.clone(), metrics),
             pool,
+            keeping,
         })
     }
 
@@ -242,7 +246,16 @@ impl SnippetStore for PostgresStore {
         if !change.expected.is_none_or(|e| e.holds(current.version)) {
             return Ok(Written::Stale(Box::new(current)));
         }
+        let older = current.clone();
         let mut s = patch.apply(current, now);
+        let kept = Kept {
+            older: &older,
+            newer: &s,
+            at: now,
+            actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
+            moved: change.move_to.is_some(),
+        };
+        history::keep_in_postgres(&mut tx, self.keeping, &kept).await?;
         let recorded = match change.move_to {
             Some(to) => {
                 s.workspace = api_id(to).to_owned();
@@ -314,6 +327,7 @@ impl SnippetStore for PostgresStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        history::erase_in_postgres(&mut tx, id).await?;
         tx.commit().await?;
         Ok(Written::Done(()))
     }
@@ -327,20 +341,32 @@ impl SnippetStore for PostgresStore {
         plan: &EventPlan,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!(
-            "UPDATE snippets SET metadata = metadata || $1::jsonb, version = version + 1 \
-             WHERE user_id = $2 AND id = $3 RETURNING {COLUMNS}"
-        );
-        let row: Option<SnippetRow> = sqlx::query_as(&sql)
-            .bind(json_text(analysis))
-            .bind(user)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
+        let Some(older) = Self::fetch_for_update(&mut tx, user, id).await? else {
             return Ok(false);
         };
-        let merged = row.into_snippet()?;
+        // Merged here, as `jsonb ||` would (top-level keys replaced), so the history keeps
+        // what the merge replaced.
+        let mut merged = older.clone();
+        merged.metadata.extend(analysis.clone());
+        merged.version += 1;
+        let kept = Kept {
+            older: &older,
+            newer: &merged,
+            at: now,
+            actor: None,
+            moved: false,
+        };
+        history::keep_in_postgres(&mut tx, self.keeping, &kept).await?;
+        sqlx::query(
+            "UPDATE snippets SET metadata = $1::jsonb, version = $2 \
+             WHERE user_id = $3 AND id = $4",
+        )
+        .bind(json_text(&merged.metadata))
+        .bind(merged.version)
+        .bind(user)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         record(&mut *tx, [&plan.for_analysis(user, &merged, now)]).await?;
         tx.commit().await?;
         Ok(true)

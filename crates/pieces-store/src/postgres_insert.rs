@@ -56,8 +56,8 @@ const RECORD: &str = concat!(
     announce_changes!()
 );
 
-/// New snippets (parameters $14-$23), what they owe, their stream records and their audit
-/// records ($24), in one statement. The lock order matches every other change of a user's snippets: the user's
+/// New snippets (parameters $14-$23, and who created each, $25), what they owe, their
+/// stream records and their audit records ($24), in one statement. The lock order matches every other change of a user's snippets: the user's
 /// stream position here, then their snippet count in the insert's trigger at the end.
 const CREATE: &str = concat!(
     "WITH ",
@@ -68,13 +68,13 @@ const CREATE: &str = concat!(
     audit_cte!("$24"),
     ", created AS (
     INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, description,
-                          created_at, updated_at)
+                          created_at, updated_at, created_by)
     SELECT id, user_id, title, code, language, tags::jsonb, metadata::jsonb, description,
-           created_at, updated_at
+           created_at, updated_at, created_by
     FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-                $19::text[], $20::text[], $21::text[], $22::int8[], $23::int8[])
+                $19::text[], $20::text[], $21::text[], $22::int8[], $23::int8[], $25::text[])
         AS new(id, user_id, title, code, language, tags, metadata, description,
-               created_at, updated_at)
+               created_at, updated_at, created_by)
 )",
     announce_changes!()
 );
@@ -104,6 +104,7 @@ impl BatchWriter<Create> for PgPool {
             .bind(audit::json_rows(
                 creates.iter().flat_map(|c| &c.recorded.audit),
             ))
+            .bind(column(creates, |c| c.created_by.as_deref()))
             .execute(self)
             .await?;
         Ok(())

@@ -13,6 +13,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use super::audit;
 use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
+use super::history::{self, Keeping, Kept};
 use super::row::{
     bind_content, into_listed, into_snippets, json_text, SnippetRow, LISTED_COLUMNS,
     SNIPPET_COLUMNS,
@@ -38,10 +39,15 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Creates, committed in groups on the writer.
     creates: CreateBatcher,
+    keeping: Keeping,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        timeout: Duration,
+        keeping: Keeping,
+    ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -74,6 +80,7 @@ impl SqliteStore {
             writer,
             readers,
             creates,
+            keeping,
         })
     }
 
@@ -269,7 +276,7 @@ impl BatchWriter<Create> for SqlitePool {
     async fn write_batch(&self, creates: &[Create]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for c in creates {
-            insert_created(&mut tx, &c.user, &c.snippet, &c.recorded).await?;
+            insert_created(&mut tx, c).await?;
         }
         let audit: Vec<_> = creates.iter().flat_map(|c| &c.recorded.audit).collect();
         audit::record_in_sqlite(&mut tx, audit).await?;
@@ -293,27 +300,25 @@ impl BatchWriter<Recorded> for SqlitePool {
 }
 
 /// Inserts a new snippet and its events inside the caller's transaction.
-async fn insert_created(
-    tx: &mut Transaction<'_, Sqlite>,
-    user: &str,
-    s: &Snippet,
-    recorded: &Recorded,
-) -> Result<(), StoreError> {
+async fn insert_created(tx: &mut Transaction<'_, Sqlite>, c: &Create) -> Result<(), StoreError> {
+    let s = &c.snippet;
     bind_content(
         sqlx::query(
             "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
-             description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             description, created_at, updated_at, created_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&s.id)
-        .bind(user),
+        .bind(&c.user),
         s,
     )
     .bind(to_micros(s.created_at))
     .bind(to_micros(s.updated_at))
+    .bind(c.created_by.as_deref())
     .execute(&mut **tx)
     .await?;
     // Its audit record is written with the rest of the batch's.
-    record_but_audit(tx, recorded).await
+    record_but_audit(tx, &c.recorded).await
 }
 
 /// Records what a change owes, its stream events and the context it makes current inside
@@ -523,7 +528,16 @@ impl SnippetStore for SqliteStore {
         if !change.expected.is_none_or(|e| e.holds(current.version)) {
             return Ok(Written::Stale(Box::new(current)));
         }
+        let older = current.clone();
         let mut s = patch.apply(current, now);
+        let kept = Kept {
+            older: &older,
+            newer: &s,
+            at: now,
+            actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
+            moved: change.move_to.is_some(),
+        };
+        history::keep_in_sqlite(&mut tx, self.keeping, &kept).await?;
         let owner = change.move_to.unwrap_or(user);
         // Triggers move the text index's owner token, the tags and both counts with the row.
         bind_content(
@@ -588,6 +602,7 @@ impl SnippetStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        history::erase_in_sqlite(&mut tx, id).await?;
         record(
             &mut tx,
             &plan.for_snippet(user, &gone, Change::Deleted, now),
@@ -606,11 +621,20 @@ impl SnippetStore for SqliteStore {
         plan: &EventPlan,
     ) -> Result<bool, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let Some(mut s) = Self::fetch_in(&mut tx, user, id).await? else {
+        let Some(older) = Self::fetch_in(&mut tx, user, id).await? else {
             return Ok(false);
         };
+        let mut s = older.clone();
         s.metadata.extend(analysis.clone());
         s.version += 1;
+        let kept = Kept {
+            older: &older,
+            newer: &s,
+            at: now,
+            actor: None,
+            moved: false,
+        };
+        history::keep_in_sqlite(&mut tx, self.keeping, &kept).await?;
         sqlx::query("UPDATE snippets SET metadata = ?, version = ? WHERE user_id = ? AND id = ?")
             .bind(json_text(&s.metadata))
             .bind(s.version)
@@ -664,7 +688,7 @@ mod tests {
     async fn a_tag_listing_walks_the_tags_index_newest_first_without_a_sort() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/pieces.db", dir.path().display());
-        let store = SqliteStore::connect(&url, Duration::from_secs(3))
+        let store = SqliteStore::connect(&url, Duration::from_secs(3), Keeping { versions: 100 })
             .await
             .expect("store");
         let filter = |tag: Option<&str>, language: Option<&str>| ListFilter {

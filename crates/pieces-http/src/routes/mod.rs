@@ -5,6 +5,7 @@ mod assist;
 mod events;
 mod fallback;
 pub mod health;
+mod history;
 mod listing_body;
 mod local_session;
 mod openapi;
@@ -34,6 +35,7 @@ use super::state::AppState;
 pub fn build_router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(snippets::router())
+        .merge(history::router())
         .merge(workflow::router())
         .merge(assist::router())
         .merge(tokens::router())

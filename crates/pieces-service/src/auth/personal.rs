@@ -220,6 +220,7 @@ mod tests {
             &url.parse().expect("a URL"),
             1,
             std::time::Duration::from_secs(10),
+            pieces_store::Keeping { versions: 100 },
             &metrics,
         )
         .await

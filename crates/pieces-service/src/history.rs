@@ -1,0 +1,205 @@
+//! A snippet's version history: list, read one, diff two, restore one as a new version. Who
+//! may see it is the snippet's own rule (`SnippetService::snippet_workspace`); a restore is
+//! an edit, made by the snippet use cases like any other.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::Principal;
+use super::{ServiceError, ServiceResult, SnippetService};
+use pieces_model::bounds::{OFFSET_MAX, PAGE_MAX};
+use pieces_model::history::{self, VersionDiff, VersionEntry, VersionPage};
+use pieces_model::workspace::Role;
+use pieces_model::{Expected, Snippet, SnippetPatch, ValidationError};
+use pieces_store::{History, HistoryStore, Rows, StoreError};
+
+/// Query of `GET /api/v1/snippets/{id}/versions`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionParams {
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    /// Default 0.
+    pub offset: Option<i64>,
+}
+
+/// Query of `GET /api/v1/snippets/{id}/versions/{n}/diff`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffParams {
+    /// The version to compare with (default: the current one).
+    pub to: Option<i64>,
+}
+
+pub struct HistoryService {
+    store: Arc<dyn HistoryStore>,
+    snippets: Arc<SnippetService>,
+}
+
+impl HistoryService {
+    pub fn new(store: Arc<dyn HistoryStore>, snippets: Arc<SnippetService>) -> Self {
+        Self { store, snippets }
+    }
+
+    /// The snippet's kept versions, newest first.
+    pub async fn list(
+        &self,
+        caller: &Principal,
+        id: &str,
+        params: VersionParams,
+    ) -> ServiceResult<VersionPage> {
+        let limit = params.limit.unwrap_or(20);
+        if !(1..=PAGE_MAX).contains(&limit) {
+            let why = format!("limit must be between 1 and {PAGE_MAX}");
+            return Err(ValidationError::new("limit", why).into());
+        }
+        let offset = params.offset.unwrap_or(0);
+        if !(0..=OFFSET_MAX).contains(&offset) {
+            let why = format!("offset must be between 0 and {OFFSET_MAX}");
+            return Err(ValidationError::new("offset", why).into());
+        }
+        let history = self.read(caller, id, Role::Reader, Rows::Listed).await?;
+        let mut versions: Vec<VersionEntry> = Vec::with_capacity(history.rows.len() + 1);
+        // The current version has no row until it is replaced when no change made it since
+        // history was kept (a first version, or one from before).
+        if history.rows.first().map(|r| r.version) != Some(history.current.version) {
+            versions.push(VersionEntry {
+                version: history.current.version,
+                at: history.current.updated_at,
+                actor: (history.current.version == 1)
+                    .then(|| history.created_by.clone())
+                    .flatten(),
+                changed: Vec::new(),
+            });
+        }
+        versions.extend(history.rows.into_iter().map(|row| VersionEntry {
+            version: row.version,
+            at: row.at,
+            actor: row.actor,
+            changed: row.changed,
+        }));
+        let total = versions.len() as i64;
+        let versions = versions
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
+        Ok(VersionPage { versions, total })
+    }
+
+    /// The snippet as it was at version `n`.
+    pub async fn version(&self, caller: &Principal, id: &str, n: i64) -> ServiceResult<Snippet> {
+        let history = self
+            .read(caller, id, Role::Reader, Rows::After(n - 1))
+            .await?;
+        let [wanted] = rebuild(history, [n])?;
+        Ok(wanted)
+    }
+
+    /// What changed from version `from` to version `to` (default: the current one).
+    pub async fn diff(
+        &self,
+        caller: &Principal,
+        id: &str,
+        from: i64,
+        params: DiffParams,
+    ) -> ServiceResult<VersionDiff> {
+        let to = params.to.unwrap_or(i64::MAX);
+        let oldest = from.min(to);
+        let history = self
+            .read(caller, id, Role::Reader, Rows::After(oldest - 1))
+            .await?;
+        let to = if to == i64::MAX {
+            history.current.version
+        } else {
+            to
+        };
+        let [a, b] = rebuild(history, [from, to])?;
+        Ok(history::diff(&a, &b))
+    }
+
+    /// Makes version `n`'s content the snippet's next version (with `expected`, only while
+    /// the snippet is at that version). Its history keeps every version in between.
+    pub async fn restore(
+        &self,
+        caller: &Principal,
+        id: &str,
+        n: i64,
+        expected: Option<Expected>,
+    ) -> ServiceResult<Snippet> {
+        let history = self
+            .read(caller, id, Role::Writer, Rows::After(n - 1))
+            .await?;
+        let [was] = rebuild(history, [n])?;
+        let patch = SnippetPatch {
+            title: Some(was.title),
+            code: Some(was.code),
+            language: Some(was.language),
+            tags: Some(was.tags),
+            metadata: Some(was.metadata),
+            description: Some(was.description),
+            workspace: None,
+        };
+        self.snippets.update(caller, id, patch, expected).await
+    }
+
+    async fn read(
+        &self,
+        caller: &Principal,
+        id: &str,
+        least: Role,
+        rows: Rows,
+    ) -> ServiceResult<History> {
+        let key = self.snippets.snippet_workspace(caller, id, least).await?;
+        self.store
+            .history(&key, id, rows)
+            .await?
+            .ok_or(ServiceError::NotFound("snippet"))
+    }
+}
+
+/// The snippet at each of `wanted` versions, rebuilt from its current content by the deltas
+/// of every version after the oldest wanted (`history` read with `Rows::After(oldest - 1)`).
+/// A version no longer kept is not found.
+fn rebuild<const N: usize>(history: History, wanted: [i64; N]) -> ServiceResult<[Snippet; N]> {
+    let mut found: [Option<Snippet>; N] = std::array::from_fn(|_| None);
+    let keep = |state: &Snippet, found: &mut [Option<Snippet>; N]| {
+        for (slot, version) in found.iter_mut().zip(wanted) {
+            if version == state.version && slot.is_none() {
+                *slot = Some(state.clone());
+            }
+        }
+    };
+    // The current version as it is stored, its own `updated_at` included.
+    let mut state = history.current;
+    keep(&state, &mut found);
+    let mut rows = history.rows.iter().peekable();
+    while let Some(row) = rows.next() {
+        if found.iter().all(Option::is_some) {
+            break;
+        }
+        // Each row made the version `state` is at, and rebuilds the one before; rows come
+        // newest first, one per version, down to the oldest kept.
+        let Some(previous) = row
+            .previous
+            .as_deref()
+            .filter(|_| row.version == state.version)
+        else {
+            break;
+        };
+        history::apply_previous(&mut state, previous)
+            .map_err(|e| ServiceError::Store(StoreError::Corrupt(e.to_string())))?;
+        state.version -= 1;
+        // When the version before was made: its own row's time, the next one.
+        if let Some(made) = rows.peek().filter(|r| r.version == state.version) {
+            state.updated_at = made.at;
+        }
+        keep(&state, &mut found);
+    }
+    if found.iter().any(Option::is_none) {
+        return Err(ServiceError::NotFound("version"));
+    }
+    Ok(found.map(Option::unwrap_or_default))
+}
