@@ -62,14 +62,7 @@ async fn the_previous_releases_postgres_store_keeps_every_row() {
 async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
     let app = TestApp::start(backend).await;
     for (user, was) in expected["users"].as_object().expect("users") {
-        // Every snippet is now in its owner's personal workspace, and says so; nothing else
-        // about it changed.
-        let mut was = was.clone();
-        for snippet in was["snippets"].as_array_mut().expect("snippets") {
-            snippet["workspace"] = Value::from("personal");
-            // Versions began after it: every snippet it wrote starts at 1.
-            snippet["version"] = Value::from(1);
-        }
+        // Nothing about any snippet changed.
         let (status, page) = status_json(app.get("/api/v1/snippets?limit=100", user).await).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(page["snippets"], was["snippets"], "{user}'s snippets");
@@ -171,6 +164,7 @@ async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
     // snippets embedded and the team's.
     assert_eq!(kept, (11, 7));
     the_team_is_kept(&app, &expected["team"]).await;
+    history_starts_where_the_old_store_left_off(&app, expected).await;
     moved_out_of_an_old_store(&app, expected).await;
 }
 
@@ -179,11 +173,7 @@ async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
 async fn the_team_is_kept(app: &TestApp, team: &Value) {
     let ws = team["id"].as_str().expect("the team's id");
     let page = app.listing(&format!("workspace={ws}"), "carol").await;
-    let mut was = team["snippets"].clone();
-    for snippet in was.as_array_mut().expect("snippets") {
-        snippet["version"] = Value::from(1);
-    }
-    assert_eq!(page["snippets"], was);
+    assert_eq!(page["snippets"], team["snippets"]);
     assert_eq!(page["total"], team["total"]);
     let (_, members) = status_json(
         app.get(&format!("/api/v1/workspaces/{ws}/members"), "carol")
@@ -246,6 +236,7 @@ async fn moved_out_of_an_old_store(app: &TestApp, expected: &Value) {
     )
     .await;
     let team = team["id"].as_str().expect("an id");
+    let (_, before) = status_json(app.get(&format!("/api/v1/snippets/{id}"), "alice").await).await;
     let moved = app
         .patch(
             &format!("/api/v1/snippets/{id}"),
@@ -254,9 +245,10 @@ async fn moved_out_of_an_old_store(app: &TestApp, expected: &Value) {
         )
         .await;
     let (status, moved) = status_json(moved).await;
+    let next = before["version"].as_i64().expect("a version") + 1;
     assert_eq!(
         (status, &moved["version"]),
-        (StatusCode::OK, &Value::from(2))
+        (StatusCode::OK, &Value::from(next))
     );
     let home = app.listing("limit=100", "alice").await;
     assert_eq!(home["total"], was["total"].as_i64().expect("a total") - 1);
@@ -267,4 +259,36 @@ async fn moved_out_of_an_old_store(app: &TestApp, expected: &Value) {
     assert_eq!(there["total"], 1);
     let here = app.listing(&format!("tag={tag}&limit=100"), "alice").await;
     assert!(!page_field(&here, "id").contains(&id.to_owned()), "{here}");
+}
+
+/// Snippets the previous release wrote have no history yet: each lists its current version
+/// alone, its author not known, and its first change keeps that version whole.
+async fn history_starts_where_the_old_store_left_off(app: &TestApp, expected: &Value) {
+    let snippets = expected["users"]["alice"]["snippets"]
+        .as_array()
+        .expect("alice's snippets");
+    let edited = snippets
+        .iter()
+        .find(|s| s["version"] == 2)
+        .expect("a snippet edited by the previous release");
+    let id = edited["id"].as_str().expect("id");
+    let path = format!("/api/v1/snippets/{id}");
+    let (status, page) = status_json(app.get(&format!("{path}/versions"), "alice").await).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(
+        page["versions"][0],
+        json!({"version": 2, "at": edited["updated_at"], "actor": null, "changed": []})
+    );
+    let before = app.get(&format!("{path}/versions/1"), "alice").await;
+    expect_error(before, StatusCode::NOT_FOUND, "not_found").await;
+    let changed = app
+        .patch(&path, "alice", &json!({"code": "print('new')"}))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let (_, was) = status_json(app.get(&format!("{path}/versions/2"), "alice").await).await;
+    assert_eq!(&was, edited, "version 2 as the previous release stored it");
+    let (_, page) = status_json(app.get(&format!("{path}/versions"), "alice").await).await;
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["versions"][0]["actor"], "alice");
 }
