@@ -111,7 +111,7 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
     let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
     assert_eq!(
         tool_names(&agent).await.len(),
-        9,
+        11,
         "every tool for every scope"
     );
 
@@ -163,6 +163,36 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
         "the cache was invalidated"
     );
 
+    // The agent can see what it changed, and undo it without losing anything.
+    let history = structured(&call(&agent, "get_snippet_history", json!({"id": id})).await);
+    assert_eq!(history["total"], 2);
+    assert_eq!(history["versions"][0]["changed"], json!(["title"]));
+    assert_eq!(history["versions"][0]["actor"], json!(alice));
+    let was = call(
+        &agent,
+        "get_snippet_history",
+        json!({"id": id, "version": 1}),
+    );
+    let was = structured(&was.await);
+    assert_eq!(was["snippet"]["title"], "WaitGroup example");
+    assert_eq!(
+        was["diff_to_current"]["changes"]["title"],
+        json!({"from": "WaitGroup example", "to": "sync.WaitGroup"})
+    );
+    let undo = |expected: i64| {
+        call(
+            &agent,
+            "restore_snippet_version",
+            json!({"id": id, "version": 1, "expected_version": expected}),
+        )
+    };
+    failed(&undo(1).await);
+    let restored = structured(&undo(2).await);
+    assert_eq!(
+        (&restored["title"], &restored["version"]),
+        (&json!("WaitGroup example"), &json!(3))
+    );
+
     let synced = eventually(Duration::from_secs(5), || async {
         let events: Vec<String> = platform
             .received_requests()
@@ -200,7 +230,7 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
     let deleted = call(
         &agent,
         "delete_snippet",
-        json!({"id": id, "expected_version": 2}),
+        json!({"id": id, "expected_version": 3}),
     );
     let deleted = structured(&deleted.await);
     assert_eq!(deleted["deleted"], id.as_str());
@@ -216,7 +246,12 @@ async fn tools_follow_the_tokens_scopes() {
     let reader = connect(&app.api, &token(&app, &alice, &["snippets:read"]).await).await;
     assert_eq!(
         tool_names(&reader).await,
-        ["get_snippet", "list_workspaces", "search_snippets"]
+        [
+            "get_snippet",
+            "get_snippet_history",
+            "list_workspaces",
+            "search_snippets"
+        ]
     );
     let refused = call(
         &reader,

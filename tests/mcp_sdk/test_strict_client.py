@@ -109,6 +109,9 @@ async def every_tool(base, token):
             for name, arguments in [
                 ("get_snippet", {"id": snippet_id}),
                 ("update_snippet", {"id": snippet_id, "title": "Retry, with jitter", "description": None}),
+                ("get_snippet_history", {"id": snippet_id}),
+                ("get_snippet_history", {"id": snippet_id, "version": 1}),
+                ("restore_snippet_version", {"id": snippet_id, "version": 1, "expected_version": 2}),
                 ("delete_snippet", {"id": snippet_id}),
             ]:
                 result = await session.call_tool(name, arguments)

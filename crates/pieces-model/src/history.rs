@@ -43,9 +43,8 @@ pub struct VersionPage {
 /// A field's value at both ends of a diff.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldChange {
-    #[schema(value_type = Object)]
+    /// Any JSON value: text, a list of tags, the metadata object, or null.
     pub from: Value,
-    #[schema(value_type = Object)]
     pub to: Value,
 }
 

@@ -23,7 +23,7 @@ use pieces_model::{
     AssistRequest, ContextInput, Expected, ListParams, NewSnippet, SnippetPatch, ValidationError,
 };
 use pieces_service::auth::Principal;
-use pieces_service::SnippetJson;
+use pieces_service::{DiffParams, SnippetJson, VersionParams};
 
 /// The protocol versions served: 2025-06-18 and newer.
 const VERSIONS: &[ProtocolVersion] = &[
@@ -133,6 +133,15 @@ struct ById {
     id: String,
 }
 
+/// The arguments of the history tools.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryArgs {
+    id: String,
+    version: Option<i64>,
+    limit: Option<i64>,
+}
+
 impl McpServer {
     /// Runs one tool for `caller`: its structured result and a text rendering of it.
     async fn run(
@@ -208,6 +217,45 @@ impl McpServer {
                 services.snippets.delete(caller, &id, expected).await?;
                 let text = format!("deleted snippet {id}");
                 Ok((json!({"deleted": id}), text))
+            }
+            "get_snippet_history" => {
+                let asked: HistoryArgs = parse_value(args)?;
+                let id = snippet_id(&asked.id)?;
+                let Some(n) = asked.version else {
+                    let params = VersionParams {
+                        limit: asked.limit,
+                        offset: None,
+                    };
+                    let page = services.history.list(caller, &id, params).await?;
+                    let text = render::versions(&page);
+                    return Ok((serde_json::to_value(page).unwrap_or(Value::Null), text));
+                };
+                let was = services.history.version(caller, &id, n).await?;
+                let diff = services
+                    .history
+                    .diff(caller, &id, n, DiffParams::default())
+                    .await?;
+                let mut text = render::snippet(&json!(was));
+                if !diff.code_diff.is_empty() {
+                    text = format!("{text}\n\nchanges since:\n{}", diff.code_diff);
+                }
+                Ok((json!({"snippet": was, "diff_to_current": diff}), text))
+            }
+            "restore_snippet_version" => {
+                let mut args = args;
+                let expected = take_expected_version(&mut args)?;
+                let asked: HistoryArgs = parse_value(args)?;
+                let id = snippet_id(&asked.id)?;
+                let n = asked.version.ok_or_else(|| {
+                    ApiError::from(ValidationError::new(
+                        "version",
+                        "version: which version to restore",
+                    ))
+                })?;
+                let snippet = services.history.restore(caller, &id, n, expected).await?;
+                let value = serde_json::to_value(snippet).unwrap_or(Value::Null);
+                let text = format!("restored version {n} as {}", render::snippet(&value));
+                Ok((value, text))
             }
             "list_workspaces" => {
                 let workspaces = services.workspaces.list(caller).await?;

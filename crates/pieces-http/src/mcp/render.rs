@@ -86,3 +86,26 @@ pub fn workspaces(workspaces: &[pieces_model::workspace::Workspace]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A snippet's versions, one line each: when, who, what changed.
+pub fn versions(page: &pieces_model::history::VersionPage) -> String {
+    let mut lines: Vec<String> = page
+        .versions
+        .iter()
+        .map(|v| {
+            let changed = if v.changed.is_empty() {
+                "first version".to_owned()
+            } else {
+                v.changed.join(", ")
+            };
+            let who = v.actor.as_deref().unwrap_or("the service");
+            format!(
+                "version {} at {} by {who}: {changed}",
+                v.version,
+                v.at.to_rfc3339()
+            )
+        })
+        .collect();
+    lines.push(format!("{} versions kept", page.total));
+    lines.join("\n")
+}

@@ -81,6 +81,27 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
         &["snippet_id", "snippet"],
     );
     let deleted = object(json!({"deleted": {"type": "string"}}), &["deleted"]);
+    let version = json!({"type": "integer", "minimum": 1,
+        "description": "A version number, as get_snippet_history lists them"});
+    let history_input = object(
+        json!({"id": id, "version": version,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20,
+                "description": "Versions listed at most, newest first"}}),
+        &["id"],
+    );
+    let history_output = object(
+        json!({
+            "versions": schema("VersionPage")["properties"]["versions"],
+            "total": {"type": "integer"},
+            "snippet": snippet,
+            "diff_to_current": schema("VersionDiff"),
+        }),
+        &[],
+    );
+    let restore_input = object(
+        json!({"id": id, "version": version, "expected_version": expected_version}),
+        &["id", "version"],
+    );
     let workspaces = object(
         json!({"workspaces": {"type": "array", "items": schema("Workspace")}}),
         &["workspaces"],
@@ -138,7 +159,7 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             "Change fields of one of the user's snippets; only the fields given change.",
             Scope::SnippetsWrite,
             patch,
-            snippet,
+            snippet.clone(),
             writes.clone(),
         ),
         spec(
@@ -148,6 +169,25 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             deletion,
             deleted,
             writes.clone().destructive(true),
+        ),
+        spec(
+            "get_snippet_history",
+            "The versions of one of the user's snippets, newest first, with when, who and \
+             which fields each changed; with `version`, that version whole and what changed \
+             from it to the current one.",
+            Scope::SnippetsRead,
+            history_input,
+            history_output,
+            read_only.clone(),
+        ),
+        spec(
+            "restore_snippet_version",
+            "Make an earlier version's content the snippet's next version (undo): nothing is \
+             lost, every version stays in its history.",
+            Scope::SnippetsWrite,
+            restore_input,
+            snippet.clone(),
+            writes.clone(),
         ),
         spec(
             "list_workspaces",
