@@ -192,10 +192,12 @@ fn rebuild<const N: usize>(history: History, wanted: [i64; N]) -> ServiceResult<
         history::apply_previous(&mut state, previous)
             .map_err(|e| ServiceError::Store(StoreError::Corrupt(e.to_string())))?;
         state.version -= 1;
-        // When the version before was made: its own row's time, the next one.
-        if let Some(made) = rows.peek().filter(|r| r.version == state.version) {
-            state.updated_at = made.at;
-        }
+        // Every kept version has its row, the next one: when it was made. Without one the
+        // version was pushed out (the oldest kept still holds its delta).
+        let Some(made) = rows.peek().filter(|r| r.version == state.version) else {
+            break;
+        };
+        state.updated_at = made.at;
         keep(&state, &mut found);
     }
     if found.iter().any(Option::is_none) {

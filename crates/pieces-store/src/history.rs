@@ -43,6 +43,25 @@ pub struct Keeping {
     pub versions: i64,
 }
 
+/// The head and tail of `Kept::sql`, around the table the replaced version is read from. The
+/// casts type the parameters alike on both databases; `WHERE true` tells SQLite's parser the
+/// upsert clause is not a join's.
+macro_rules! keep_rows {
+    () => {
+        "INSERT INTO snippet_history (snippet_id, version, at, actor, changed, previous) \
+         SELECT id, version, updated_at, CASE WHEN version = 1 THEN created_by END, '[]', NULL \
+         FROM "
+    };
+}
+macro_rules! keep_tail {
+    () => {
+        " WHERE id = $1 \
+         UNION ALL SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), \
+         CAST($4 AS TEXT), CAST($5 AS TEXT), CAST($6 AS TEXT) WHERE true \
+         ON CONFLICT DO NOTHING"
+    };
+}
+
 /// One change to keep the history of.
 pub struct Kept<'a> {
     pub older: &'a Snippet,
@@ -51,6 +70,8 @@ pub struct Kept<'a> {
     /// The user who made it; None for the service's own analysis.
     pub actor: Option<&'a str>,
     pub moved: bool,
+    /// The change brings the snippet back from the trash, where its row is read.
+    pub from_trash: bool,
 }
 
 impl Kept<'_> {
@@ -62,24 +83,27 @@ impl Kept<'_> {
         (changed, (keeping.versions > 1).then_some(replaced.previous))
     }
 
-    /// The oldest version that stays, when the new one pushes others out.
+    /// The versions the new one pushes out: those below this one. The oldest that stays
+    /// keeps its delta, which nothing applies: a version is read only if it has a row.
     fn oldest_kept(&self, keeping: Keeping) -> Option<i64> {
         (self.newer.version > keeping.versions).then(|| self.newer.version - keeping.versions + 1)
     }
+
+    /// The statement that writes the new version's row and, when the replaced version has
+    /// none yet, its row too: a first version (its time and author from the snippet's
+    /// `created_at` and `created_by`), or one made before history was kept (from
+    /// `updated_at`, its author not known). One statement, so keeping the history costs an
+    /// edit one more round trip, not two. Run before the change updates the row.
+    fn sql(&self) -> &'static str {
+        if self.from_trash {
+            concat!(keep_rows!(), "snippets_trash", keep_tail!())
+        } else {
+            concat!(keep_rows!(), "snippets", keep_tail!())
+        }
+    }
 }
 
-/// The first row a snippet's history gets, for the version its first kept change replaces,
-/// when it has none yet: its first version (from `created_at` and `created_by`), or one made
-/// before history was kept (from `updated_at`, its author not known). Run before the change
-/// updates the snippet.
-const SQLITE_BASELINE: &str = "INSERT INTO snippet_history \
-    (snippet_id, version, at, actor, changed, previous) \
-    SELECT id, version, updated_at, CASE WHEN version = 1 THEN created_by END, '[]', NULL \
-    FROM snippets WHERE id = ? ON CONFLICT DO NOTHING";
-const POSTGRES_BASELINE: &str = "INSERT INTO snippet_history \
-    (snippet_id, version, at, actor, changed, previous) \
-    SELECT id, version, updated_at, CASE WHEN version = 1 THEN created_by END, '[]', NULL \
-    FROM snippets WHERE id = $1 ON CONFLICT DO NOTHING";
+const PRUNE: &str = "DELETE FROM snippet_history WHERE snippet_id = $1 AND version < $2";
 
 /// Keeps what a change replaced, inside its transaction, before the change updates the row.
 pub(crate) async fn keep_in_sqlite(
@@ -92,36 +116,22 @@ pub(crate) async fn keep_in_sqlite(
     }
     let conn: &mut SqliteConnection = tx;
     let id = change.newer.id.as_str();
-    sqlx::query(SQLITE_BASELINE)
+    let (changed, previous) = change.row(keeping);
+    sqlx::query(change.sql())
         .bind(id)
+        .bind(change.newer.version)
+        .bind(to_micros(change.at))
+        .bind(change.actor)
+        .bind(changed)
+        .bind(previous)
         .execute(&mut *conn)
         .await?;
-    let (changed, previous) = change.row(keeping);
-    sqlx::query(
-        "INSERT INTO snippet_history (snippet_id, version, at, actor, changed, previous) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(change.newer.version)
-    .bind(to_micros(change.at))
-    .bind(change.actor)
-    .bind(changed)
-    .bind(previous)
-    .execute(&mut *conn)
-    .await?;
     if let Some(oldest) = change.oldest_kept(keeping) {
-        sqlx::query("DELETE FROM snippet_history WHERE snippet_id = ? AND version < ?")
+        sqlx::query(PRUNE)
             .bind(id)
             .bind(oldest)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(
-            "UPDATE snippet_history SET previous = NULL WHERE snippet_id = ? AND version = ?",
-        )
-        .bind(id)
-        .bind(oldest)
-        .execute(&mut *conn)
-        .await?;
     }
     Ok(())
 }
@@ -136,55 +146,23 @@ pub(crate) async fn keep_in_postgres(
         return Ok(());
     }
     let id = change.newer.id.as_str();
-    sqlx::query(POSTGRES_BASELINE)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
     let (changed, previous) = change.row(keeping);
-    sqlx::query(
-        "INSERT INTO snippet_history (snippet_id, version, at, actor, changed, previous) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(change.newer.version)
-    .bind(to_micros(change.at))
-    .bind(change.actor)
-    .bind(changed)
-    .bind(previous)
-    .execute(&mut *conn)
-    .await?;
-    if let Some(oldest) = change.oldest_kept(keeping) {
-        // One statement: the rows pushed out go, the oldest that stays loses its delta.
-        sqlx::query(
-            "WITH gone AS (DELETE FROM snippet_history WHERE snippet_id = $1 AND version < $2) \
-             UPDATE snippet_history SET previous = NULL WHERE snippet_id = $1 AND version = $2",
-        )
+    sqlx::query(change.sql())
         .bind(id)
-        .bind(oldest)
+        .bind(change.newer.version)
+        .bind(to_micros(change.at))
+        .bind(change.actor)
+        .bind(changed)
+        .bind(previous)
         .execute(&mut *conn)
         .await?;
+    if let Some(oldest) = change.oldest_kept(keeping) {
+        sqlx::query(PRUNE)
+            .bind(id)
+            .bind(oldest)
+            .execute(&mut *conn)
+            .await?;
     }
-    Ok(())
-}
-
-/// Erases a snippet's history, inside the transaction that erases the snippet.
-pub(crate) async fn erase_in_sqlite(
-    tx: &mut Transaction<'_, Sqlite>,
-    id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM snippet_history WHERE snippet_id = ?")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// The same on PostgreSQL.
-pub(crate) async fn erase_in_postgres(conn: &mut PgConnection, id: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM snippet_history WHERE snippet_id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
     Ok(())
 }
 
