@@ -28,9 +28,9 @@ use crate::service::{
     Access, AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
     EmbeddingDeps, EmbeddingService, HealthService, HistoryService, OutboxSignal, SearchDeps,
     SearchService, Services, ShareService, SnippetDeps, SnippetService, StreamService,
-    TokenService, WorkspaceService,
+    TokenService, TrashService, WorkspaceService,
 };
-use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError};
+use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError, TrashStore};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
 use crate::upstream::{
     self, CircuitBreaker, CognitiveClient, DataPlatformClient, GatewayClient, HttpUpstream,
@@ -136,6 +136,7 @@ struct Pruner {
     changes: Arc<dyn ChangeLog>,
     contexts: Arc<dyn ContextStore>,
     audit: Arc<dyn AuditLog>,
+    trash: Arc<dyn TrashStore>,
 }
 
 impl Service {
@@ -308,6 +309,11 @@ impl Service {
             stores.history.clone(),
             snippets.clone(),
         ));
+        let trash = Arc::new(TrashService::new(
+            stores.trash.clone(),
+            access.clone(),
+            snippets.clone(),
+        ));
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
         let tokens = Arc::new(TokenService::new(
             stores.tokens.clone(),
@@ -331,6 +337,7 @@ impl Service {
                 changes: stores.changes_pruner.clone(),
                 contexts: stores.contexts_pruner.clone(),
                 audit: stores.audit_pruner.clone(),
+                trash: stores.trash.clone(),
             },
             access,
             keeper,
@@ -347,6 +354,7 @@ impl Service {
                 workspaces,
                 shares,
                 history,
+                trash,
             },
             health: HealthService {
                 store: stores.snippets,
@@ -409,6 +417,7 @@ impl Service {
         let retention = Retention {
             events: state.settings.event_retention(),
             audit: state.settings.audit_retention(),
+            trash: state.settings.trash_retention(),
         };
         tokio::spawn(prune(pruner, retention, stop.clone()));
         tokio::spawn(give_memory_back(stop.clone()));
@@ -573,6 +582,7 @@ const PRUNE_BATCH: i64 = 1_000;
 struct Retention {
     events: Duration,
     audit: Duration,
+    trash: Duration,
 }
 
 async fn prune(pruner: Pruner, retention: Retention, stop: CancellationToken) {
@@ -594,6 +604,11 @@ async fn prune(pruner: Pruner, retention: Retention, stop: CancellationToken) {
         let before = ago(retention.audit);
         in_batches("the audit log", || {
             pruner.audit.prune_audit(before, PRUNE_BATCH)
+        })
+        .await;
+        let before = ago(retention.trash);
+        in_batches("the trash", || {
+            pruner.trash.prune_trash(before, PRUNE_BATCH)
         })
         .await;
         in_batches("expired contexts", || {

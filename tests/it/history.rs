@@ -1,7 +1,7 @@
 //! Version history: every change keeps what it replaced, in its transaction; the versions are
 //! listed, read, compared and restored (a restore is a new version, `If-Match` honoured);
 //! `HISTORY_MAX_VERSIONS` holds; the history follows the snippet's access rules, survives a
-//! killed process, and goes with the snippet when it is deleted.
+//! killed process, goes to the trash and back with the snippet, and is erased with it.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -303,7 +303,7 @@ async fn history_survives_a_killed_process_and_leaves_with_the_snippet(backend: 
     let (_, was) = status_json(was).await;
     assert_eq!(was["title"], "durable");
 
-    // Deleting the snippet takes its history with it.
+    // Deleted, it goes to the trash with its history, and stays there through a kill.
     let deleted = http
         .delete(&path)
         .bearer_auth(&token)
@@ -318,6 +318,40 @@ async fn history_survives_a_killed_process_and_leaves_with_the_snippet(backend: 
         .await
         .expect("answered");
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    process.kill();
+    assert_eq!(rows_kept(&backend, &id).await, 2);
+
+    let process = ServiceProcess::start(&backend, &[]).await;
+    let token = process.token(&alice);
+    let path = format!("{}/api/v1/snippets/{id}", process.api);
+    let back = http
+        .post(format!("{}/api/v1/trash/{id}/restore", process.api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answered");
+    let (status, back) = status_json(back).await;
+    assert_eq!(
+        (status, &back["version"]),
+        (StatusCode::OK, &json!(3)),
+        "{back}"
+    );
+    let page = http
+        .get(format!("{path}/versions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answered");
+    let (_, page) = status_json(page).await;
+    assert_eq!(page["total"], 3, "the history came back with it: {page}");
+    // Erased for good, its history goes too.
+    let erased = http
+        .delete(format!("{path}?permanent=true"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(erased.status(), StatusCode::NO_CONTENT);
     process.kill();
     assert_eq!(rows_kept(&backend, &id).await, 0);
 }

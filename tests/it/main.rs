@@ -54,6 +54,7 @@ mod snippets;
 mod store_faults;
 mod stream;
 mod tokens;
+mod trash;
 mod versions;
 mod web;
 mod worker;

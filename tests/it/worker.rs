@@ -260,7 +260,7 @@ async fn one_snippets_sync_events_reach_the_platform_in_the_order_they_were_reco
     };
     let created = snippets.create(&alice, body).await.expect("created");
     snippets
-        .delete(&alice, &created.id, None)
+        .delete(&alice, &created.id, store::Removal::ToTrash, None)
         .await
         .expect("deleted");
 

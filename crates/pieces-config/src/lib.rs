@@ -76,6 +76,7 @@ pub const ENV_VARS: &[&str] = &[
     "EVENT_RETENTION_HOURS",
     "AUDIT_RETENTION_DAYS",
     "HISTORY_MAX_VERSIONS",
+    "TRASH_RETENTION_DAYS",
     "SHARE_RATE_PER_MINUTE",
     "STREAM_MAX_PER_USER",
     "CLIENT_WRITE_TIMEOUT_SECS",
@@ -167,6 +168,8 @@ pub struct Settings {
     pub audit_retention_days: u64,
     /// Versions kept per snippet, the current one included; 0 keeps no history.
     pub history_max_versions: u32,
+    /// How long a deleted snippet stays in the trash before it is erased.
+    pub trash_retention_days: u64,
     /// Share-link requests one client address may make per minute.
     pub share_rate_per_minute: u32,
     pub stream_max_per_user: usize,
@@ -247,6 +250,7 @@ impl Default for Settings {
             event_retention_hours: 24,
             audit_retention_days: 365,
             history_max_versions: 100,
+            trash_retention_days: 30,
             share_rate_per_minute: 60,
             stream_max_per_user: 16,
             client_write_timeout_secs: 30,
@@ -330,6 +334,10 @@ impl Settings {
 
     pub fn event_retention(&self) -> Duration {
         Duration::from_secs(self.event_retention_hours * 3600)
+    }
+
+    pub fn trash_retention(&self) -> Duration {
+        Duration::from_secs(self.trash_retention_days.saturating_mul(86_400))
     }
 
     pub fn audit_retention(&self) -> Duration {

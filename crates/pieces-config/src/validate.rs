@@ -79,6 +79,7 @@ impl Settings {
             ("MAX_CONNECTIONS", self.max_connections as u64),
             ("EVENT_RETENTION_HOURS", self.event_retention_hours),
             ("AUDIT_RETENTION_DAYS", self.audit_retention_days),
+            ("TRASH_RETENTION_DAYS", self.trash_retention_days),
             ("SHARE_RATE_PER_MINUTE", self.share_rate_per_minute.into()),
             ("STREAM_MAX_PER_USER", self.stream_max_per_user as u64),
             ("CLIENT_WRITE_TIMEOUT_SECS", self.client_write_timeout_secs),

@@ -199,6 +199,51 @@ impl EventPlan {
         }
     }
 
+    /// What bringing a snippet back from the trash records: a creation to everyone who
+    /// follows its workspace and to the data platform, audited as a restore.
+    pub fn for_restore(&self, user: &str, snippet: &Snippet, now: DateTime<Utc>) -> Recorded {
+        let mut recorded = self.for_snippet(user, snippet, Change::Created, now);
+        for record in &mut recorded.audit {
+            record.action = AuditAction::SnippetRestored;
+        }
+        recorded
+    }
+
+    /// What erasing a live snippet at once records: its deletion, whose sync event carries
+    /// its id and version only, audited as an erasure.
+    pub fn for_erasure(&self, user: &str, snippet: &Snippet, now: DateTime<Utc>) -> Recorded {
+        let mut recorded = self.for_snippet(user, snippet, Change::Deleted, now);
+        for event in &mut recorded.outbox {
+            if event.target == Target::DataPlatform {
+                event.payload["snippet"] = json!({"id": snippet.id, "version": snippet.version});
+            }
+        }
+        for record in &mut recorded.audit {
+            record.action = AuditAction::SnippetErased;
+        }
+        recorded
+    }
+
+    /// What erasing a snippet from the trash records: its audit record alone (it was
+    /// deleted, for followers and the platform, when it went to the trash).
+    pub fn for_trash_erasure(&self, user: &str, id: &str, now: DateTime<Utc>) -> Recorded {
+        let audit = self.actor.as_ref().map(|actor| {
+            NewAudit::new(
+                actor,
+                Some(user),
+                AuditAction::SnippetErased,
+                ("snippet", id),
+                now,
+            )
+        });
+        Recorded {
+            outbox: Vec::new(),
+            changes: Vec::new(),
+            context: None,
+            audit: audit.into_iter().collect(),
+        }
+    }
+
     /// What enrichment records: the snippet changed (its metadata), which the stream and
     /// every replica's cache must hear of; nothing is owed to other services.
     pub fn for_analysis(&self, user: &str, snippet: &Snippet, now: DateTime<Utc>) -> Recorded {

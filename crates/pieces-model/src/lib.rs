@@ -15,6 +15,7 @@ mod workflow;
 pub mod bus;
 pub mod request_id;
 pub mod share;
+pub mod trash;
 pub mod workspace;
 
 pub use assist::{

@@ -22,6 +22,7 @@ mod shares;
 mod snippets;
 mod stream;
 mod tokens;
+mod trash;
 mod workspaces;
 
 pub use access::Access;
@@ -38,6 +39,7 @@ pub use shares::ShareService;
 pub use snippets::{LargeListing, LargeRow, SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};
 pub use tokens::{CreatedToken, TokenPage, TokenService};
+pub use trash::{TrashParams, TrashService};
 pub use workspaces::WorkspaceService;
 
 use std::sync::Arc;
@@ -53,4 +55,5 @@ pub struct Services {
     pub workspaces: Arc<WorkspaceService>,
     pub shares: Arc<ShareService>,
     pub history: Arc<HistoryService>,
+    pub trash: Arc<TrashService>,
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::Principal;
@@ -22,7 +23,7 @@ use pieces_model::{
     now, Change, EventPlan, Expected, JsonObject, Limits, ListParams, Listed, ListedPage,
     NewSnippet, SearchMode, Snippet, SnippetPatch, ValidationError,
 };
-use pieces_store::{ChangeFeed, Conditions, OutboxQueue, SnippetStore, Written};
+use pieces_store::{ChangeFeed, Conditions, OutboxQueue, Removal, SnippetStore, Written};
 
 /// A snippet serialized as the API shows it: a cached copy is served as it is.
 #[derive(Debug, Clone)]
@@ -113,7 +114,7 @@ impl SnippetService {
 
     /// The stored key of the workspace a request names, once the caller is known to hold at
     /// least `least` there (404 for a workspace they cannot see).
-    async fn workspace_key(
+    pub(crate) async fn workspace_key(
         &self,
         caller: &Principal,
         named: Option<&str>,
@@ -437,12 +438,13 @@ impl SnippetService {
         Ok(snippet)
     }
 
-    /// Deletes a snippet, for a caller who may write where it is; with `expected`, only if
-    /// it is still at that version.
+    /// Deletes a snippet, to the trash or for good, for a caller who may write where it is;
+    /// with `expected`, only if it is still at that version.
     pub async fn delete(
         &self,
         caller: &Principal,
         id: &str,
+        removal: Removal,
         expected: Option<Expected>,
     ) -> ServiceResult<()> {
         let key = self.snippet_workspace(caller, id, Role::Writer).await?;
@@ -452,7 +454,7 @@ impl SnippetService {
         match self
             .deps
             .store
-            .delete_snippet(user, id, expected, at, &plan)
+            .delete_snippet(user, id, removal, expected, at, &plan)
             .await?
         {
             Written::Done(()) => {}
@@ -484,6 +486,17 @@ impl SnippetService {
             self.forget_cached(user, id).await;
         }
         Ok(merged)
+    }
+
+    /// The events changes owe, for the use cases beside this one that change snippets.
+    pub(crate) fn plan(&self) -> &EventPlan {
+        &self.deps.plan
+    }
+
+    /// Tells followers and the outbox worker of a snippet the trash gave back.
+    pub(crate) fn restored(&self, key: &str, id: &str, at: DateTime<Utc>) {
+        self.deps.feed.committed(key, Some(id), at);
+        self.events_recorded(Change::Created);
     }
 
     /// The snippet as stored now, bypassing the cache (for the outbox's enrichment).

@@ -19,6 +19,7 @@ mod sqlite;
 mod sqlite_across;
 mod text_search;
 mod tokens;
+mod trash;
 mod workspaces;
 
 pub use audit::AuditLog;
@@ -33,6 +34,7 @@ pub use postgres::PostgresStore;
 pub use shares::ShareStore;
 pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
+pub use trash::{PostgresTrash, SqliteTrash, TrashStore};
 pub use workspaces::{
     MemberChange, MemberRule, PostgresWorkspaces, SqliteWorkspaces, WorkspaceDeletion,
     WorkspaceStore,
@@ -58,6 +60,16 @@ pub struct Conditions<'a> {
     pub move_to: Option<&'a str>,
     /// Changes it only at this version (`If-Match`).
     pub expected: Option<Expected>,
+}
+
+/// What a deletion does with the snippet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Moves it to the trash with its history, to be restored or erased later.
+    ToTrash,
+    /// Erases it at once, and what else holds its text (its history, the stream's kept
+    /// events, the outbox's pending payloads, its share links).
+    Erase,
 }
 
 /// What a write that may name the version it expects found.
@@ -148,12 +160,13 @@ pub trait SnippetStore: Send + Sync {
         plan: &EventPlan,
     ) -> Result<Written<Snippet>, StoreError>;
 
-    /// Deletes a snippet (only at the `expected` version, if named) and records its events in
-    /// one transaction.
+    /// Deletes a snippet, to the trash or for good (only at the `expected` version, if
+    /// named), and records its events in one transaction.
     async fn delete_snippet(
         &self,
         user: &str,
         id: &str,
+        removal: Removal,
         expected: Option<Expected>,
         now: DateTime<Utc>,
         plan: &EventPlan,
@@ -189,6 +202,8 @@ pub struct Stores {
     pub shares: Arc<dyn ShareStore>,
     /// Version history, to read (SQLite: the reader connections).
     pub history: Arc<dyn HistoryStore>,
+    /// Deleted snippets.
+    pub trash: Arc<dyn TrashStore>,
     /// The audit log, to read (SQLite: the reader connections).
     pub audit: Arc<dyn AuditLog>,
     /// The audit log, to prune (SQLite: the writer).
@@ -266,6 +281,10 @@ pub async fn connect(
                 workspaces: Arc::new(workspaces::PostgresWorkspaces { pool: pool.clone() }),
                 shares: Arc::new(shares::PostgresShares { pool: pool.clone() }),
                 history: Arc::new(pool.clone()),
+                trash: Arc::new(PostgresTrash {
+                    pool: pool.clone(),
+                    keeping,
+                }),
                 audit: Arc::new(pool.clone()),
                 audit_pruner: Arc::new(pool.clone()),
                 changes: Arc::new(pool.clone()),
@@ -297,6 +316,11 @@ pub async fn connect(
                     writer: store.writer().clone(),
                 }),
                 history: Arc::new(store.readers().clone()),
+                trash: Arc::new(SqliteTrash {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                    keeping,
+                }),
                 audit: Arc::new(store.readers().clone()),
                 audit_pruner: Arc::new(store.writer().clone()),
                 changes: Arc::new(store.readers().clone()),

@@ -18,7 +18,8 @@ use super::row::{
     bind_content, into_listed, into_snippets, json_text, SnippetRow, POSTGRES_COLUMNS as COLUMNS,
     POSTGRES_LISTED_COLUMNS as LISTED_COLUMNS,
 };
-use super::{to_micros, Conditions, SnippetStore, StoreError, Written};
+use super::trash;
+use super::{to_micros, Conditions, Removal, SnippetStore, StoreError, Written};
 use pieces_metrics::Metrics;
 use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan};
@@ -254,6 +255,7 @@ impl SnippetStore for PostgresStore {
             at: now,
             actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
             moved: change.move_to.is_some(),
+            from_trash: false,
         };
         history::keep_in_postgres(&mut tx, self.keeping, &kept).await?;
         let recorded = match change.move_to {
@@ -305,6 +307,7 @@ impl SnippetStore for PostgresStore {
         &self,
         user: &str,
         id: &str,
+        removal: Removal,
         expected: Option<Expected>,
         now: DateTime<Utc>,
         plan: &EventPlan,
@@ -316,18 +319,28 @@ impl SnippetStore for PostgresStore {
         if !expected.is_none_or(|e| e.holds(gone.version)) {
             return Ok(Written::Stale(Box::new(gone)));
         }
+        let recorded = match removal {
+            Removal::ToTrash => {
+                sqlx::query(trash::TO_TRASH)
+                    .bind(id)
+                    .bind(to_micros(now))
+                    .bind(plan.actor.as_ref().map(|a| a.user_id.as_str()))
+                    .execute(&mut *tx)
+                    .await?;
+                plan.for_snippet(user, &gone, Change::Deleted, now)
+            }
+            Removal::Erase => {
+                trash::scrub_in_postgres(&mut tx, id).await?;
+                plan.for_erasure(user, &gone, now)
+            }
+        };
         // Recorded before the delete, whose trigger locks the user's count: see `record`.
-        record(
-            &mut *tx,
-            [&plan.for_snippet(user, &gone, Change::Deleted, now)],
-        )
-        .await?;
+        record(&mut *tx, [&recorded]).await?;
         sqlx::query("DELETE FROM snippets WHERE user_id = $1 AND id = $2")
             .bind(user)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        history::erase_in_postgres(&mut tx, id).await?;
         tx.commit().await?;
         Ok(Written::Done(()))
     }
@@ -355,6 +368,7 @@ impl SnippetStore for PostgresStore {
             at: now,
             actor: None,
             moved: false,
+            from_trash: false,
         };
         history::keep_in_postgres(&mut tx, self.keeping, &kept).await?;
         sqlx::query(

@@ -18,7 +18,8 @@ use super::row::{
     bind_content, into_listed, into_snippets, json_text, SnippetRow, LISTED_COLUMNS,
     SNIPPET_COLUMNS,
 };
-use super::{text_search, to_micros, Conditions, SnippetStore, StoreError, Written};
+use super::trash;
+use super::{text_search, to_micros, Conditions, Removal, SnippetStore, StoreError, Written};
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
 use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan, NewEvent, Recorded};
@@ -536,6 +537,7 @@ impl SnippetStore for SqliteStore {
             at: now,
             actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
             moved: change.move_to.is_some(),
+            from_trash: false,
         };
         history::keep_in_sqlite(&mut tx, self.keeping, &kept).await?;
         let owner = change.move_to.unwrap_or(user);
@@ -586,6 +588,7 @@ impl SnippetStore for SqliteStore {
         &self,
         user: &str,
         id: &str,
+        removal: Removal,
         expected: Option<Expected>,
         now: DateTime<Utc>,
         plan: &EventPlan,
@@ -597,17 +600,27 @@ impl SnippetStore for SqliteStore {
         if !expected.is_none_or(|e| e.holds(gone.version)) {
             return Ok(Written::Stale(Box::new(gone)));
         }
+        let recorded = match removal {
+            Removal::ToTrash => {
+                sqlx::query(trash::TO_TRASH)
+                    .bind(id)
+                    .bind(to_micros(now))
+                    .bind(plan.actor.as_ref().map(|a| a.user_id.as_str()))
+                    .execute(&mut *tx)
+                    .await?;
+                plan.for_snippet(user, &gone, Change::Deleted, now)
+            }
+            Removal::Erase => {
+                trash::scrub_in_sqlite(&mut tx, id).await?;
+                plan.for_erasure(user, &gone, now)
+            }
+        };
         sqlx::query("DELETE FROM snippets WHERE user_id = ? AND id = ?")
             .bind(user)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        history::erase_in_sqlite(&mut tx, id).await?;
-        record(
-            &mut tx,
-            &plan.for_snippet(user, &gone, Change::Deleted, now),
-        )
-        .await?;
+        record(&mut tx, &recorded).await?;
         tx.commit().await?;
         Ok(Written::Done(()))
     }
@@ -633,6 +646,7 @@ impl SnippetStore for SqliteStore {
             at: now,
             actor: None,
             moved: false,
+            from_trash: false,
         };
         history::keep_in_sqlite(&mut tx, self.keeping, &kept).await?;
         sqlx::query("UPDATE snippets SET metadata = ?, version = ? WHERE user_id = ? AND id = ?")

@@ -440,6 +440,16 @@ macro_rules! workspaces_on {
                 .fetch_all(&mut *tx)
                 .await?;
                 let members: Vec<String> = members.into_iter().map(|(m,)| m).collect();
+                // An empty workspace may still hold a trash: it goes with it, history and all.
+                for sql in [
+                    "DELETE FROM snippet_history WHERE snippet_id IN \
+                     (SELECT id FROM snippets_trash WHERE user_id = $1)",
+                    "DELETE FROM share_links WHERE snippet_id IN \
+                     (SELECT id FROM snippets_trash WHERE user_id = $1)",
+                    "DELETE FROM snippets_trash WHERE user_id = $1",
+                ] {
+                    sqlx::query(sql).bind(key).execute(&mut *tx).await?;
+                }
                 sqlx::query("DELETE FROM workspaces WHERE id = $1")
                     .bind(key)
                     .execute(&mut *tx)

@@ -24,6 +24,7 @@ use pieces_model::{
 };
 use pieces_service::auth::Principal;
 use pieces_service::{DiffParams, SnippetJson, VersionParams};
+use pieces_store::Removal;
 
 /// The protocol versions served: 2025-06-18 and newer.
 const VERSIONS: &[ProtocolVersion] = &[
@@ -214,7 +215,10 @@ impl McpServer {
                 let expected = take_expected_version(&mut args)?;
                 let ById { id } = parse_value(args)?;
                 let id = snippet_id(&id)?;
-                services.snippets.delete(caller, &id, expected).await?;
+                services
+                    .snippets
+                    .delete(caller, &id, Removal::ToTrash, expected)
+                    .await?;
                 let text = format!("deleted snippet {id}");
                 Ok((json!({"deleted": id}), text))
             }

@@ -164,7 +164,8 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
         ),
         spec(
             "delete_snippet",
-            "Delete one of the user's snippets.",
+            "Delete one of the user's snippets: it goes to the trash, from which the user can \
+             restore it with its history.",
             Scope::SnippetsWrite,
             deletion,
             deleted,

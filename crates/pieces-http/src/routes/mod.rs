@@ -13,6 +13,7 @@ mod openapi_rules;
 mod shares;
 mod snippets;
 mod tokens;
+mod trash;
 mod web;
 mod workflow;
 mod workspaces;
@@ -36,6 +37,7 @@ pub fn build_router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(snippets::router())
         .merge(history::router())
+        .merge(trash::router())
         .merge(workflow::router())
         .merge(assist::router())
         .merge(tokens::router())

@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,6 +17,7 @@ use crate::preconditions::{self, IfMatch, IfNoneMatch};
 use crate::state::AppState;
 use pieces_model::{version_of_json, ListParams, NewSnippet, Snippet, SnippetPage, SnippetPatch};
 use pieces_service::SnippetJson;
+use pieces_store::Removal;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -157,10 +158,19 @@ pub async fn update_snippet(
     Ok(response)
 }
 
-/// Deletes a snippet. With `If-Match`, only while it is at that version: otherwise 412 with
-/// it as it is now.
+/// Query of a deletion.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Erase it at once, with its history, instead of moving it to the trash.
+    pub permanent: Option<bool>,
+}
+
+/// Deletes a snippet: it moves to the trash (`GET /api/v1/trash`), or with
+/// `?permanent=true` is erased at once. With `If-Match`, only while it is at that version:
+/// otherwise 412 with it as it is now.
 #[utoipa::path(delete, path = "/api/v1/snippets/{id}", tag = "snippets",
-    params(("id" = String, Path),
+    params(("id" = String, Path), DeleteParams,
         ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|"[1-9][0-9]{0,17}")$"#,
             description = "The ETag the deletion expects (or *)")),
     security(("bearer" = ["snippets:write"])),
@@ -173,11 +183,17 @@ pub async fn delete_snippet(
     Authorized(caller, _): Authorized<SnippetsWrite>,
     SnippetId(id): SnippetId,
     IfMatch(expected): IfMatch,
+    ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> Result<StatusCode, ApiError> {
+    let removal = if params.permanent.unwrap_or(false) {
+        Removal::Erase
+    } else {
+        Removal::ToTrash
+    };
     state
         .services
         .snippets
-        .delete(&caller, &id, expected)
+        .delete(&caller, &id, removal, expected)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,6 +45,8 @@ pub static ASSETS: &[Asset] = embed![
     "js/workspaces.js",
     "js/team.js",
     "js/shares.js",
+    "js/history.js",
+    "js/trash.js",
     "vendor/highlightjs-cdn-assets/highlight.min.js",
     "vendor/highlightjs-cdn-assets/github-dark.min.css",
     "vendor/swagger-ui-dist/swagger-ui-bundle.js",
