@@ -329,6 +329,45 @@ class Run:
         self.wait(lambda d: self.text("#snippet-title") == "Parse a zebracorn header, quoted")
         self.wait_title("Parse a zebracorn header, quoted")
 
+    def history_diff_and_restore(self):
+        self.button("#snippet", "History").click()
+        self.visible("#history-dialog")
+        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-list tbody tr")) == 2,
+                  message="two versions listed")
+        first = self.driver.find_element(By.CSS_SELECTOR, '#history-list tr[data-version="1"]')
+        assert "created" in first.text, first.text
+        first.find_element(By.TAG_NAME, "button").click()
+        self.wait(lambda d: "title" in self.text("#history-diff"), message="the title's change shown")
+        assert "Parse a zebracorn header, quoted" in self.text("#history-diff")
+        self.shot("history")
+        self.find("#history-restore").click()
+        self.wait(lambda d: self.text("#snippet-title") == "Parse a zebracorn header",
+                  message="version 1 restored")
+        assert not self.driver.execute_script("return document.getElementById('history-dialog').open")
+
+    def stale_save_shows_a_conflict(self):
+        self.button("#snippet", "Edit").click()
+        title = self.visible("#ed-title")
+        # Meanwhile someone else changes it.
+        status, _, body = http("GET", f"{self.app.origin}/api/v1/snippets", self.token)
+        made = next(s for s in json.loads(body)["snippets"] if s["title"] == "Parse a zebracorn header")
+        status, _, body = http("PATCH", f"{self.app.origin}/api/v1/snippets/{made['id']}", self.token,
+                               {"code": "def parse(value):\n    return value.split(';')\n"})
+        assert status == 200, body
+        title.clear()
+        title.send_keys("Parse a zebracorn header, quoted")
+        self.find("#editor-save").click()
+        conflict = self.visible("#editor-conflict")
+        self.wait(lambda d: "changed elsewhere" in conflict.text, message="the conflict explained")
+        assert "return value.split(';')" in conflict.text, "their version shown"
+        assert "Parse a zebracorn header, quoted" in conflict.text, "mine shown"
+        assert self.find("#ed-title").get_attribute("value") == "Parse a zebracorn header, quoted", "nothing lost"
+        self.shot("conflict")
+        self.find("#conflict-keep-mine").click()
+        self.wait(lambda d: self.text("#snippet-title") == "Parse a zebracorn header, quoted",
+                  message="mine saved over theirs")
+        self.wait_title("Parse a zebracorn header, quoted")
+
     def delete(self):
         delete = self.button("#snippet", "Delete")
         delete.click()
@@ -336,6 +375,18 @@ class Run:
         delete.click()
         self.wait_title("Parse a zebracorn header, quoted", present=False)
         self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, "#snippet-title"))
+
+    def trash_and_restore(self):
+        self.find('.tabs a[data-view="trash"]').click()
+        self.wait(lambda d: "Parse a zebracorn header, quoted" in self.text("#trash-list"), message="in the trash")
+        self.shot("trash")
+        row = next(r for r in self.driver.find_elements(By.CSS_SELECTOR, "#trash-list tbody tr")
+                   if "Parse a zebracorn header, quoted" in r.text)
+        row.find_element(By.CSS_SELECTOR, "button.restore").click()
+        self.wait(lambda d: "Parse a zebracorn header, quoted" not in self.text("#trash-list"),
+                  message="gone from the trash")
+        self.find('.tabs a[data-view="snippets"]').click()
+        self.wait_title("Parse a zebracorn header, quoted")
 
     def live_create_and_delete(self):
         self.driver.execute_script("window.notReloaded = true")
@@ -630,7 +681,10 @@ class Run:
                 ("find it by search", self.find_by_search),
                 ("view with highlighting, copy", self.view_with_highlighting),
                 ("edit", self.edit),
+                ("history: versions, a diff, a restore", self.history_diff_and_restore),
+                ("a stale save shows both versions, and keeps mine", self.stale_save_shows_a_conflict),
                 ("delete", self.delete),
+                ("trash: the deleted snippet listed, restored", self.trash_and_restore),
                 ("live: a REST create appears, a REST delete disappears", self.live_create_and_delete),
                 ("XSS: markup in a snippet shows as typed, no alert", self.xss_shows_as_typed),
                 ("a streamed AI answer with its references", self.streamed_ai_answer),

@@ -9,6 +9,8 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body.error || "";
     this.field = body.field || null;
+    // A 412 version_conflict carries the snippet as it is now.
+    this.current = body.current || null;
   }
 
   static async from(response) {

@@ -12,10 +12,12 @@ import { changedElsewhere, closeSnippet, showSnippet } from "./snippet_view.js";
 import { debounce, loadList, setUpList } from "./snippets.js";
 import { loadTokens, setUpTokens } from "./tokens.js";
 import { setUpShares } from "./shares.js";
+import { setUpHistory } from "./history.js";
+import { loadTrash } from "./trash.js";
 import { loadTeam, setUpTeam } from "./team.js";
 import { loadWorkspaces, onWorkspaceChange, setUpWorkspaces } from "./workspaces.js";
 
-const VIEWS = ["snippets", "assist", "context", "tokens", "team"];
+const VIEWS = ["snippets", "assist", "context", "tokens", "team", "trash"];
 
 /** `#/snippets/<id>`, `#/assist`, ... : which view, and which snippet. */
 function route() {
@@ -33,6 +35,7 @@ function route() {
   if (name === "context") loadContext();
   if (name === "tokens") loadTokens();
   if (name === "team") loadTeam();
+  if (name === "trash") loadTrash();
   if (name === "assist") $("#assist-form").elements.query.focus();
 }
 
@@ -46,6 +49,7 @@ function onChange(event) {
   if (event.type.startsWith("snippet.")) {
     relist();
     changedElsewhere(event);
+    if (!$("#view-trash").hidden) loadTrash();
   } else if (event.type.startsWith("member.") || event.type.startsWith("workspace.")) {
     // Who may see what changed: the workspaces (and the team view) are read again.
     loadWorkspaces();
@@ -123,6 +127,7 @@ async function start() {
   setUpWorkspaces();
   setUpTeam();
   setUpShares();
+  setUpHistory();
   onWorkspaceChange(() => { if (!$("#view-team").hidden) loadTeam(); });
   setUpKeyboard();
   $("#new-snippet").addEventListener("click", () =>

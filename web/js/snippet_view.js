@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { openEditor } from "./editor.js";
+import { openHistory } from "./history.js";
 import { openShare } from "./shares.js";
 import { $, ago, confirmButton, copyButton, fill, h, toast, when } from "./dom.js";
 import { filterByTag, loadList, markSelected } from "./snippets.js";
@@ -50,6 +51,7 @@ export function render(snippet) {
         copyButton("Copy code", () => snippet.code),
         h("button", { type: "button", onclick: () => openEditor(snippet, render) }, "Edit"),
         h("button", { type: "button", id: "share-open", onclick: () => openShare(snippet) }, "Share"),
+        h("button", { type: "button", id: "history-open", onclick: () => openHistory(snippet, render) }, "History"),
         confirmButton("Delete", "Really delete?", () => remove(snippet)))),
     h("p", { class: "detail-meta" },
       h("span", { class: "lang", text: snippet.language }), tags,
@@ -92,7 +94,7 @@ export function changedElsewhere(event) {
     closeSnippet();
     if (location.hash.startsWith("#/snippets/")) location.hash = "#/";
     toast("The snippet you were viewing was deleted elsewhere");
-  } else if (event.type === "snippet.updated" && event.data.title !== undefined) {
+  } else if (["snippet.updated", "snippet.created"].includes(event.type) && event.data.title !== undefined) {
     render(event.data);
   }
 }
