@@ -579,7 +579,7 @@ class Run:
         self.driver.set_window_size(*PHONE)
         http("POST", f"{self.app.origin}/api/v1/tokens", self.token,
              {"name": "phone", "scopes": ["snippets:read", "snippets:write", "ai"]})
-        for view in ("tokens", "context", "assist", "team", ""):
+        for view in ("tokens", "context", "assist", "team", "trash", ""):
             self.driver.get(f"{self.app.origin}/#/{view}")
             time.sleep(0.3)
             overflow = self.driver.execute_script(
@@ -637,6 +637,8 @@ class Run:
             link = next((e for e in d.find_elements(By.CSS_SELECTOR, "#snippet-list .item")
                          if e.find_element(By.CSS_SELECTOR, ".item-title").text == title), None)
             if link:
+                # Centred first: at phone width a toast may cover the list's last rows.
+                d.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
                 link.click()
             return link is not None
         self.wait(click, message=f"{title!r} listed")

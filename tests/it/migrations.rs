@@ -291,4 +291,30 @@ async fn history_starts_where_the_old_store_left_off(app: &TestApp, expected: &V
     let (_, page) = status_json(app.get(&format!("{path}/versions"), "alice").await).await;
     assert_eq!(page["total"], 2);
     assert_eq!(page["versions"][0]["actor"], "alice");
+
+    // One of its snippets goes to the trash (migration 0016) and comes back whole.
+    let other = snippets
+        .iter()
+        .find(|s| s["version"] == 1)
+        .expect("a snippet never edited");
+    let other_id = other["id"].as_str().expect("id");
+    let gone = app
+        .delete(&format!("/api/v1/snippets/{other_id}"), "alice")
+        .await;
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+    let (_, trash) = status_json(app.get("/api/v1/trash", "alice").await).await;
+    assert_eq!(trash["snippets"][0]["id"], other["id"]);
+    let back = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/trash/{other_id}/restore"),
+            "alice",
+        )
+        .send()
+        .await
+        .expect("answered");
+    let (status, mut back) = status_json(back).await;
+    assert_eq!((status, &back["version"]), (StatusCode::OK, &json!(2)));
+    back["version"] = json!(1);
+    assert_eq!(&back, other, "the previous release's snippet, whole");
 }

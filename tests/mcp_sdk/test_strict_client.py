@@ -111,7 +111,7 @@ async def every_tool(base, token):
                 ("update_snippet", {"id": snippet_id, "title": "Retry, with jitter", "description": None}),
                 ("get_snippet_history", {"id": snippet_id}),
                 ("get_snippet_history", {"id": snippet_id, "version": 1}),
-                ("restore_snippet_version", {"id": snippet_id, "version": 1, "expected_version": 2}),
+                ("restore_snippet_version", {"id": snippet_id, "version": 1}),
                 ("delete_snippet", {"id": snippet_id}),
             ]:
                 result = await session.call_tool(name, arguments)

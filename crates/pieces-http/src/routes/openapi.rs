@@ -51,6 +51,7 @@ pub fn finish(
     let mut doc = serde_json::to_value(doc).unwrap_or(Value::Null);
     super::openapi_rules::apply(&mut doc, limits);
     super::openapi_rules::workspace_rules(&mut doc);
+    super::openapi_rules::history_rules(&mut doc);
     if !semantic {
         super::openapi_rules::text_search_only(&mut doc);
     }

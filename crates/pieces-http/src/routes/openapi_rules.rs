@@ -280,6 +280,45 @@ pub fn workspace_rules(doc: &mut Value) {
     merge_property(doc, "NewSnippet", "workspace", json!({"maxLength": 64}));
 }
 
+/// The bounds of the history's and the trash's parameters, which their handlers check.
+pub fn history_rules(doc: &mut Value) {
+    let page = [
+        ("limit", json!({"minimum": 1, "maximum": PAGE_MAX})),
+        ("offset", json!({"minimum": 0, "maximum": OFFSET_MAX})),
+    ];
+    for path in ["/api/v1/snippets/{id}/versions", "/api/v1/trash"] {
+        for (name, rule) in &page {
+            merge_parameter(doc, path, name, rule.clone());
+        }
+    }
+    merge_parameter(doc, "/api/v1/trash", "workspace", json!({"maxLength": 64}));
+    merge_parameter(
+        doc,
+        "/api/v1/snippets/{id}/versions/{n}/diff",
+        "to",
+        json!({"minimum": 1}),
+    );
+    // An absent precondition is no header at all, an absent flag no parameter: never a null.
+    let restore = "/api/v1/snippets/{id}/versions/{n}/restore";
+    merge_parameter(doc, restore, "If-Match", json!({"type": "string"}));
+    merge_parameter(
+        doc,
+        "/api/v1/snippets/{id}",
+        "permanent",
+        json!({"type": "boolean"}),
+    );
+    for path in [
+        "/api/v1/snippets/{id}/versions",
+        "/api/v1/snippets/{id}/versions/{n}",
+        "/api/v1/snippets/{id}/versions/{n}/diff",
+        restore,
+        "/api/v1/trash/{id}",
+        "/api/v1/trash/{id}/restore",
+    ] {
+        merge_parameter(doc, path, "id", json!({"format": "uuid"}));
+    }
+}
+
 /// Without `JWT_GROUPS_CLAIM` no token lists a group, so none may be bound: `group` may only
 /// be null (unbound).
 pub fn without_groups(doc: &mut Value) {

@@ -177,7 +177,7 @@ pub struct DeleteParams {
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 412, body = ErrorBody, description = "version_conflict: `current` is the snippet as it is now"),
-        (status = 503, body = ErrorBody)))]
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete_snippet(
     State(state): State<AppState>,
     Authorized(caller, _): Authorized<SnippetsWrite>,
