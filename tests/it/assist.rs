@@ -139,6 +139,26 @@ async fn ai_assist_sends_context_and_relevant_snippets_and_answers_the_reply(bac
     let recent: Vec<&str> = unrelated.iter().rev().take(3).map(String::as_str).collect();
     assert_eq!(ids[2..], recent[..], "then the most recent, only alice's");
     assert_eq!(snippets[2]["title"], "item 4", "whole snippets are sent");
+
+    // A snippet in the trash is never sent.
+    let trashed = app
+        .delete(&format!("/api/v1/snippets/{oldest_match}"), &alice)
+        .await;
+    assert_eq!(trashed.status(), StatusCode::NO_CONTENT);
+    let again = json!({"query": "exponential backoff, again"});
+    assert_eq!(
+        app.post(ASSIST, &alice, &again).await.status(),
+        StatusCode::OK
+    );
+    let chats = chat_calls(&cognitive).await;
+    let sent: Value = chats.last().expect("a second call").body_json().unwrap();
+    let ids: Vec<&str> = sent["context"]["recent_snippets"]
+        .as_array()
+        .expect("snippets")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&oldest_match.as_str()), "{ids:?}");
 }
 
 #[tokio::test]

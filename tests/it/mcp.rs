@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
     ProtocolVersion,
@@ -236,6 +236,15 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
     assert_eq!(deleted["deleted"], id.as_str());
     let gone = app.get(&rest_path, &alice).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // In the trash: the agent no longer finds it, until it is restored.
+    failed(&call(&agent, "get_snippet", json!({"id": id})).await);
+    let found = call(&agent, "search_snippets", json!({"query": "WaitGroup"})).await;
+    assert_eq!(structured(&found)["total"], 0);
+    let restore = format!("/api/v1/trash/{id}/restore");
+    let restored = app.request(Method::POST, &restore, &alice).send().await;
+    assert_eq!(restored.expect("answered").status(), StatusCode::OK);
+    let back = structured(&call(&agent, "get_snippet", json!({"id": id})).await);
+    assert_eq!(back["version"], 4);
     agent.cancel().await.ok();
 }
 

@@ -189,6 +189,16 @@ async fn edits_re_embed_deletes_disappear_and_a_restart_recomputes_nothing() {
         titles(&page).iter().all(|t| t != "sync.WaitGroup example"),
         "{page}"
     );
+    // Back from the trash, it is embedded again and found by meaning.
+    let restore = format!("/api/v1/trash/{id}/restore");
+    let restored = app
+        .request(reqwest::Method::POST, &restore, &me)
+        .send()
+        .await;
+    assert_eq!(restored.expect("answered").status(), StatusCode::OK);
+    embedded(&app, 1.0).await;
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert_eq!(page["snippets"][0]["id"], id.as_str(), "{page}");
     app.stop().await;
 }
 
