@@ -26,8 +26,8 @@ pub use cursor::{StreamCursor, CURSOR_MAX_BYTES, CURSOR_PATTERN};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
 pub use rules::{is_blank, Checked, ValidationError};
 pub use snippet::{
-    version_of_json, Expected, ListFilter, ListParams, Listed, ListedPage, NewSnippet, SearchMode,
-    Snippet, SnippetPage, SnippetPatch,
+    page_bounds, version_of_json, Expected, ListFilter, ListParams, Listed, ListedPage, NewSnippet,
+    SearchMode, Snippet, SnippetPage, SnippetPatch,
 };
 pub use token::{
     NewToken, Scope, Scopes, StoredToken, TokenInfo, TokenPaging, TokenRequest, TOKEN_DEFAULT_DAYS,

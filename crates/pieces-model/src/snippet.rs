@@ -363,24 +363,30 @@ impl ListFilter {
     }
 }
 
+/// A page's `limit` (`default` when absent, at most `PAGE_MAX`) and `offset`, checked.
+pub fn page_bounds(limit: Option<i64>, offset: Option<i64>, default: i64) -> Checked<(i64, i64)> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ValidationError::new(
+            "limit",
+            format!("limit must be between 1 and {PAGE_MAX}"),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if !(0..=OFFSET_MAX).contains(&offset) {
+        return Err(ValidationError::new(
+            "offset",
+            format!("offset must be between 0 and {OFFSET_MAX}"),
+        ));
+    }
+    Ok((limit, offset))
+}
+
 impl ListParams {
     /// Checks the request; `semantic` tells whether an embedding provider is configured,
     /// which decides the default mode and whether the others may be asked for.
     pub fn validate(self, semantic: bool) -> Checked<ListFilter> {
-        let limit = self.limit.unwrap_or(10);
-        if !(1..=PAGE_MAX).contains(&limit) {
-            return Err(ValidationError::new(
-                "limit",
-                format!("limit must be between 1 and {PAGE_MAX}"),
-            ));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if !(0..=OFFSET_MAX).contains(&offset) {
-            return Err(ValidationError::new(
-                "offset",
-                format!("offset must be between 0 and {OFFSET_MAX}"),
-            ));
-        }
+        let (limit, offset) = page_bounds(self.limit, self.offset, 10)?;
         for (field, value) in [("language", &self.language), ("tag", &self.tag)] {
             if let Some(value) = value {
                 check_no_nul(field, value)?;

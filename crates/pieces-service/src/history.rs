@@ -9,10 +9,9 @@ use utoipa::IntoParams;
 
 use super::auth::Principal;
 use super::{ServiceError, ServiceResult, SnippetService};
-use pieces_model::bounds::{OFFSET_MAX, PAGE_MAX};
 use pieces_model::history::{self, VersionDiff, VersionEntry, VersionPage};
 use pieces_model::workspace::Role;
-use pieces_model::{Expected, Snippet, SnippetPatch, ValidationError};
+use pieces_model::{page_bounds, Expected, Snippet, SnippetPatch};
 use pieces_store::{History, HistoryStore, Rows, StoreError};
 
 /// Query of `GET /api/v1/snippets/{id}/versions`.
@@ -50,16 +49,7 @@ impl HistoryService {
         id: &str,
         params: VersionParams,
     ) -> ServiceResult<VersionPage> {
-        let limit = params.limit.unwrap_or(20);
-        if !(1..=PAGE_MAX).contains(&limit) {
-            let why = format!("limit must be between 1 and {PAGE_MAX}");
-            return Err(ValidationError::new("limit", why).into());
-        }
-        let offset = params.offset.unwrap_or(0);
-        if !(0..=OFFSET_MAX).contains(&offset) {
-            let why = format!("offset must be between 0 and {OFFSET_MAX}");
-            return Err(ValidationError::new("offset", why).into());
-        }
+        let (limit, offset) = page_bounds(params.limit, params.offset, 20)?;
         let history = self.read(caller, id, Role::Reader, Rows::Listed).await?;
         let mut versions: Vec<VersionEntry> = Vec::with_capacity(history.rows.len() + 1);
         // The current version has no row until it is replaced when no change made it since

@@ -8,10 +8,9 @@ use utoipa::IntoParams;
 
 use super::auth::Principal;
 use super::{Access, ServiceError, ServiceResult, SnippetService};
-use pieces_model::bounds::{OFFSET_MAX, PAGE_MAX};
 use pieces_model::trash::TrashPage;
 use pieces_model::workspace::Role;
-use pieces_model::{now, Snippet, ValidationError};
+use pieces_model::{now, page_bounds, Snippet};
 use pieces_store::TrashStore;
 
 /// Query of `GET /api/v1/trash`.
@@ -49,16 +48,7 @@ impl TrashService {
     /// The deleted snippets of the workspaces the caller may write in (or of the one named),
     /// the most recently deleted first.
     pub async fn list(&self, caller: &Principal, params: TrashParams) -> ServiceResult<TrashPage> {
-        let limit = params.limit.unwrap_or(20);
-        if !(1..=PAGE_MAX).contains(&limit) {
-            let why = format!("limit must be between 1 and {PAGE_MAX}");
-            return Err(ValidationError::new("limit", why).into());
-        }
-        let offset = params.offset.unwrap_or(0);
-        if !(0..=OFFSET_MAX).contains(&offset) {
-            let why = format!("offset must be between 0 and {OFFSET_MAX}");
-            return Err(ValidationError::new("offset", why).into());
-        }
+        let (limit, offset) = page_bounds(params.limit, params.offset, 20)?;
         let keys = match params.workspace.as_deref() {
             Some(named) => vec![
                 self.snippets

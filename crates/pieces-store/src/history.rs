@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{
+    Database, Encode, Executor, IntoArguments, PgConnection, PgPool, Postgres, Sqlite,
+    SqliteConnection, SqlitePool, Transaction, Type,
+};
 
 use super::row::{SnippetRow, POSTGRES_COLUMNS, SNIPPET_COLUMNS};
 use super::{from_micros, to_micros, StoreError};
@@ -111,29 +114,8 @@ pub(crate) async fn keep_in_sqlite(
     keeping: Keeping,
     change: &Kept<'_>,
 ) -> Result<(), StoreError> {
-    if keeping.versions == 0 {
-        return Ok(());
-    }
     let conn: &mut SqliteConnection = tx;
-    let id = change.newer.id.as_str();
-    let (changed, previous) = change.row(keeping);
-    sqlx::query(change.sql())
-        .bind(id)
-        .bind(change.newer.version)
-        .bind(to_micros(change.at))
-        .bind(change.actor)
-        .bind(changed)
-        .bind(previous)
-        .execute(&mut *conn)
-        .await?;
-    if let Some(oldest) = change.oldest_kept(keeping) {
-        sqlx::query(PRUNE)
-            .bind(id)
-            .bind(oldest)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    keep::<Sqlite>(conn, keeping, change).await
 }
 
 /// The same on PostgreSQL.
@@ -142,12 +124,30 @@ pub(crate) async fn keep_in_postgres(
     keeping: Keeping,
     change: &Kept<'_>,
 ) -> Result<(), StoreError> {
+    keep::<Postgres>(conn, keeping, change).await
+}
+
+async fn keep<DB>(
+    conn: &mut DB::Connection,
+    keeping: Keeping,
+    change: &Kept<'_>,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+{
     if keeping.versions == 0 {
         return Ok(());
     }
     let id = change.newer.id.as_str();
     let (changed, previous) = change.row(keeping);
-    sqlx::query(change.sql())
+    sqlx::query::<DB>(change.sql())
         .bind(id)
         .bind(change.newer.version)
         .bind(to_micros(change.at))
@@ -157,7 +157,7 @@ pub(crate) async fn keep_in_postgres(
         .execute(&mut *conn)
         .await?;
     if let Some(oldest) = change.oldest_kept(keeping) {
-        sqlx::query(PRUNE)
+        sqlx::query::<DB>(PRUNE)
             .bind(id)
             .bind(oldest)
             .execute(&mut *conn)
@@ -191,15 +191,14 @@ impl Row {
 }
 
 /// The history query's columns: the delta only when it is wanted.
-fn history_sql(rows: Rows, placeholder: impl Fn(usize) -> String) -> String {
+fn history_sql(rows: Rows) -> String {
     let (previous, after) = match rows {
-        Rows::Listed => ("NULL AS previous", String::new()),
-        Rows::After(_) => ("previous", format!(" AND version > {}", placeholder(2))),
+        Rows::Listed => ("NULL AS previous", ""),
+        Rows::After(_) => ("previous", " AND version > $2"),
     };
     format!(
         "SELECT version, at, actor, changed, {previous} FROM snippet_history \
-         WHERE snippet_id = {}{after} ORDER BY version DESC",
-        placeholder(1)
+         WHERE snippet_id = $1{after} ORDER BY version DESC"
     )
 }
 
@@ -221,69 +220,50 @@ struct Current {
     created_by: Option<String>,
 }
 
-#[async_trait]
-impl HistoryStore for SqlitePool {
-    async fn history(
-        &self,
-        key: &str,
-        id: &str,
-        rows: Rows,
-    ) -> Result<Option<History>, StoreError> {
-        // One read transaction: the snippet and its rows from the same snapshot.
-        let mut tx = self.begin().await?;
-        let sql = format!(
-            "SELECT {SNIPPET_COLUMNS}, created_by FROM snippets WHERE user_id = ? AND id = ?"
-        );
-        let current: Option<Current> = sqlx::query_as(&sql)
-            .bind(key)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(current) = current else {
-            return Ok(None);
-        };
-        let sql = history_sql(rows, |_| "?".into());
-        let mut query = sqlx::query_as::<_, Row>(&sql).bind(id);
-        if let Rows::After(version) = rows {
-            query = query.bind(version);
+/// The same reads on both databases (`$n` parameters, which SQLite reads too); `$snapshot`
+/// makes both reads of one transaction see the same state (SQLite's read transactions do).
+macro_rules! history_on {
+    ($pool:ty, $columns:expr, $snapshot:literal) => {
+        #[async_trait]
+        impl HistoryStore for $pool {
+            async fn history(
+                &self,
+                key: &str,
+                id: &str,
+                rows: Rows,
+            ) -> Result<Option<History>, StoreError> {
+                let mut tx = self.begin().await?;
+                if !$snapshot.is_empty() {
+                    sqlx::query($snapshot).execute(&mut *tx).await?;
+                }
+                let sql = format!(
+                    "SELECT {}, created_by FROM snippets WHERE user_id = $1 AND id = $2",
+                    $columns
+                );
+                let current: Option<Current> = sqlx::query_as(&sql)
+                    .bind(key)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(current) = current else {
+                    return Ok(None);
+                };
+                let sql = history_sql(rows);
+                let mut query = sqlx::query_as::<_, Row>(&sql).bind(id);
+                if let Rows::After(version) = rows {
+                    query = query.bind(version);
+                }
+                let found = query.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                into_history(current, found)
+            }
         }
-        let found = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        into_history(current, found)
-    }
+    };
 }
 
-#[async_trait]
-impl HistoryStore for PgPool {
-    async fn history(
-        &self,
-        key: &str,
-        id: &str,
-        rows: Rows,
-    ) -> Result<Option<History>, StoreError> {
-        let mut tx = self.begin().await?;
-        // Both reads see the same snapshot.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        let sql = format!(
-            "SELECT {POSTGRES_COLUMNS}, created_by FROM snippets WHERE user_id = $1 AND id = $2"
-        );
-        let current: Option<Current> = sqlx::query_as(&sql)
-            .bind(key)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(current) = current else {
-            return Ok(None);
-        };
-        let sql = history_sql(rows, |n| format!("${n}"));
-        let mut query = sqlx::query_as::<_, Row>(&sql).bind(id);
-        if let Rows::After(version) = rows {
-            query = query.bind(version);
-        }
-        let found = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        into_history(current, found)
-    }
-}
+history_on!(SqlitePool, SNIPPET_COLUMNS, "");
+history_on!(
+    PgPool,
+    POSTGRES_COLUMNS,
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+);

@@ -6,11 +6,14 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+use sqlx::{
+    Database, Encode, Executor, IntoArguments, PgConnection, PgPool, Postgres, Sqlite,
+    SqliteConnection, SqlitePool, Transaction, Type,
+};
 
 use super::history::{self, Keeping, Kept};
 use super::row::{SnippetRow, POSTGRES_COLUMNS, SNIPPET_COLUMNS};
-use super::{from_micros, postgres_insert, sqlite, to_micros, StoreError};
+use super::{from_micros, to_micros, workspaces, StoreError};
 use pieces_model::trash::TrashedSnippet;
 use pieces_model::workspace::api_id;
 use pieces_model::{EventPlan, Snippet, Target};
@@ -70,64 +73,61 @@ fn sync_order(id: &str) -> String {
     format!("{}:{id}", Target::DataPlatform.as_str())
 }
 
+/// What cuts the change stream's kept events and the outbox's pending sync payloads of
+/// snippet `$1` (the sync events' ordering key `$2`) to its id and version, in each
+/// database's JSON functions.
+const CUT_SQLITE: [&str; 2] = [
+    "UPDATE changes SET data = json_object('id', subject, 'version', \
+     json_extract(data, '$.version')) WHERE subject = $1 \
+     AND kind IN ('snippet.created', 'snippet.updated')",
+    "UPDATE outbox SET payload = json_set(payload, '$.snippet', json_object('id', $1, \
+     'version', json_extract(payload, '$.snippet.version'))) WHERE ordering_key = $2",
+];
+const CUT_POSTGRES: [&str; 2] = [
+    "UPDATE changes SET data = jsonb_build_object('id', subject, 'version', \
+     data::jsonb -> 'version')::text WHERE subject = $1 \
+     AND kind IN ('snippet.created', 'snippet.updated')",
+    "UPDATE outbox SET payload = jsonb_set(payload::jsonb, '{snippet}', \
+     jsonb_build_object('id', $1::text, 'version', payload::jsonb #> '{snippet,version}'))::text \
+     WHERE ordering_key = $2",
+];
+
 /// Erases what, besides its row, holds the text of snippet `id` (SQLite), inside the
 /// erasure's transaction.
 pub(crate) async fn scrub_in_sqlite(
     conn: &mut SqliteConnection,
     id: &str,
 ) -> Result<(), StoreError> {
-    for (sql, bind_order) in [
-        ("DELETE FROM snippet_history WHERE snippet_id = $1", false),
-        ("DELETE FROM share_links WHERE snippet_id = $1", false),
-        (
-            "UPDATE changes SET data = json_object('id', subject, 'version', \
-             json_extract(data, '$.version')) WHERE subject = $1 \
-             AND kind IN ('snippet.created', 'snippet.updated')",
-            false,
-        ),
-        (
-            "UPDATE outbox SET payload = json_set(payload, '$.snippet', json_object('id', $1, \
-             'version', json_extract(payload, '$.snippet.version'))) WHERE ordering_key = $2",
-            true,
-        ),
-    ] {
-        let query = sqlx::query(sql).bind(id);
-        let query = if bind_order {
-            query.bind(sync_order(id))
-        } else {
-            query
-        };
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    scrub::<Sqlite>(conn, id, CUT_SQLITE).await
 }
 
 /// The same on PostgreSQL.
 pub(crate) async fn scrub_in_postgres(conn: &mut PgConnection, id: &str) -> Result<(), StoreError> {
-    for (sql, bind_order) in [
-        ("DELETE FROM snippet_history WHERE snippet_id = $1", false),
-        ("DELETE FROM share_links WHERE snippet_id = $1", false),
-        (
-            "UPDATE changes SET data = jsonb_build_object('id', subject, 'version', \
-             data::jsonb -> 'version')::text WHERE subject = $1 \
-             AND kind IN ('snippet.created', 'snippet.updated')",
-            false,
-        ),
-        (
-            "UPDATE outbox SET payload = jsonb_set(payload::jsonb, '{snippet}', \
-             jsonb_build_object('id', $1::text, 'version', payload::jsonb #> '{snippet,version}'))::text \
-             WHERE ordering_key = $2",
-            true,
-        ),
+    scrub::<Postgres>(conn, id, CUT_POSTGRES).await
+}
+
+/// Its history and share links go; its kept events and pending payloads are `cut`.
+async fn scrub<DB>(conn: &mut DB::Connection, id: &str, cut: [&str; 2]) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    let [events, payloads] = cut;
+    for sql in [
+        "DELETE FROM snippet_history WHERE snippet_id = $1",
+        "DELETE FROM share_links WHERE snippet_id = $1",
+        events,
     ] {
-        let query = sqlx::query(sql).bind(id);
-        let query = if bind_order {
-            query.bind(sync_order(id))
-        } else {
-            query
-        };
-        query.execute(&mut *conn).await?;
+        sqlx::query::<DB>(sql).bind(id).execute(&mut *conn).await?;
     }
+    sqlx::query::<DB>(payloads)
+        .bind(id)
+        .bind(sync_order(id))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -189,246 +189,180 @@ pub struct SqliteTrash {
     pub keeping: Keeping,
 }
 
-#[async_trait]
-impl TrashStore for SqliteTrash {
-    async fn trash_workspace(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM snippets_trash WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.readers)
-                .await?,
-        )
-    }
-
-    async fn list_trash(
-        &self,
-        keys: &[String],
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<TrashedSnippet>, i64), StoreError> {
-        let keys = serde_json::to_string(keys).unwrap_or_default();
-        let within = "user_id IN (SELECT value FROM json_each($1))";
-        let sql = format!(
-            "SELECT {} FROM snippets_trash WHERE {within} \
-             ORDER BY deleted_at DESC, id DESC LIMIT $2 OFFSET $3",
-            listed_columns("tags")
-        );
-        let rows: Vec<TrashRow> = sqlx::query_as(&sql)
-            .bind(&keys)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.readers)
-            .await?;
-        let total: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM snippets_trash WHERE {within}"
-        ))
-        .bind(&keys)
-        .fetch_one(&self.readers)
-        .await?;
-        let page = rows.into_iter().map(TrashRow::into_trashed);
-        Ok((page.collect::<Result<_, _>>()?, total))
-    }
-
-    async fn restore_from_trash(
-        &self,
-        key: &str,
-        id: &str,
-        now: DateTime<Utc>,
-        plan: &EventPlan,
-    ) -> Result<Option<Snippet>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let sql =
-            format!("SELECT {SNIPPET_COLUMNS} FROM snippets_trash WHERE user_id = $1 AND id = $2");
-        let row: Option<SnippetRow> = sqlx::query_as(&sql)
-            .bind(key)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(trashed) = row.map(SnippetRow::into_snippet).transpose()? else {
-            return Ok(None);
-        };
-        let back = restored(&trashed);
-        let kept = Kept {
-            older: &trashed,
-            newer: &back,
-            at: now,
-            actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
-            moved: false,
-            from_trash: true,
-        };
-        history::keep_in_sqlite(&mut tx, self.keeping, &kept).await?;
-        sqlx::query(FROM_TRASH).bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM snippets_trash WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlite::record(&mut tx, &plan.for_restore(key, &back, now)).await?;
-        tx.commit().await?;
-        Ok(Some(back))
-    }
-
-    async fn erase_from_trash(
-        &self,
-        key: &str,
-        id: &str,
-        now: DateTime<Utc>,
-        plan: &EventPlan,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let gone = sqlx::query("DELETE FROM snippets_trash WHERE user_id = $1 AND id = $2")
-            .bind(key)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if gone == 0 {
-            return Ok(false);
-        }
-        scrub_in_sqlite(&mut tx, id).await?;
-        sqlite::record(&mut tx, &plan.for_trash_erasure(key, id, now)).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn prune_trash(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM snippets_trash WHERE id IN (SELECT id FROM snippets_trash \
-             WHERE deleted_at < $1 ORDER BY deleted_at LIMIT $2) RETURNING id",
-        )
-        .bind(to_micros(before))
-        .bind(batch)
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in &ids {
-            scrub_in_sqlite(&mut tx, id).await?;
-        }
-        tx.commit().await?;
-        Ok(ids.len() as u64)
-    }
-}
-
 pub struct PostgresTrash {
     pub pool: PgPool,
     pub keeping: Keeping,
 }
 
-#[async_trait]
-impl TrashStore for PostgresTrash {
-    async fn trash_workspace(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT user_id FROM snippets_trash WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn list_trash(
-        &self,
-        keys: &[String],
-        limit: i64,
-        offset: i64,
-    ) -> Result<(Vec<TrashedSnippet>, i64), StoreError> {
-        let sql = format!(
-            "SELECT {} FROM snippets_trash WHERE user_id = ANY($1) \
-             ORDER BY deleted_at DESC, id DESC LIMIT $2 OFFSET $3",
-            listed_columns("tags::text")
-        );
-        let rows: Vec<TrashRow> = sqlx::query_as(&sql)
-            .bind(keys)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM snippets_trash WHERE user_id = ANY($1)")
-                .bind(keys)
-                .fetch_one(&self.pool)
-                .await?;
-        let page = rows.into_iter().map(TrashRow::into_trashed);
-        Ok((page.collect::<Result<_, _>>()?, total))
-    }
-
-    async fn restore_from_trash(
-        &self,
-        key: &str,
-        id: &str,
-        now: DateTime<Utc>,
-        plan: &EventPlan,
-    ) -> Result<Option<Snippet>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let sql = format!(
-            "SELECT {POSTGRES_COLUMNS} FROM snippets_trash WHERE user_id = $1 AND id = $2 \
-             FOR UPDATE"
-        );
-        let row: Option<SnippetRow> = sqlx::query_as(&sql)
-            .bind(key)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(trashed) = row.map(SnippetRow::into_snippet).transpose()? else {
-            return Ok(None);
-        };
-        let back = restored(&trashed);
-        let kept = Kept {
-            older: &trashed,
-            newer: &back,
-            at: now,
-            actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
-            moved: false,
-            from_trash: true,
-        };
-        history::keep_in_postgres(&mut tx, self.keeping, &kept).await?;
-        // Recorded before the insert, whose trigger locks the count: see `record`.
-        postgres_insert::record(&mut *tx, [&plan.for_restore(key, &back, now)]).await?;
-        sqlx::query(FROM_TRASH).bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM snippets_trash WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(back))
-    }
-
-    async fn erase_from_trash(
-        &self,
-        key: &str,
-        id: &str,
-        now: DateTime<Utc>,
-        plan: &EventPlan,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let gone = sqlx::query("DELETE FROM snippets_trash WHERE user_id = $1 AND id = $2")
-            .bind(key)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if gone == 0 {
-            return Ok(false);
-        }
-        scrub_in_postgres(&mut tx, id).await?;
-        postgres_insert::record(&mut *tx, [&plan.for_trash_erasure(key, id, now)]).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn prune_trash(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM snippets_trash WHERE id IN (SELECT id FROM snippets_trash \
-             WHERE deleted_at < $1 ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING id",
-        )
-        .bind(to_micros(before))
-        .bind(batch)
-        .fetch_all(&mut *tx)
-        .await?;
-        for id in &ids {
-            scrub_in_postgres(&mut tx, id).await?;
-        }
-        tx.commit().await?;
-        Ok(ids.len() as u64)
-    }
+/// Scrubs inside a SQLite transaction (see `scrub_in_sqlite`).
+async fn scrub_sqlite(tx: &mut Transaction<'_, Sqlite>, id: &str) -> Result<(), StoreError> {
+    scrub_in_sqlite(tx, id).await
 }
+
+/// Scrubs inside a PostgreSQL transaction (see `scrub_in_postgres`).
+async fn scrub_postgres(tx: &mut Transaction<'_, Postgres>, id: &str) -> Result<(), StoreError> {
+    scrub_in_postgres(tx, id).await
+}
+
+/// The same queries on both databases (`$n` parameters, which SQLite reads too): `$columns`
+/// are a snippet row's, `$tags` the tags as text, `$keys` the rows of a JSON array of
+/// workspace keys, `$lock` what takes a trashed row for the rest of a transaction.
+macro_rules! trash_on {
+    (
+        $store:ty, $reader:ident, $writer:ident, $columns:expr, $tags:literal, $keys:literal,
+        $lock:literal, $scrub:ident, $record:path, $keep:path
+    ) => {
+        #[async_trait]
+        impl TrashStore for $store {
+            async fn trash_workspace(&self, id: &str) -> Result<Option<String>, StoreError> {
+                Ok(
+                    sqlx::query_scalar("SELECT user_id FROM snippets_trash WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.$reader)
+                        .await?,
+                )
+            }
+
+            async fn list_trash(
+                &self,
+                keys: &[String],
+                limit: i64,
+                offset: i64,
+            ) -> Result<(Vec<TrashedSnippet>, i64), StoreError> {
+                let keys = serde_json::to_string(keys).unwrap_or_default();
+                let within = concat!("user_id IN (", $keys, ")");
+                let sql = format!(
+                    "SELECT {} FROM snippets_trash WHERE {within} \
+                     ORDER BY deleted_at DESC, id DESC LIMIT $2 OFFSET $3",
+                    listed_columns($tags)
+                );
+                let rows: Vec<TrashRow> = sqlx::query_as(&sql)
+                    .bind(&keys)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.$reader)
+                    .await?;
+                let counted = format!("SELECT count(*) FROM snippets_trash WHERE {within}");
+                let total: i64 = sqlx::query_scalar(&counted)
+                    .bind(&keys)
+                    .fetch_one(&self.$reader)
+                    .await?;
+                let page = rows.into_iter().map(TrashRow::into_trashed);
+                Ok((page.collect::<Result<_, _>>()?, total))
+            }
+
+            async fn restore_from_trash(
+                &self,
+                key: &str,
+                id: &str,
+                now: DateTime<Utc>,
+                plan: &EventPlan,
+            ) -> Result<Option<Snippet>, StoreError> {
+                let mut tx = self.$writer.begin().await?;
+                let sql = format!(
+                    "SELECT {} FROM snippets_trash WHERE user_id = $1 AND id = $2{}",
+                    $columns, $lock
+                );
+                let row: Option<SnippetRow> = sqlx::query_as(&sql)
+                    .bind(key)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(trashed) = row.map(SnippetRow::into_snippet).transpose()? else {
+                    return Ok(None);
+                };
+                let back = restored(&trashed);
+                let kept = Kept {
+                    older: &trashed,
+                    newer: &back,
+                    at: now,
+                    actor: plan.actor.as_ref().map(|a| a.user_id.as_str()),
+                    moved: false,
+                    from_trash: true,
+                };
+                $keep(&mut tx, self.keeping, &kept).await?;
+                // Recorded before the insert, whose trigger locks the count (see
+                // `postgres_insert::record`).
+                $record(&mut tx, &plan.for_restore(key, &back, now)).await?;
+                sqlx::query(FROM_TRASH).bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM snippets_trash WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(back))
+            }
+
+            async fn erase_from_trash(
+                &self,
+                key: &str,
+                id: &str,
+                now: DateTime<Utc>,
+                plan: &EventPlan,
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.$writer.begin().await?;
+                let gone = sqlx::query("DELETE FROM snippets_trash WHERE user_id = $1 AND id = $2")
+                    .bind(key)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if gone == 0 {
+                    return Ok(false);
+                }
+                $scrub(&mut tx, id).await?;
+                $record(&mut tx, &plan.for_trash_erasure(key, id, now)).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn prune_trash(
+                &self,
+                before: DateTime<Utc>,
+                batch: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self.$writer.begin().await?;
+                let ids: Vec<String> = sqlx::query_scalar(concat!(
+                    "DELETE FROM snippets_trash WHERE id IN (SELECT id FROM snippets_trash \
+                     WHERE deleted_at < $1 ORDER BY deleted_at LIMIT $2",
+                    $lock,
+                    ") RETURNING id"
+                ))
+                .bind(to_micros(before))
+                .bind(batch)
+                .fetch_all(&mut *tx)
+                .await?;
+                for id in &ids {
+                    $scrub(&mut tx, id).await?;
+                }
+                tx.commit().await?;
+                Ok(ids.len() as u64)
+            }
+        }
+    };
+}
+
+trash_on!(
+    SqliteTrash,
+    readers,
+    writer,
+    SNIPPET_COLUMNS,
+    "tags",
+    "SELECT value FROM json_each($1)",
+    "",
+    scrub_sqlite,
+    workspaces::record_sqlite,
+    history::keep_in_sqlite
+);
+trash_on!(
+    PostgresTrash,
+    pool,
+    pool,
+    POSTGRES_COLUMNS,
+    "tags::text",
+    "SELECT jsonb_array_elements_text($1::jsonb)",
+    " FOR UPDATE",
+    scrub_postgres,
+    workspaces::record_postgres,
+    history::keep_in_postgres
+);
