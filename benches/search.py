@@ -3,7 +3,7 @@
 snippets, on the embedded store or PostgreSQL, with the local embedding model.
 
     python3 benches/search.py [--backend embedded|postgres] [--sizes 100000,1000000]
-                              [--model-dir models/all-MiniLM-L6-v2] [--duration 10]
+                              [--model-dir models/all-MiniLM-L6-v2] [--duration 10] [--team]
 
 Snippets and their embeddings are seeded straight into the database: computing a million
 embeddings with the model would take hours, and what is measured here is the cost of a
@@ -13,7 +13,10 @@ id, so the service takes them as its own; SEARCH_MIN_SIMILARITY is -1 so every c
 counts as a match and each search fetches and fuses full pages, as with real vectors. The
 query vectors are the real model's, cached after a word's first search as the service
 caches them. Also measured: creates/s with the model on and off (the embeddings they cause
-are computed behind them), and resident memory with each collection's index built.
+are computed behind them), and resident memory with each collection's index built. With
+--team the snippets of each size are a team workspace's (of 200 members) instead of one
+user's, and a member searches them (`?workspace=`): the role check and the per-workspace
+index and counts, at scale.
 """
 
 import argparse
@@ -105,6 +108,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--creates", action=argparse.BooleanOptionalAction, default=True,
                    help="also measure creates/s with the model on and off")
+    p.add_argument("--team", action="store_true",
+                   help="each size is a team workspace's snippets, searched by one of its 200 members")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     base_env, _, wrk_env = run.prepare(args)
@@ -148,6 +153,12 @@ def main():
         for n in (int(s) for s in args.sizes.split(",") if s):
             user = f"search-{n}"
             user_env = dict(wrk_env, BENCH_TOKEN=run.mint_token(base_env, user))
+            whose = "one user"
+            if args.team:
+                # The workspace's stored key is its id: the snippets are seeded under it.
+                user, member = run.team_workspace(base_env, user_env["BENCH_TOKEN"], 199)
+                user_env = dict(user_env, BENCH_TOKEN=member, BENCH_WORKSPACE=user)
+                whose = "a team (member)"
             t0 = time.time()
             seed(env["DATABASE_URL"], user, n, model)
             run.seed_listing.settle(env["DATABASE_URL"])
@@ -156,17 +167,19 @@ def main():
                        stdout=subprocess.DEVNULL)
             seeded = time.time() - t0
             t0 = time.time()
-            first = call("GET", "/api/v1/snippets?q=word1&mode=semantic", user_env["BENCH_TOKEN"])
+            within = f"&workspace={user}" if args.team else ""
+            first = call("GET", f"/api/v1/snippets?q=word1&mode=semantic{within}", user_env["BENCH_TOKEN"])
             built = time.time() - t0
             for i in range(1, 101):  # each word's query vector once, as a user's first search
-                call("GET", f"/api/v1/snippets?q=word{i}&mode=semantic&limit=1", user_env["BENCH_TOKEN"])
+                call("GET", f"/api/v1/snippets?q=word{i}&mode=semantic&limit=1{within}",
+                     user_env["BENCH_TOKEN"])
             print(f"  ({n} snippets with embeddings seeded in {seeded:.0f} s; first semantic search, "
                   f"building the index, {built * 1000:.0f} ms; {len(first['snippets'])} results; "
                   f"RSS {run.rss_kib(proc.pid) / 1024:.1f} MiB)", flush=True)
             for mode in ("text", "semantic", "hybrid"):
                 with RssWatch(proc.pid) as w:
                     r = wrk("search.lua", api, args, dict(user_env, BENCH_MODE=mode))
-                row(f"?q= {mode}, {n} of one user", r, ceiling_rps, w.peak)
+                row(f"?q= {mode}, {n} of {whose}", r, ceiling_rps, w.peak)
         print(f"\npeak RSS over the run {run.rss_kib(proc.pid, 'VmHWM') / 1024:.1f} MiB", flush=True)
         stop(proc)
     finally:
