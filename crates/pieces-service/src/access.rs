@@ -98,10 +98,16 @@ impl Access {
         if !is_team_key(key) {
             return Ok(None);
         }
-        Ok(self
-            .roles(key)
-            .await?
-            .and_then(|roles| roles.role_of(&caller.user, &caller.groups)))
+        let role_in = |roles: &Option<Arc<WorkspaceRoles>>| {
+            roles
+                .as_ref()
+                .and_then(|roles| roles.role_of(&caller.user, &caller.groups))
+        };
+        // Kept: read in place, every reader of a busy workspace sharing one set of roles.
+        if let Some(role) = self.kept.read(key, role_in) {
+            return Ok(role);
+        }
+        Ok(role_in(&self.roles(key).await?))
     }
 
     /// Whether the caller's credential may reach `key` at all: a personal token limited to
