@@ -115,7 +115,6 @@ impl TrashService {
             .trash_workspace(id)
             .await?
             .ok_or(ServiceError::NotFound("snippet"))?;
-        Access::may_name(caller, &key).map_err(|_| ServiceError::NotFound("snippet"))?;
         self.access
             .require(caller, &key, Role::Writer, "snippet")
             .await?;

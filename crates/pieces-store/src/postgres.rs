@@ -319,21 +319,8 @@ impl SnippetStore for PostgresStore {
         if !expected.is_none_or(|e| e.holds(gone.version)) {
             return Ok(Written::Stale(Box::new(gone)));
         }
-        let recorded = match removal {
-            Removal::ToTrash => {
-                sqlx::query(trash::TO_TRASH)
-                    .bind(id)
-                    .bind(to_micros(now))
-                    .bind(plan.actor.as_ref().map(|a| a.user_id.as_str()))
-                    .execute(&mut *tx)
-                    .await?;
-                plan.for_snippet(user, &gone, Change::Deleted, now)
-            }
-            Removal::Erase => {
-                trash::scrub_in_postgres(&mut tx, id).await?;
-                plan.for_erasure(user, &gone, now)
-            }
-        };
+        let recorded =
+            trash::set_aside_in_postgres(&mut tx, removal, user, &gone, now, plan).await?;
         // Recorded before the delete, whose trigger locks the user's count: see `record`.
         record(&mut *tx, [&recorded]).await?;
         sqlx::query("DELETE FROM snippets WHERE user_id = $1 AND id = $2")

@@ -13,10 +13,10 @@ use sqlx::{
 
 use super::history::{self, Keeping, Kept};
 use super::row::{SnippetRow, POSTGRES_COLUMNS, SNIPPET_COLUMNS};
-use super::{from_micros, to_micros, workspaces, StoreError};
+use super::{from_micros, to_micros, workspaces, Removal, StoreError};
 use pieces_model::trash::TrashedSnippet;
 use pieces_model::workspace::api_id;
-use pieces_model::{EventPlan, Snippet, Target};
+use pieces_model::{Change, EventPlan, Recorded, Snippet, Target};
 
 #[async_trait]
 pub trait TrashStore: Send + Sync {
@@ -57,7 +57,7 @@ pub trait TrashStore: Send + Sync {
 }
 
 /// Moves snippet `id` to the trash; run before the deletion of its live row.
-pub(crate) const TO_TRASH: &str = "INSERT INTO snippets_trash (id, user_id, title, code, \
+const TO_TRASH: &str = "INSERT INTO snippets_trash (id, user_id, title, code, \
     language, tags, metadata, description, created_at, updated_at, version, created_by, \
     deleted_at, deleted_by) SELECT id, user_id, title, code, language, tags, metadata, \
     description, created_at, updated_at, version, created_by, $2, $3 FROM snippets WHERE id = $1";
@@ -94,16 +94,72 @@ const CUT_POSTGRES: [&str; 2] = [
 
 /// Erases what, besides its row, holds the text of snippet `id` (SQLite), inside the
 /// erasure's transaction.
-pub(crate) async fn scrub_in_sqlite(
-    conn: &mut SqliteConnection,
-    id: &str,
-) -> Result<(), StoreError> {
+async fn scrub_in_sqlite(conn: &mut SqliteConnection, id: &str) -> Result<(), StoreError> {
     scrub::<Sqlite>(conn, id, CUT_SQLITE).await
 }
 
 /// The same on PostgreSQL.
-pub(crate) async fn scrub_in_postgres(conn: &mut PgConnection, id: &str) -> Result<(), StoreError> {
+async fn scrub_in_postgres(conn: &mut PgConnection, id: &str) -> Result<(), StoreError> {
     scrub::<Postgres>(conn, id, CUT_POSTGRES).await
+}
+
+/// What a deletion does before the snippet's row goes, inside its transaction: keeps the row
+/// in the trash, or erases what else holds its text. Returns what the deletion records.
+pub(crate) async fn set_aside_in_sqlite(
+    conn: &mut SqliteConnection,
+    removal: Removal,
+    user: &str,
+    gone: &Snippet,
+    now: DateTime<Utc>,
+    plan: &EventPlan,
+) -> Result<Recorded, StoreError> {
+    set_aside::<Sqlite>(conn, removal, user, gone, (now, plan), CUT_SQLITE).await
+}
+
+/// The same on PostgreSQL.
+pub(crate) async fn set_aside_in_postgres(
+    conn: &mut PgConnection,
+    removal: Removal,
+    user: &str,
+    gone: &Snippet,
+    now: DateTime<Utc>,
+    plan: &EventPlan,
+) -> Result<Recorded, StoreError> {
+    set_aside::<Postgres>(conn, removal, user, gone, (now, plan), CUT_POSTGRES).await
+}
+
+async fn set_aside<DB>(
+    conn: &mut DB::Connection,
+    removal: Removal,
+    user: &str,
+    gone: &Snippet,
+    (now, plan): (DateTime<Utc>, &EventPlan),
+    cut: [&str; 2],
+) -> Result<Recorded, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    match removal {
+        Removal::ToTrash => {
+            sqlx::query::<DB>(TO_TRASH)
+                .bind(gone.id.as_str())
+                .bind(to_micros(now))
+                .bind(plan.actor.as_ref().map(|a| a.user_id.as_str()))
+                .execute(&mut *conn)
+                .await?;
+            Ok(plan.for_snippet(user, gone, Change::Deleted, now))
+        }
+        Removal::Erase => {
+            scrub::<DB>(conn, &gone.id, cut).await?;
+            Ok(plan.for_erasure(user, gone, now))
+        }
+    }
 }
 
 /// Its history and share links go; its kept events and pending payloads are `cut`.
