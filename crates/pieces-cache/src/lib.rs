@@ -86,13 +86,20 @@ pub trait Cache: Send + Sync {
 /// get here, so a user id holding `:` cannot forge another user's key.
 pub fn snippet_key(user: &str, id: &str) -> String {
     // Built by hand: this runs on every read, and `format!` costs more than the copying.
-    const PREFIX: &str = "pieces:snippets:";
     let mut key = String::with_capacity(PREFIX.len() + user.len() + 1 + id.len());
     key.push_str(PREFIX);
     key.push_str(user);
     key.push(':');
     key.push_str(id);
     key
+}
+
+const PREFIX: &str = "pieces:snippets:";
+
+/// The workspace (or user) part of `key`, a key `snippet_key` made for snippet `id`.
+pub fn snippet_key_workspace<'a>(key: &'a str, id: &str) -> &'a str {
+    let end = key.len().saturating_sub(id.len() + 1);
+    key.get(PREFIX.len()..end).unwrap_or_default()
 }
 
 /// The platform's key for a user's workflow context.
@@ -107,4 +114,19 @@ pub fn jittered(ttl: Duration) -> Duration {
         return ttl;
     }
     ttl + Duration::from_millis(rand::rng().random_range(0..spread))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snippet_key_gives_back_its_workspace() {
+        let id = "0190b7a2-7c1e-7d4e-9a51-2f3c4d5e6f70";
+        for workspace in ["alice", "ws_01jabcdef", "user:with:colons", ""] {
+            let key = snippet_key(workspace, id);
+            assert_eq!(snippet_key_workspace(&key, id), workspace);
+        }
+        assert_eq!(snippet_key_workspace("short", id), "");
+    }
 }

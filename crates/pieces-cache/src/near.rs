@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use foldhash::fast::RandomState;
 use moka::sync::Cache as Moka;
 use moka::Expiry;
 
@@ -59,7 +60,9 @@ impl Expiry<String, Copy> for Lifetimes {
 
 pub struct NearCache {
     shared: Arc<dyn Cache>,
-    copies: Moka<String, Copy>,
+    /// Keyed with foldhash: SipHash of each key was a warm read's largest single cost here.
+    /// Only keys of snippets read from the store are inserted, never a key a client chose.
+    copies: Moka<String, Copy, RandomState>,
     generations: Generations,
     metrics: Arc<Metrics>,
 }
@@ -81,7 +84,7 @@ impl NearCache {
                 u32::try_from(key.len() + size).unwrap_or(u32::MAX)
             })
             .expire_after(Lifetimes { ttl })
-            .build();
+            .build_with_hasher(RandomState::default());
         Self {
             shared,
             copies,

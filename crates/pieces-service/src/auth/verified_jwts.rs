@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use foldhash::fast::RandomState;
 use moka::sync::Cache;
 use moka::Expiry;
 
@@ -52,7 +53,9 @@ impl Expiry<Box<str>, Verified> for UntilExpiry {
 }
 
 pub struct VerifiedJwts {
-    tokens: Cache<Box<str>, Verified>,
+    /// Keyed with foldhash (seeded per process): SipHash of a whole token cost a warm read
+    /// more than any other look-up. Only verified tokens are inserted.
+    tokens: Cache<Box<str>, Verified, RandomState>,
     leeway_secs: i64,
 }
 
@@ -63,7 +66,7 @@ impl VerifiedJwts {
             tokens: Cache::builder()
                 .max_capacity(REMEMBERED)
                 .expire_after(UntilExpiry { leeway_secs })
-                .build(),
+                .build_with_hasher(RandomState::default()),
             leeway_secs,
         }
     }
