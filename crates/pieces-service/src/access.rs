@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -56,6 +56,18 @@ impl WorkspaceRoles {
             .sum();
         members + 256
     }
+}
+
+/// A team workspace's roles as kept at one moment, held beside something that names the
+/// workspace (a team snippet's place), so that a warm read checks the caller's role without a
+/// second look-up: `Access::role_held` answers from it while no change to any workspace's
+/// members came since and the roles are younger than `KEPT_FOR`, exactly as long as the
+/// kept roles themselves would answer.
+#[derive(Clone)]
+pub struct HeldRoles {
+    roles: Option<Arc<WorkspaceRoles>>,
+    generation: u64,
+    kept_at: Instant,
 }
 
 /// A user's explicit memberships, as kept.
@@ -108,6 +120,43 @@ impl Access {
             return Ok(role);
         }
         Ok(role_in(&self.roles(key).await?))
+    }
+
+    /// The roles of team workspace `key` as kept now, to hold (see `HeldRoles`); none when
+    /// none are kept.
+    pub fn hold(&self, key: &str) -> Option<HeldRoles> {
+        // Read before the roles: a drop bumps it before it removes them.
+        let generation = self.generation.load(Ordering::Acquire);
+        self.kept.read_timed(key, |roles, ages| HeldRoles {
+            roles: roles.clone(),
+            generation,
+            kept_at: ages.kept_at,
+        })
+    }
+
+    /// The caller's role in team workspace `key` as `role` would answer it, from roles `held`
+    /// since `hold`, when they are still current at `now`; none when they may not be (then
+    /// ask `role`).
+    pub fn role_held(
+        &self,
+        caller: &Principal,
+        key: &str,
+        held: &HeldRoles,
+        now: Instant,
+    ) -> Option<Option<Role>> {
+        if held.generation != self.generation.load(Ordering::Acquire)
+            || now.saturating_duration_since(held.kept_at) >= KEPT_FOR
+        {
+            return None;
+        }
+        if !Self::within_limits(caller, key) {
+            return Some(None);
+        }
+        Some(
+            held.roles
+                .as_ref()
+                .and_then(|roles| roles.role_of(&caller.user, &caller.groups)),
+        )
     }
 
     /// Whether the caller's credential may reach `key` at all: a personal token limited to

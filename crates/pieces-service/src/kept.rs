@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
 
+/// When an entry was kept, and the clock's reading at the look-up that found it.
+#[derive(Clone, Copy)]
+pub struct Ages {
+    pub kept_at: Instant,
+    pub now: Instant,
+}
+
 struct Entry<V> {
     value: V,
     at: Instant,
@@ -49,9 +56,25 @@ impl<V: Clone> Kept<V> {
     /// behind an `Arc` that every request reads does not have its count moved (one cache
     /// line bounced between the cores on each read).
     pub fn read<R>(&self, key: &str, f: impl FnOnce(&V) -> R) -> Option<R> {
+        self.read_timed(key, |value, _| f(value))
+    }
+
+    /// As `read`, with the instant the entry was kept and the clock's reading that found it
+    /// live, for a value that holds something with an age of its own: one clock reading
+    /// serves both.
+    pub fn read_timed<R>(&self, key: &str, f: impl FnOnce(&V, Ages) -> R) -> Option<R> {
         let map = self.map.read().ok()?;
         let entry = map.entries.get(key)?;
-        (entry.at.elapsed() < self.ttl).then(|| f(&entry.value))
+        let now = Instant::now();
+        (now.saturating_duration_since(entry.at) < self.ttl).then(|| {
+            f(
+                &entry.value,
+                Ages {
+                    kept_at: entry.at,
+                    now,
+                },
+            )
+        })
     }
 
     /// Keeps `value` under `key`, counted as `bytes` (its key's included).

@@ -9,12 +9,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::access::HeldRoles;
 use super::auth::Principal;
 use super::kept::Kept;
 use super::{
     Access, CacheKeeper, EmbeddingService, OutboxSignal, SearchService, ServiceError, ServiceResult,
 };
-use pieces_cache::{jittered, snippet_key, Cache, Lookup};
+use pieces_cache::{jittered, snippet_key, snippet_key_workspace, Cache, Lookup};
 use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
 
@@ -99,7 +100,24 @@ pub struct SnippetService {
     deps: SnippetDeps,
     large_rows: Arc<Semaphore>,
     large_listings: Arc<Mutex<HashMap<String, usize>>>,
-    team_snippets: Kept<Arc<str>>,
+    team_snippets: Kept<KnownPlace>,
+}
+
+/// Where a team snippet was found, with its workspace's roles held beside it.
+#[derive(Clone)]
+struct KnownPlace {
+    key: String,
+    roles: HeldRoles,
+}
+
+/// What this replica knows of a snippet's place, for the caller.
+enum Known {
+    /// In a team workspace the caller may read: its cache key there.
+    Readable(String),
+    /// Not seen in a team workspace: most likely the caller's own.
+    Unknown,
+    /// Seen in a team workspace, but the caller's role there must be asked afresh.
+    Unsure,
 }
 
 impl SnippetService {
@@ -311,40 +329,86 @@ impl SnippetService {
     /// One snippet the caller may read, from the cache when it holds it. A cache that cannot
     /// be reached only costs a store read.
     pub async fn get(&self, caller: &Principal, id: &str) -> ServiceResult<SnippetJson> {
-        // Where it most likely is: a team workspace this replica saw it in, else the
-        // caller's personal one, whose warm read needs no role check at all.
-        let known = self.team_snippets.get(id);
-        let first = known.as_deref().unwrap_or(&caller.user);
-        if let Some(json) = self.cached_or_stored(first, id).await? {
-            // One's own personal snippet needs no look-up, unless the token is limited.
-            if first != caller.user || caller.workspaces.is_some() {
-                self.deps
-                    .access
-                    .require(caller, first, Role::Reader, "snippet")
-                    .await?;
+        match self.known_place(caller, id) {
+            Known::Readable(cache_key) => {
+                let key = snippet_key_workspace(&cache_key, id);
+                if let Some(json) = self.cached_or_stored_at(&cache_key, key, id).await? {
+                    return Ok(json);
+                }
             }
-            return Ok(json);
+            Known::Unknown => {
+                // Most likely the caller's personal one, whose warm read needs no role check,
+                // unless the token is limited.
+                let cache_key = snippet_key(&caller.user, id);
+                if let Some(json) = self
+                    .cached_or_stored_at(&cache_key, &caller.user, id)
+                    .await?
+                {
+                    if caller.workspaces.is_some() {
+                        self.deps
+                            .access
+                            .require(caller, &caller.user, Role::Reader, "snippet")
+                            .await?;
+                    }
+                    return Ok(json);
+                }
+            }
+            Known::Unsure => {}
         }
         let key = self.snippet_workspace(caller, id, Role::Reader).await?;
         if is_team_key(&key) {
-            let bytes = id.len() + key.len() + 64;
-            self.team_snippets
-                .insert(id.to_owned(), Arc::from(key.as_str()), bytes);
+            if let Some(roles) = self.deps.access.hold(&key) {
+                let bytes = id.len() + key.len() + 128;
+                let place = KnownPlace {
+                    key: key.clone(),
+                    roles,
+                };
+                self.team_snippets.insert(id.to_owned(), place, bytes);
+            }
         }
         self.cached_or_stored(&key, id)
             .await?
             .ok_or(ServiceError::NotFound("snippet"))
     }
 
+    /// What this replica knows of where snippet `id` is and whether the caller may read it
+    /// there: one look-up, with the roles held beside the place.
+    fn known_place(&self, caller: &Principal, id: &str) -> Known {
+        self.team_snippets
+            .read_timed(id, |place, ages| {
+                match self
+                    .deps
+                    .access
+                    .role_held(caller, &place.key, &place.roles, ages.now)
+                {
+                    // Any role reads.
+                    Some(Some(_)) => Known::Readable(snippet_key(&place.key, id)),
+                    // Not a member, or the roles changed since: the store decides.
+                    Some(None) | None => Known::Unsure,
+                }
+            })
+            .unwrap_or(Known::Unknown)
+    }
+
     /// Snippet `id` of workspace `key` as JSON, from the cache or else the store; None when
     /// that workspace holds no such snippet.
     async fn cached_or_stored(&self, key: &str, id: &str) -> ServiceResult<Option<SnippetJson>> {
-        let cache_key = snippet_key(key, id);
+        self.cached_or_stored_at(&snippet_key(key, id), key, id)
+            .await
+    }
+
+    /// `cached_or_stored` with the snippet's cache key already made.
+    async fn cached_or_stored_at(
+        &self,
+        cache_key: &str,
+        key: &str,
+        id: &str,
+    ) -> ServiceResult<Option<SnippetJson>> {
         // A key whose drop failed may still hold the old version in the cache: read past it.
-        let ticket = if self.deps.keeper.bypasses(&cache_key) {
+        let ticket = if self.deps.keeper.bypasses(cache_key) {
             None
         } else {
-            match self.deps.cache.lookup(&cache_key).await {
+            match self.deps.cache.lookup(cache_key).await {
                 Ok(Lookup::Hit(bytes)) => {
                     self.deps.metrics.cache("hit");
                     return Ok(Some(SnippetJson(bytes)));
@@ -369,7 +433,7 @@ impl SnippetService {
             if let Err(e) = self
                 .deps
                 .cache
-                .fill(&cache_key, bytes.clone(), ttl, ticket)
+                .fill(cache_key, bytes.clone(), ttl, ticket)
                 .await
             {
                 tracing::debug!(error = %e, "cache write failed");
