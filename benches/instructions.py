@@ -3,7 +3,7 @@
 not move, for comparing the service's hot paths with the ceiling and with earlier versions.
 
     python3 benches/instructions.py [--backend embedded|postgres] [--seconds 10] [--no-build]
-                                    [--baseline BINARY]
+                                    [--baseline BINARY] [--keep-profiles DIR]
 
 Runs the ceiling and then the service under `valgrind --tool=callgrind`, warms each up, zeroes
 the counters, sends warm `GET /api/v1/snippets/{id}` for --seconds over 4 connections (the
@@ -30,7 +30,10 @@ LEADERS = 12
 COST_LINE = re.compile(r"^\s*[\d,]+\s+\(\s*(?P<share>[\d.]+)%\)\s+(?P<where>.+?)(\s+\[[^]]*\])?$")
 
 
-def count(cmd, env, port, ready_url, wrk_env, seconds, workdir, any_status=False):
+KEEP = None  # --keep-profiles: where each run's callgrind dump is copied, named after the run
+
+
+def count(cmd, env, port, ready_url, wrk_env, seconds, workdir, any_status=False, name="run"):
     """Starts `cmd` under callgrind, serving on `port` and ready once `ready_url` answers 200 (or
     anything, with any_status), and returns (instructions per request, requests, leaders)."""
     out_file = Path(workdir) / "callgrind.out"
@@ -53,6 +56,9 @@ def count(cmd, env, port, ready_url, wrk_env, seconds, workdir, any_status=False
         proc.wait(timeout=60)
     report = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100",
                              f"{out_file}.1"], capture_output=True, text=True, check=True).stdout
+    if KEEP:
+        KEEP.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f"{out_file}.1", KEEP / f"{name}.callgrind")
     for dump in Path(workdir).glob("callgrind.out*"):
         dump.unlink()
     return parse(report, measured["requests"])
@@ -98,7 +104,7 @@ def baseline_reads(args, env, token, wrk_env, workdir):
             service.terminate()
             service.wait(timeout=30)
         counted = count([binary], env, run.API, f"http://127.0.0.1:{run.HEALTH}/health/ready",
-                        dict(wrk_env, BENCH_IDS=ids), args.seconds, workdir)
+                        dict(wrk_env, BENCH_IDS=ids), args.seconds, workdir, name="baseline")
         return (f"GET /api/v1/snippets/{{id}} warm (baseline {args.baseline.name}, {args.backend})",
                 counted)
     finally:
@@ -113,7 +119,11 @@ def main():
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--baseline", type=Path, default=None,
                    help="another build of the service whose own warm reads are counted too")
+    p.add_argument("--keep-profiles", type=Path, default=None,
+                   help="a directory to keep each run's callgrind dump in, for callgrind_annotate")
     args = p.parse_args()
+    global KEEP
+    KEEP = args.keep_profiles
     env, token, wrk_env = run.prepare(args, "valgrind")
     workdir = tempfile.mkdtemp(prefix="pieces-instr-")
     cleanup_db = None
@@ -122,7 +132,7 @@ def main():
                     count([run.RELEASE / "examples" / "ceiling", run.CEILING], env, run.CEILING,
                           # No token: any answer (401) means it is listening.
                           f"http://127.0.0.1:{run.CEILING}/api/v1/snippets/{wrk_env['BENCH_IDS']}",
-                          wrk_env, args.seconds, workdir, any_status=True))]
+                          wrk_env, args.seconds, workdir, any_status=True, name="ceiling"))]
         if args.baseline:
             results.append(baseline_reads(args, env, token, wrk_env, workdir))
         if args.backend == "postgres":
@@ -142,13 +152,13 @@ def main():
         results.append((f"GET /api/v1/snippets/{{id}} warm ({args.backend})",
                         count([run.RELEASE / "pieces-connector"], env, run.API,
                               f"http://127.0.0.1:{run.HEALTH}/health/ready", wrk_env,
-                              args.seconds, workdir)))
+                              args.seconds, workdir, name="own")))
         # The same reads by a member of a team workspace of 200: the role check's cost.
         team_env = dict(wrk_env, BENCH_IDS=",".join(team_ids), BENCH_TOKEN=member)
         results.append((f"GET /api/v1/snippets/{{id}} warm, team member ({args.backend})",
                         count([run.RELEASE / "pieces-connector"], env, run.API,
                               f"http://127.0.0.1:{run.HEALTH}/health/ready", team_env,
-                              args.seconds, workdir)))
+                              args.seconds, workdir, name="team")))
         base = results[0][1][0]
         for name, (per_request, requests, leaders) in results:
             print(f"\n{name}: {per_request:,.0f} instructions/request "
