@@ -65,6 +65,18 @@ async fn a_token_limited_to_a_workspace_reaches_that_workspace_only() {
         )
         .await;
     expect_error(elsewhere, StatusCode::NOT_FOUND, "not_found").await;
+    // A team snippet whose place (and its workspace's roles) this replica already holds from
+    // the owner's reads, in a workspace outside the token's: 404 just the same.
+    let other_ws = team(&app, &alice).await;
+    let other = app
+        .create(&alice, &in_workspace("other team's", &other_ws))
+        .await;
+    let other_path = format!("/api/v1/snippets/{other}");
+    for _ in 0..2 {
+        assert_eq!(app.get(&other_path, &alice).await.status(), StatusCode::OK);
+    }
+    let known_elsewhere = app.with_token(Method::GET, &other_path, &token, None).await;
+    expect_error(known_elsewhere, StatusCode::NOT_FOUND, "not_found").await;
     let named = app
         .with_token(
             Method::GET,
