@@ -1,7 +1,7 @@
 //! Several replicas sharing one PostgreSQL and one Redis act as one service.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::{expect_error, page_field, snippet, status_json, user, Backend, TestApp};
 
@@ -142,4 +142,83 @@ async fn a_search_on_one_replica_sees_changes_made_through_another() {
 /// The titles a search for "needle" answers `user` through `app`, newest first.
 async fn needles(app: &TestApp, user: &str) -> Vec<String> {
     page_field(&app.listing("q=needle", user).await, "title")
+}
+
+/// A page of `?workspace=all` kept on one replica is answered again only while none of its
+/// workspaces changed, whichever replica changed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_page_of_all_workspaces_follows_changes_made_through_another_replica() {
+    let Some(backend) = Backend::postgres(
+        "a_kept_page_of_all_workspaces_follows_changes_made_through_another_replica",
+    )
+    .await
+    else {
+        return;
+    };
+    let (one, two) = tokio::join!(TestApp::start(&backend), TestApp::start(&backend));
+    let (alice, bob) = (user(), user());
+    let (status, made) = status_json(
+        one.post("/api/v1/workspaces", &bob, &json!({"name": "bob's team"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let team = made["id"].as_str().expect("an id").to_owned();
+    let (status, _) = status_json(one.put_member(&team, &bob, &alice, "writer").await).await;
+    assert_eq!(status, StatusCode::OK);
+    let in_team = |title: &str| {
+        let mut body = snippet(title);
+        body["workspace"] = json!(team);
+        body
+    };
+    one.create(&alice, &snippet("own one")).await;
+    let teams = one.create(&bob, &in_team("team one")).await;
+    let titles = |page: Value| page_field(&page, "title");
+    let all = "workspace=all&limit=10";
+
+    assert_eq!(
+        titles(one.listing(all, &alice).await),
+        ["team one", "own one"]
+    );
+    assert_eq!(
+        titles(one.listing(all, &alice).await),
+        ["team one", "own one"]
+    );
+    two.create(&bob, &in_team("team two")).await;
+    assert_eq!(
+        titles(one.listing(all, &alice).await),
+        ["team two", "team one", "own one"],
+        "created elsewhere"
+    );
+    let path = format!("/api/v1/snippets/{teams}");
+    let status = two
+        .patch(&path, &bob, &json!({"title": "team one, renamed"}))
+        .await
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    let page = one.listing(all, &alice).await;
+    assert_eq!(
+        titles(page.clone()),
+        ["team two", "team one, renamed", "own one"],
+        "changed elsewhere"
+    );
+    assert_eq!(page["total"], 3);
+    assert_eq!(
+        two.delete(&path, &bob).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let page = one.listing(all, &alice).await;
+    assert_eq!(
+        (titles(page.clone()), page["total"].as_i64()),
+        (vec!["team two".to_owned(), "own one".to_owned()], Some(2)),
+        "deleted elsewhere"
+    );
+    // Read four times (the first, and after each change elsewhere) and kept once.
+    let read = one
+        .metric("pieces_merged_pages_total", &["result=\"read\""])
+        .await;
+    let kept = one
+        .metric("pieces_merged_pages_total", &["result=\"kept\""])
+        .await;
+    assert_eq!((read, kept), (4.0, 1.0));
 }

@@ -32,6 +32,7 @@ fn ids(page: &Value) -> Vec<String> {
 
 on_each_backend!(
     a_listing_of_all_workspaces_merges_every_readable_one_newest_first,
+    a_kept_page_of_all_workspaces_changes_with_any_of_them,
     a_snippet_moves_to_another_workspace_with_everything_it_holds
 );
 
@@ -297,4 +298,76 @@ async fn a_snippet_moves_to_another_workspace_with_everything_it_holds(backend: 
     .await;
     assert_eq!(status, StatusCode::OK, "{same}");
     assert_eq!(same["updated_at"], back["updated_at"]);
+}
+
+/// A page of `?workspace=all` asked again is answered from what was kept only while none of
+/// its workspaces changed: a create, an edit, a move, a deletion or a new workspace shows at
+/// once.
+async fn a_kept_page_of_all_workspaces_changes_with_any_of_them(backend: Backend) {
+    let app = TestApp::start(&backend).await;
+    let (alice, bob) = (user(), user());
+    let team = workspace(&app, &bob, "bob's team").await;
+    let (status, _) = status_json(app.put_member(&team, &bob, &alice, "writer").await).await;
+    assert_eq!(status, StatusCode::OK);
+    create_in(&app, &alice, "personal", "own one", &[]).await;
+    let shared = create_in(&app, &bob, &team, "team one", &[]).await;
+    let all = "workspace=all&limit=10";
+    let titles = |page: &Value| page_field(page, "title");
+
+    assert_eq!(
+        titles(&app.listing(all, &alice).await),
+        ["team one", "own one"]
+    );
+    assert_eq!(
+        titles(&app.listing(all, &alice).await),
+        ["team one", "own one"]
+    );
+    create_in(&app, &bob, &team, "team two", &[]).await;
+    assert_eq!(
+        titles(&app.listing(all, &alice).await),
+        ["team two", "team one", "own one"],
+        "a create in one of them"
+    );
+    let path = format!("/api/v1/snippets/{shared}");
+    let edited = app
+        .patch(&path, &bob, &json!({"title": "team one, edited"}))
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    assert_eq!(
+        titles(&app.listing(all, &alice).await),
+        ["team two", "team one, edited", "own one"],
+        "an edit"
+    );
+    let moved = app
+        .patch(&path, &bob, &json!({"workspace": "personal"}))
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let page = app.listing(all, &alice).await;
+    assert_eq!(
+        (titles(&page), page["total"].as_i64()),
+        (vec!["team two".to_owned(), "own one".to_owned()], Some(2)),
+        "a move out of the caller's reach"
+    );
+    let second = workspace(&app, &alice, "alice's own team").await;
+    create_in(&app, &alice, &second, "second team's", &[]).await;
+    assert_eq!(
+        titles(&app.listing(all, &alice).await),
+        ["second team's", "team two", "own one"],
+        "a workspace joined"
+    );
+    let own = ids(&app.listing(all, &alice).await)[2].clone();
+    let deleted = app.delete(&format!("/api/v1/snippets/{own}"), &alice).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        titles(&app.listing(all, &alice).await),
+        ["second team's", "team two"],
+        "a deletion"
+    );
+    let kept = app
+        .metric("pieces_merged_pages_total", &["result=\"kept\""])
+        .await;
+    assert_eq!(
+        kept, 2.0,
+        "the second ask, and the one after the workspace was joined"
+    );
 }

@@ -63,6 +63,8 @@ pub mod labels {
     /// `result` of `pieces_search_pages_total`: a kept page brought up to date, or a page
     /// found afresh.
     pub const SEARCH_PAGE_RESULTS: &[&str] = &["kept", "found"];
+    /// `result` of `pieces_merged_pages_total`: a kept page still current, or a page read.
+    pub const MERGED_PAGE_RESULTS: &[&str] = &["kept", "read"];
 }
 
 pub struct Metrics {
@@ -100,6 +102,8 @@ pub struct Metrics {
     pub near_cache_invalidation_lag: Histogram,
     /// PostgreSQL text-search pages, by how each was found.
     pub search_pages: IntCounterVec,
+    /// PostgreSQL pages of `?workspace=all`: answered from a kept page, or read.
+    pub merged_pages: IntCounterVec,
     /// Snippets not yet embedded by the configured model.
     pub embeddings_backlog: IntGauge,
     /// Snippets embedded (or found unchanged, or failed), by outcome.
@@ -209,6 +213,13 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            merged_pages: IntCounterVec::new(
+                Opts::new(
+                    "pieces_merged_pages_total",
+                    "PostgreSQL pages over several workspaces: a kept page still current, or read",
+                ),
+                &["result"],
+            )?,
             embeddings_backlog: IntGauge::new(
                 "pieces_embeddings_backlog",
                 "Snippets not yet embedded by the configured model",
@@ -252,6 +263,7 @@ impl Metrics {
         r.register(Box::new(metrics.near_cache_requests.clone()))?;
         r.register(Box::new(metrics.near_cache_invalidation_lag.clone()))?;
         r.register(Box::new(metrics.search_pages.clone()))?;
+        r.register(Box::new(metrics.merged_pages.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.embedding_model.clone()))?;
@@ -300,6 +312,9 @@ impl Metrics {
         }
         for result in SEARCH_PAGE_RESULTS {
             self.search_pages.with_label_values(&[result]);
+        }
+        for result in MERGED_PAGE_RESULTS {
+            self.merged_pages.with_label_values(&[result]);
         }
         for tool in MCP_TOOLS {
             for outcome in MCP_OUTCOMES {

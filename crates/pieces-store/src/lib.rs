@@ -9,6 +9,7 @@ mod error;
 pub mod feed;
 mod group_commit;
 mod history;
+mod merged_pages;
 mod outbox_queue;
 mod postgres;
 mod postgres_insert;
@@ -296,7 +297,7 @@ pub async fn connect(
             })
         }
         DatabaseUrl::Sqlite(url) => {
-            let store = SqliteStore::connect(url, timeout, keeping).await?;
+            let store = SqliteStore::connect(url, timeout, keeping, metrics).await?;
             Ok(Stores {
                 outbox: Arc::new(BatchedOutbox::spawn(store.writer().clone())),
                 tokens: Arc::new(tokens::SqliteTokens {

@@ -14,12 +14,14 @@ use super::audit;
 use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::history::{self, Keeping, Kept};
+use super::merged_pages::MergedPages;
 use super::row::{
     bind_content, into_listed, into_snippets, json_text, SnippetRow, LISTED_COLUMNS,
     SNIPPET_COLUMNS,
 };
 use super::trash;
 use super::{text_search, to_micros, Conditions, Removal, SnippetStore, StoreError, Written};
+use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
 use pieces_model::workspace::api_id;
 use pieces_model::{Change, EventPlan, NewEvent, Recorded};
@@ -41,6 +43,8 @@ pub struct SqliteStore {
     /// Creates, committed in groups on the writer.
     creates: CreateBatcher,
     keeping: Keeping,
+    /// Unfiltered pages over several workspaces, kept while they do not change.
+    pub(super) merged: MergedPages,
 }
 
 impl SqliteStore {
@@ -48,6 +52,7 @@ impl SqliteStore {
         url: &str,
         timeout: Duration,
         keeping: Keeping,
+        metrics: &Metrics,
     ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -82,6 +87,7 @@ impl SqliteStore {
             readers,
             creates,
             keeping,
+            merged: MergedPages::new(metrics),
         })
     }
 
@@ -433,6 +439,9 @@ impl SnippetStore for SqliteStore {
         keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError> {
+        if keys.len() > 1 && MergedPages::keeps(filter) {
+            return self.merged_page(keys, filter).await;
+        }
         let (rows, total) = self
             .page::<SnippetRow>(&LISTED_COLUMNS, keys, filter)
             .await?;
@@ -688,9 +697,15 @@ mod tests {
     async fn a_tag_listing_walks_the_tags_index_newest_first_without_a_sort() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/pieces.db", dir.path().display());
-        let store = SqliteStore::connect(&url, Duration::from_secs(3), Keeping { versions: 100 })
-            .await
-            .expect("store");
+        let metrics = Metrics::new().expect("metrics");
+        let store = SqliteStore::connect(
+            &url,
+            Duration::from_secs(3),
+            Keeping { versions: 100 },
+            &metrics,
+        )
+        .await
+        .expect("store");
         let filter = |tag: Option<&str>, language: Option<&str>| ListFilter {
             limit: 10,
             offset: 0,

@@ -10,10 +10,11 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::QueryBuilder;
 
+use super::row::{into_listed, SnippetRow, LISTED_COLUMNS};
 use super::sqlite::SqliteStore;
 use super::StoreError;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
-use pieces_model::ListFilter;
+use pieces_model::{ListFilter, Listed};
 
 impl SqliteStore {
     /// The page `filter` asks for over the workspaces `keys`, with `columns` (qualified by
@@ -58,11 +59,58 @@ impl SqliteStore {
         if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
             return Ok((Vec::new(), total));
         }
+        let rows = self.rows_across(columns, keys, filter, &searches).await?;
+        Ok((rows, total))
+    }
+
+    /// An unfiltered page over the workspaces `keys` (see `MergedPages`), and their total.
+    pub(super) async fn merged_page(
+        &self,
+        keys: &[String],
+        filter: &ListFilter,
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
+        let asked: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT COALESCE((SELECT last_seq FROM change_positions WHERE user_id = asked.value), 0), \
+                    (SELECT COALESCE(SUM(n), 0) FROM snippet_counts \
+                     WHERE user_id IN (SELECT value FROM json_each(?1))) \
+             FROM json_each(?1) AS asked ORDER BY asked.key",
+        )
+        .bind(serde_json::to_string(keys).unwrap_or_default())
+        .fetch_all(self.readers())
+        .await?;
+        let total = asked.first().map_or(0, |(_, total)| *total);
+        if total <= filter.offset {
+            return Ok((Vec::new(), total));
+        }
+        let positions: Vec<i64> = asked.into_iter().map(|(position, _)| position).collect();
+        if let Some(rows) = self.merged.kept(keys, filter, &positions) {
+            return Ok((rows, total));
+        }
+        let searches = vec![None; keys.len()];
+        let rows: Vec<SnippetRow> = self
+            .rows_across(&LISTED_COLUMNS, keys, filter, &searches)
+            .await?;
+        let rows = into_listed(rows)?;
+        self.merged.keep(keys, filter, positions, &rows);
+        Ok((rows, total))
+    }
+
+    /// The rows of the page over the workspaces `keys`, each with its text search (if any).
+    async fn rows_across<T>(
+        &self,
+        columns: &str,
+        keys: &[String],
+        filter: &ListFilter,
+        searches: &[Option<String>],
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+    {
         let depth = filter.offset + filter.limit;
         let mut q = QueryBuilder::new(format!(
             "SELECT {columns} FROM snippets WHERE snippets.seq IN (SELECT merge_seq FROM ("
         ));
-        for (i, (key, fts)) in keys.iter().zip(&searches).enumerate() {
+        for (i, (key, fts)) in keys.iter().zip(searches).enumerate() {
             if i > 0 {
                 q.push(" UNION ALL ");
             }
@@ -80,7 +128,6 @@ impl SqliteStore {
             .push(" OFFSET ")
             .push_bind(filter.offset)
             .push(")) ORDER BY snippets.seq DESC");
-        let rows: Vec<T> = q.build_query_as().fetch_all(self.readers()).await?;
-        Ok((rows, total))
+        Ok(q.build_query_as().fetch_all(self.readers()).await?)
     }
 }

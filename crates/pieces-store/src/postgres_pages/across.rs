@@ -28,6 +28,19 @@ where
     if total <= filter.offset && total <= SEARCH_TOTAL_CAP {
         return Ok((Vec::new(), total));
     }
+    Ok((rows(pool, columns, keys, filter).await?, total))
+}
+
+/// The page `filter` asks for over the workspaces `keys`, with `columns` of its rows.
+pub async fn rows<T>(
+    pool: &PgPool,
+    columns: &str,
+    keys: &[String],
+    filter: &ListFilter,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
     let depth = filter.offset + filter.limit;
     let mut q = QueryBuilder::new(format!(
         "SELECT {columns} FROM snippets WHERE id IN (SELECT id FROM ("
@@ -46,12 +59,10 @@ where
         .push(" OFFSET ")
         .push_bind(filter.offset)
         .push(") ORDER BY created_at DESC, id DESC");
-    let rows = q
-        .build_query_as()
+    Ok(q.build_query_as()
         .persistent(prepare_once(filter))
         .fetch_all(pool)
-        .await?;
-    Ok((rows, total))
+        .await?)
 }
 
 /// The sum of the workspaces' totals: exact from their counters without a filter, each

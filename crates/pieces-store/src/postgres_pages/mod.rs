@@ -9,6 +9,7 @@ pub use sql::push_filters;
 use sqlx::PgPool;
 
 use self::search::Searches;
+use crate::merged_pages::MergedPages;
 use crate::row::{into_listed, SnippetRow, POSTGRES_LISTED_COLUMNS};
 use crate::StoreError;
 use pieces_metrics::Metrics;
@@ -18,12 +19,14 @@ use pieces_model::{ListFilter, Listed};
 pub struct Pages {
     pool: PgPool,
     searches: Searches,
+    merged: MergedPages,
 }
 
 impl Pages {
     pub fn new(pool: PgPool, metrics: &Metrics) -> Self {
         Self {
             searches: Searches::new(pool.clone(), metrics),
+            merged: MergedPages::new(metrics),
             pool,
         }
     }
@@ -38,6 +41,7 @@ impl Pages {
         let user = match keys {
             [] => return Ok((Vec::new(), 0)),
             [user] => user.as_str(),
+            _ if MergedPages::keeps(filter) => return self.merged_page(keys, filter).await,
             _ => {
                 let columns = POSTGRES_LISTED_COLUMNS.as_str();
                 let (rows, total): (Vec<SnippetRow>, i64) =
@@ -60,6 +64,33 @@ impl Pages {
         }
         let page = sql::walk(&self.pool, user, filter, filter.limit, filter.offset).await?;
         Ok((page, total))
+    }
+
+    /// An unfiltered page over the workspaces `keys` (see `MergedPages`), and their total.
+    async fn merged_page(
+        &self,
+        keys: &[String],
+        filter: &ListFilter,
+    ) -> Result<(Vec<Listed>, i64), StoreError> {
+        let (positions, total): (Vec<i64>, i64) = sqlx::query_as(
+            "SELECT ARRAY(SELECT COALESCE((SELECT last_seq FROM change_positions \
+                                           WHERE user_id = asked.key), 0) \
+                          FROM unnest($1::text[]) WITH ORDINALITY AS asked(key, i) ORDER BY i), \
+                    COALESCE((SELECT SUM(n) FROM snippet_counts WHERE user_id = ANY($1)), 0)::int8",
+        )
+        .bind(keys)
+        .fetch_one(&self.pool)
+        .await?;
+        if total <= filter.offset {
+            return Ok((Vec::new(), total));
+        }
+        if let Some(rows) = self.merged.kept(keys, filter, &positions) {
+            return Ok((rows, total));
+        }
+        let columns = POSTGRES_LISTED_COLUMNS.as_str();
+        let rows = into_listed(across::rows(&self.pool, columns, keys, filter).await?)?;
+        self.merged.keep(keys, filter, positions, &rows);
+        Ok((rows, total))
     }
 
     /// The ids of the page `list` would answer, and the same total.
