@@ -1,5 +1,6 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use clap::{Parser, Subcommand};
 use pieces_connector::allocator::SplitBySize;
 use pieces_connector::config::{Settings, LIVE_PATH};
 use pieces_connector::model::NewToken;
+use pieces_connector::store::{backup, DatabaseUrl};
 
 #[global_allocator]
 static GLOBAL: SplitBySize = SplitBySize;
@@ -45,6 +47,18 @@ enum Command {
     },
     /// Exit 0 when the local liveness probe answers 200 (for container health checks).
     Healthcheck,
+    /// Copy the embedded store (DATABASE_URL, a sqlite: URL) to FILE, consistent as of one
+    /// moment, while the service runs or not; the copy is checked before it gets its name.
+    Backup {
+        /// Where the copy goes; it must not exist yet.
+        file: PathBuf,
+    },
+    /// Put the backup FILE in place of the embedded store. Refused while a service (or any
+    /// process) has the store open; the store it replaces is kept beside it, renamed.
+    Restore {
+        /// A backup taken with `backup` (or by BACKUP_INTERVAL_MINUTES).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +88,54 @@ fn main() -> ExitCode {
         } => personal_token(&settings, &user, name, scopes, days),
         Command::Token { user, ttl_secs, .. } => token(&settings, &user, ttl_secs),
         Command::Healthcheck => healthcheck(&settings),
+        Command::Backup { file } => copy_store(&settings, &file, Copy::Backup),
+        Command::Restore { file } => copy_store(&settings, &file, Copy::Restore),
+    }
+}
+
+enum Copy {
+    Backup,
+    Restore,
+}
+
+/// Takes a backup of the embedded store, or puts one back; a line saying what was copied.
+fn copy_store(settings: &Settings, file: &Path, copy: Copy) -> ExitCode {
+    let DatabaseUrl::Sqlite(url) = &settings.database_url else {
+        eprintln!(
+            "DATABASE_URL: names PostgreSQL; back it up with its own tools (pg_dump, or the \
+             platform's operator): see README, \"Backups\""
+        );
+        return ExitCode::from(2);
+    };
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread()) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let done = runtime.block_on(async {
+        match copy {
+            Copy::Backup => backup::backup(url, file).await,
+            Copy::Restore => backup::restore(url, file).await,
+        }
+    });
+    match done {
+        Ok(copied) => {
+            let verb = match copy {
+                Copy::Backup => "backed up",
+                Copy::Restore => "restored",
+            };
+            println!(
+                "{verb} {} snippets ({:.1} MiB) to {} in {:.1} s",
+                copied.snippets,
+                copied.bytes as f64 / (1024.0 * 1024.0),
+                copied.path.display(),
+                copied.seconds
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -420,6 +420,9 @@ impl Service {
             trash: state.settings.trash_retention(),
         };
         tokio::spawn(prune(pruner, retention, stop.clone()));
+        if let Some(schedule) = backup_schedule(&state.settings) {
+            tokio::spawn(schedule.run(state.metrics.clone(), stop.clone()));
+        }
         tokio::spawn(give_memory_back(stop.clone()));
         tokio::spawn(keeper.watch(stop.clone()));
         let api = crate::http::build_router(state.clone());
@@ -578,6 +581,21 @@ const PRUNE_BATCH: i64 = 1_000;
 
 /// Deletes change-stream events past their retention and expired contexts, a bounded batch at
 /// a time, so the store never holds a long lock for it.
+/// Scheduled backups of the embedded store, when `BACKUP_INTERVAL_MINUTES` asks for them
+/// (the settings allow them on the embedded store only).
+fn backup_schedule(settings: &Settings) -> Option<crate::service::BackupSchedule> {
+    let store::DatabaseUrl::Sqlite(url) = &settings.database_url else {
+        return None;
+    };
+    let dir = settings.backup_dir.clone()?;
+    (settings.backup_interval_minutes > 0).then(|| crate::service::BackupSchedule {
+        url: url.clone(),
+        dir,
+        every: Duration::from_secs(settings.backup_interval_minutes * 60),
+        keep: settings.backup_keep,
+    })
+}
+
 /// How long what the pruner deletes is kept.
 struct Retention {
     events: Duration,

@@ -31,6 +31,7 @@ mod assist_cache;
 mod assist_providers;
 mod assist_stream;
 mod auth;
+mod backups;
 mod cache;
 mod connections;
 mod errors;

@@ -77,6 +77,9 @@ pub const ENV_VARS: &[&str] = &[
     "AUDIT_RETENTION_DAYS",
     "HISTORY_MAX_VERSIONS",
     "TRASH_RETENTION_DAYS",
+    "BACKUP_DIR",
+    "BACKUP_INTERVAL_MINUTES",
+    "BACKUP_KEEP",
     "SHARE_RATE_PER_MINUTE",
     "STREAM_MAX_PER_USER",
     "CLIENT_WRITE_TIMEOUT_SECS",
@@ -170,6 +173,12 @@ pub struct Settings {
     pub history_max_versions: u32,
     /// How long a deleted snippet stays in the trash before it is erased.
     pub trash_retention_days: u64,
+    /// Where scheduled backups of the embedded store go.
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// Minutes between scheduled backups of the embedded store; 0 takes none.
+    pub backup_interval_minutes: u64,
+    /// Scheduled backups kept; older ones are deleted.
+    pub backup_keep: usize,
     /// Share-link requests one client address may make per minute.
     pub share_rate_per_minute: u32,
     pub stream_max_per_user: usize,
@@ -251,6 +260,9 @@ impl Default for Settings {
             audit_retention_days: 365,
             history_max_versions: 100,
             trash_retention_days: 30,
+            backup_dir: None,
+            backup_interval_minutes: 0,
+            backup_keep: 7,
             share_rate_per_minute: 60,
             stream_max_per_user: 16,
             client_write_timeout_secs: 30,

@@ -9,6 +9,9 @@ use pieces_model::Provider;
 
 /// The most versions `HISTORY_MAX_VERSIONS` may keep.
 const HISTORY_MAX_VERSIONS_CEILING: u32 = 10_000;
+/// The longest `BACKUP_INTERVAL_MINUTES` (a week) and the most `BACKUP_KEEP`.
+const BACKUP_INTERVAL_CEILING: u64 = 7 * 24 * 60;
+const BACKUP_KEEP_CEILING: usize = 1_000;
 
 impl Settings {
     /// Refuses a value no type can rule out, naming its variable.
@@ -53,6 +56,7 @@ impl Settings {
         }
         self.validate_ai()?;
         self.validate_embeddings()?;
+        self.validate_backups()?;
         if let Some(url) = &self.redis_url {
             let url = url.expose_secret();
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -104,6 +108,34 @@ impl Settings {
             if origin.parse::<http::HeaderValue>().is_err() || !origin.contains("://") {
                 return fail("CORS_ALLOWED_ORIGINS", "holds an origin that is not a URL");
             }
+        }
+        Ok(())
+    }
+
+    /// Scheduled backups: of the embedded store only, with a directory and sane bounds.
+    fn validate_backups(&self) -> Result<(), ConfigError> {
+        let fail = |var: &str, why: &str| Err(ConfigError(format!("{var}: {why}")));
+        if !(1..=BACKUP_KEEP_CEILING).contains(&self.backup_keep) {
+            return fail("BACKUP_KEEP", "must be between 1 and 1000");
+        }
+        if self.backup_interval_minutes > BACKUP_INTERVAL_CEILING {
+            return fail(
+                "BACKUP_INTERVAL_MINUTES",
+                "must be at most 10080 (a week); 0 takes no scheduled backups",
+            );
+        }
+        if self.backup_interval_minutes == 0 {
+            return Ok(());
+        }
+        if self.backup_dir.is_none() {
+            return fail("BACKUP_DIR", "is required with BACKUP_INTERVAL_MINUTES");
+        }
+        if !self.database_url.is_embedded() {
+            return fail(
+                "BACKUP_INTERVAL_MINUTES",
+                "backs up the embedded store only; back up PostgreSQL with its own tools \
+                 (pg_dump, or the platform's operator)",
+            );
         }
         Ok(())
     }

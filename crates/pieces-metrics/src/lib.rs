@@ -65,6 +65,8 @@ pub mod labels {
     pub const SEARCH_PAGE_RESULTS: &[&str] = &["kept", "found"];
     /// `result` of `pieces_merged_pages_total`: a kept page still current, or a page read.
     pub const MERGED_PAGE_RESULTS: &[&str] = &["kept", "read"];
+    /// `outcome` of `pieces_backups_total`.
+    pub const BACKUP_OUTCOMES: &[&str] = &["ok", "failed"];
 }
 
 pub struct Metrics {
@@ -104,6 +106,10 @@ pub struct Metrics {
     pub search_pages: IntCounterVec,
     /// PostgreSQL pages of `?workspace=all`: answered from a kept page, or read.
     pub merged_pages: IntCounterVec,
+    /// When the embedded store's last scheduled backup was taken (Unix seconds; 0: none).
+    pub last_backup: IntGauge,
+    /// Scheduled backups of the embedded store, by outcome.
+    pub backups: IntCounterVec,
     /// Snippets not yet embedded by the configured model.
     pub embeddings_backlog: IntGauge,
     /// Snippets embedded (or found unchanged, or failed), by outcome.
@@ -220,6 +226,17 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            last_backup: IntGauge::new(
+                "pieces_last_backup_timestamp_seconds",
+                "When the embedded store's last scheduled backup was taken (0: none yet)",
+            )?,
+            backups: IntCounterVec::new(
+                Opts::new(
+                    "pieces_backups_total",
+                    "Scheduled backups of the embedded store, by outcome",
+                ),
+                &["outcome"],
+            )?,
             embeddings_backlog: IntGauge::new(
                 "pieces_embeddings_backlog",
                 "Snippets not yet embedded by the configured model",
@@ -264,6 +281,8 @@ impl Metrics {
         r.register(Box::new(metrics.near_cache_invalidation_lag.clone()))?;
         r.register(Box::new(metrics.search_pages.clone()))?;
         r.register(Box::new(metrics.merged_pages.clone()))?;
+        r.register(Box::new(metrics.last_backup.clone()))?;
+        r.register(Box::new(metrics.backups.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.embedding_model.clone()))?;
@@ -315,6 +334,9 @@ impl Metrics {
         }
         for result in MERGED_PAGE_RESULTS {
             self.merged_pages.with_label_values(&[result]);
+        }
+        for outcome in BACKUP_OUTCOMES {
+            self.backups.with_label_values(&[outcome]);
         }
         for tool in MCP_TOOLS {
             for outcome in MCP_OUTCOMES {

@@ -7,6 +7,7 @@ pub mod outbox;
 
 mod access;
 mod assist;
+mod backups;
 mod cache_keeper;
 mod context;
 mod embedding;
@@ -27,6 +28,7 @@ mod workspaces;
 
 pub use access::Access;
 pub use assist::{AnswerCache, AnswerEvent, AnswerStream, AssistDeps, AssistService};
+pub use backups::BackupSchedule;
 pub use cache_keeper::CacheKeeper;
 pub use context::{ContextDeps, ContextService};
 pub use embedding::{EmbeddingDeps, EmbeddingFailure, EmbeddingService};

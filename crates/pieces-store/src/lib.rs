@@ -2,6 +2,7 @@
 //! each, one implementation per database, chosen once at start-up.
 
 mod audit;
+pub mod backup;
 mod changes;
 mod contexts;
 mod embeddings;

@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 
 use super::audit;
+use super::backup::StoreLock;
 use super::changes::record_in_sqlite;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::history::{self, Keeping, Kept};
@@ -45,6 +46,8 @@ pub struct SqliteStore {
     keeping: Keeping,
     /// Unfiltered pages over several workspaces, kept while they do not change.
     pub(super) merged: MergedPages,
+    /// Held while the store is open, so a restore cannot replace it underneath.
+    _lock: Option<StoreLock>,
 }
 
 impl SqliteStore {
@@ -68,6 +71,12 @@ impl SqliteStore {
                 })?;
             }
         }
+        let file = Path::new(options.get_filename());
+        let lock = if file.as_os_str() == ":memory:" {
+            None
+        } else {
+            Some(StoreLock::shared(file).map_err(|e| StoreError::Unavailable(e.to_string()))?)
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(timeout)
@@ -88,6 +97,7 @@ impl SqliteStore {
             creates,
             keeping,
             merged: MergedPages::new(metrics),
+            _lock: lock,
         })
     }
 
