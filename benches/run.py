@@ -59,8 +59,9 @@ def rss_kib(pid, field="VmRSS"):
 class RssWatch:
     """Samples a process's resident memory while a scenario runs."""
 
-    def __init__(self, pid):
+    def __init__(self, pid, every=0.1):
         self.pid, self.peak, self.samples, self._stop = pid, 0, [], threading.Event()
+        self.every = every
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -68,7 +69,7 @@ class RssWatch:
             kib = rss_kib(self.pid)
             self.samples.append((time.time(), kib))
             self.peak = max(self.peak, kib)
-            self._stop.wait(0.1)
+            self._stop.wait(self.every)
 
     def __enter__(self):
         self._thread.start()

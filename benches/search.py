@@ -4,6 +4,7 @@ snippets, on the embedded store or PostgreSQL, with the local embedding model.
 
     python3 benches/search.py [--backend embedded|postgres] [--sizes 100000,1000000]
                               [--model-dir models/all-MiniLM-L6-v2] [--duration 10] [--team]
+                              [--alternate ROUNDS]
 
 Snippets and their embeddings are seeded straight into the database: computing a million
 embeddings with the model would take hours, and what is measured here is the cost of a
@@ -16,7 +17,10 @@ caches them. Also measured: creates/s with the model on and off (the embeddings 
 are computed behind them), and resident memory with each collection's index built. With
 --team the snippets of each size are a team workspace's (of 200 members) instead of one
 user's, and a member searches them (`?workspace=`): the role check and the per-workspace
-index and counts, at scale.
+index and counts, at scale. With --alternate ROUNDS, one store holds both, one user's
+snippets and a team's of the same size, and each mode is measured on each in turn, ROUNDS
+times (the order swapped each round), then the team's p99 over the user's in each round: a
+comparison that one run's drift moves less than two runs apart.
 """
 
 import argparse
@@ -110,6 +114,9 @@ def main():
                    help="also measure creates/s with the model on and off")
     p.add_argument("--team", action="store_true",
                    help="each size is a team workspace's snippets, searched by one of its 200 members")
+    p.add_argument("--alternate", type=int, default=0, metavar="ROUNDS",
+                   help="seed one user's and a team's snippets of each size in one store and "
+                        "measure each mode on both in turn, ROUNDS times")
     p.add_argument("--no-build", action="store_true")
     args = p.parse_args()
     base_env, _, wrk_env = run.prepare(args)
@@ -148,9 +155,17 @@ def main():
                 row(f"POST /api/v1/snippets ({label})", post, ceiling_rps, w.peak)
                 stop(proc)
         env.update(fresh_store("search"))
+        if args.alternate:
+            # Two collections of the largest size searched in turn: both indexes must fit, or
+            # each turn would measure the other's eviction and rebuild instead of a search.
+            largest = max(int(s) for s in args.sizes.split(",") if s)
+            env["VECTOR_INDEX_MAX_BYTES"] = str(max(256 << 20, 2 * largest * 256))
         proc = start(env, workdir)
         model = model_id()
         for n in (int(s) for s in args.sizes.split(",") if s):
+            if args.alternate:
+                alternate(args, env, base_env, wrk_env, proc, model, n, ceiling_rps)
+                continue
             user = f"search-{n}"
             user_env = dict(wrk_env, BENCH_TOKEN=run.mint_token(base_env, user))
             whose = "one user"
@@ -159,23 +174,9 @@ def main():
                 user, member = run.team_workspace(base_env, user_env["BENCH_TOKEN"], 199)
                 user_env = dict(user_env, BENCH_TOKEN=member, BENCH_WORKSPACE=user)
                 whose = "a team (member)"
-            t0 = time.time()
-            seed(env["DATABASE_URL"], user, n, model)
-            run.seed_listing.settle(env["DATABASE_URL"])
-            if args.backend == "postgres":
-                run.sh("psql", env["DATABASE_URL"], "-qc", "VACUUM ANALYZE snippet_embeddings",
-                       stdout=subprocess.DEVNULL)
-            seeded = time.time() - t0
-            t0 = time.time()
             within = f"&workspace={user}" if args.team else ""
-            first = call("GET", f"/api/v1/snippets?q=word1&mode=semantic{within}", user_env["BENCH_TOKEN"])
-            built = time.time() - t0
-            for i in range(1, 101):  # each word's query vector once, as a user's first search
-                call("GET", f"/api/v1/snippets?q=word{i}&mode=semantic&limit=1{within}",
-                     user_env["BENCH_TOKEN"])
-            print(f"  ({n} snippets with embeddings seeded in {seeded:.0f} s; first semantic search, "
-                  f"building the index, {built * 1000:.0f} ms; {len(first['snippets'])} results; "
-                  f"RSS {run.rss_kib(proc.pid) / 1024:.1f} MiB)", flush=True)
+            seed_collection(args, env, user, n, model, user_env["BENCH_TOKEN"], within)
+            print(f"  (RSS {run.rss_kib(proc.pid) / 1024:.1f} MiB with the index built)", flush=True)
             for mode in ("text", "semantic", "hybrid"):
                 with RssWatch(proc.pid) as w:
                     r = wrk("search.lua", api, args, dict(user_env, BENCH_MODE=mode))
@@ -185,6 +186,57 @@ def main():
     finally:
         for cleanup in cleanups:
             run.drop_database(*cleanup)
+
+
+def seed_collection(args, env, user, n, model, token, within=""):
+    """Seeds `n` snippets under stored key `user` and builds its index with a first semantic
+    search (then each word's query vector once, as a user's first searches)."""
+    t0 = time.time()
+    seed(env["DATABASE_URL"], user, n, model)
+    run.seed_listing.settle(env["DATABASE_URL"])
+    if args.backend == "postgres":
+        run.sh("psql", env["DATABASE_URL"], "-qc", "VACUUM ANALYZE snippet_embeddings",
+               stdout=subprocess.DEVNULL)
+    seeded = time.time() - t0
+    t0 = time.time()
+    call("GET", f"/api/v1/snippets?q=word1&mode=semantic{within}", token)
+    built = time.time() - t0
+    for i in range(1, 101):
+        call("GET", f"/api/v1/snippets?q=word{i}&mode=semantic&limit=1{within}", token)
+    print(f"  ({n} snippets of {user} seeded in {seeded:.0f} s; index built by the first "
+          f"semantic search in {built * 1000:.0f} ms)", flush=True)
+
+
+def alternate(args, env, base_env, wrk_env, proc, model, n, ceiling_rps):
+    """One user's `n` snippets and a team's `n` in one store, each mode measured on both in
+    turn, `args.alternate` rounds; prints the team's p99 over the user's per round."""
+    user = f"search-{n}"
+    user_env = dict(wrk_env, BENCH_TOKEN=run.mint_token(base_env, user))
+    owner = run.mint_token(base_env, f"search-owner-{n}")
+    ws, member = run.team_workspace(base_env, owner, 199)
+    team_env = dict(wrk_env, BENCH_TOKEN=member, BENCH_WORKSPACE=ws)
+    seed_collection(args, env, user, n, model, user_env["BENCH_TOKEN"])
+    seed_collection(args, env, ws, n, model, member, f"&workspace={ws}")
+    ratios = {mode: [] for mode in ("text", "semantic", "hybrid")}
+    for round_ in range(args.alternate):
+        order = [("one user", user_env), ("a team (member)", team_env)]
+        if round_ % 2:
+            order.reverse()
+        for mode in ratios:
+            p99 = {}
+            for whose, who_env in order:
+                with RssWatch(proc.pid) as w:
+                    r = wrk("search.lua", API_URL, args, dict(who_env, BENCH_MODE=mode))
+                row(f"?q= {mode}, {n} of {whose}, round {round_ + 1}", r, ceiling_rps, w.peak)
+                p99[whose] = r["p99_us"]
+            ratios[mode].append(p99["a team (member)"] / max(p99["one user"], 1))
+    for mode, values in ratios.items():
+        listed = ", ".join(f"{v:.2f}" for v in values)
+        print(f"  {mode}: team p99 / user p99 per round {listed}; median "
+              f"{sorted(values)[len(values) // 2]:.2f}", flush=True)
+
+
+API_URL = f"http://127.0.0.1:{API}"
 
 
 if __name__ == "__main__":

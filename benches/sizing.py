@@ -55,6 +55,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (the benchmark's shared helpers)
 import search  # noqa: E402  (the benchmark's seeding SQL)
 import seed_listing  # noqa: E402
 
@@ -79,27 +80,6 @@ def rss(pid, field="VmRSS"):
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-class Peak:
-    """The highest resident memory of a process while a step runs, sampled every 20 ms."""
-
-    def __init__(self, pid):
-        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        while not self.stop.is_set():
-            self.peak = max(self.peak, rss(self.pid))
-            self.stop.wait(0.02)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
 
 
 def call(method, path, token, body=None, timeout=60):
@@ -251,7 +231,7 @@ def main():
             figures["index_built"] = rss(proc.pid)
 
         alice, carol = token("sizing-alice"), token("sizing-carol")
-        with Peak(proc.pid) as saving:
+        with run.RssWatch(proc.pid, every=0.02) as saving:
             for n in range(100):
                 status, _ = call("POST", "/api/v1/snippets", alice,
                                  {"title": f"big {n}", "code": big_code(n), "language": "text"})
@@ -261,11 +241,11 @@ def main():
                 while backlog() > 0 and time.time() < deadline:
                     time.sleep(0.5)
                 figures["backlog_left"] = backlog()
-        figures["saving_100_big_peak"] = saving.peak
+        figures["saving_100_big_peak"] = saving.peak / 1024
         time.sleep(2)
         figures["before_burst"] = rss(proc.pid)
 
-        with Peak(proc.pid) as burst:
+        with run.RssWatch(proc.pid, every=0.02) as burst:
             stalled = [never_reading(get("/api/v1/events?since=0", alice, "Accept: text/event-stream\r\n"))
                        for _ in range(7)]
             stalled += [never_reading(get("/api/v1/ws?since=0", alice, WS)) for _ in range(4)]
@@ -297,7 +277,7 @@ def main():
                 s.close()
             time.sleep(6)
         figures["burst_statuses"] = sorted(set(results))
-        figures["burst_peak"] = burst.peak
+        figures["burst_peak"] = burst.peak / 1024
         figures["after_burst"] = rss(proc.pid)
         figures["hwm"] = rss(proc.pid, "VmHWM")
     finally:

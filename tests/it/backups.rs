@@ -65,6 +65,16 @@ async fn create(http: &reqwest::Client, api: &str, token: &str, n: usize) -> Opt
     body["snippet_id"].as_str().map(str::to_owned)
 }
 
+/// The status `GET /api/v1/snippets/{id}` answers.
+async fn read_status(http: &reqwest::Client, api: &str, token: &str, id: &str) -> StatusCode {
+    http.get(format!("{api}/api/v1/snippets/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("answer")
+        .status()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_writes_restores_every_snippet_acknowledged_before_it() {
     let backend = Backend::sqlite();
@@ -124,14 +134,9 @@ async fn a_backup_taken_under_writes_restores_every_snippet_acknowledged_before_
     );
     let restored = ServiceProcess::start(&fresh, &[]).await;
     for id in &before {
-        let found = http
-            .get(format!("{}/api/v1/snippets/{id}", restored.api))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("answer");
+        let found = read_status(&http, &restored.api, &token, id).await;
         assert_eq!(
-            found.status(),
+            found,
             StatusCode::OK,
             "{id} was acknowledged before the backup"
         );
@@ -176,13 +181,8 @@ async fn a_restore_is_refused_while_a_service_uses_the_store_and_changes_nothing
         "{}",
         text(&out.stderr)
     );
-    let found = http
-        .get(format!("{}/api/v1/snippets/{kept}", service.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(found.status(), StatusCode::OK, "the store is as it was");
+    let found = read_status(&http, &service.api, &token, &kept).await;
+    assert_eq!(found, StatusCode::OK, "the store is as it was");
     service.stop().await;
 
     // A file that is not a backup is refused too, and a backup cannot overwrite a file.
@@ -222,17 +222,8 @@ async fn a_restore_is_refused_while_a_service_uses_the_store_and_changes_nothing
         .any(|e| e.file_name().to_string_lossy().contains(".before-restore-"));
     assert!(aside, "the replaced store is kept");
     let restored = ServiceProcess::start(&backend, &[]).await;
-    let found = http
-        .get(format!("{}/api/v1/snippets/{kept}", restored.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(
-        found.status(),
-        StatusCode::NOT_FOUND,
-        "saved after the backup"
-    );
+    let found = read_status(&http, &restored.api, &token, &kept).await;
+    assert_eq!(found, StatusCode::NOT_FOUND, "saved after the backup");
     restored.stop().await;
 }
 
