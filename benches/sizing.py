@@ -151,17 +151,6 @@ def big_code(n, size=1024 * 1024 - 1024):
     return code
 
 
-def wait_port(port, within=10.0):
-    started = time.time()
-    while time.time() - started < within:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port}")
-
-
 def build():
     print(f"building the {PROFILE} binary ...", file=sys.stderr, flush=True)
     subprocess.run(["cargo", "build", "--profile", PROFILE, "--quiet", "--bin", "pieces-connector"],
@@ -197,7 +186,7 @@ def main():
     stub = None
     if args.scenario == "ollama":
         stub = subprocess.Popen([sys.executable, ROOT / "benches" / "embeddings_stub.py", "--port", str(STUB)])
-        wait_port(STUB)
+        run.wait_port(STUB)
         env.update(EMBEDDINGS_URL=f"http://127.0.0.1:{STUB}/v1", EMBEDDINGS_MODEL="all-minilm",
                    VECTOR_INDEX_MAX_BYTES=args.index_bytes)
     elif args.scenario == "local":
