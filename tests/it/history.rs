@@ -11,6 +11,11 @@ use crate::support::backends::Store;
 use crate::support::process::ServiceProcess;
 use crate::support::{expect_error, settings_for, snippet, status_json, user, Backend, TestApp};
 
+/// `request` sent with `token`, answered.
+async fn sent(request: reqwest::RequestBuilder, token: &str) -> reqwest::Response {
+    request.bearer_auth(token).send().await.expect("answered")
+}
+
 on_each_backend!(
     versions_are_listed_read_compared_and_restored,
     history_max_versions_holds_and_older_versions_are_gone,
@@ -286,37 +291,17 @@ async fn history_survives_a_killed_process_and_leaves_with_the_snippet(backend: 
     let process = ServiceProcess::start(&backend, &[]).await;
     let token = process.token(&alice);
     let path = format!("{}/api/v1/snippets/{id}", process.api);
-    let page = http
-        .get(format!("{path}/versions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let page = sent(http.get(format!("{path}/versions")), &token).await;
     let (_, page) = status_json(page).await;
     assert_eq!(page["total"], 2, "{page}");
-    let was = http
-        .get(format!("{path}/versions/1"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let was = sent(http.get(format!("{path}/versions/1")), &token).await;
     let (_, was) = status_json(was).await;
     assert_eq!(was["title"], "durable");
 
     // Deleted, it goes to the trash with its history, and stays there through a kill.
-    let deleted = http
-        .delete(&path)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let deleted = sent(http.delete(&path), &token).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let gone = http
-        .get(format!("{path}/versions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let gone = sent(http.get(format!("{path}/versions")), &token).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     process.kill();
     assert_eq!(rows_kept(&backend, &id).await, 2);
@@ -324,33 +309,22 @@ async fn history_survives_a_killed_process_and_leaves_with_the_snippet(backend: 
     let process = ServiceProcess::start(&backend, &[]).await;
     let token = process.token(&alice);
     let path = format!("{}/api/v1/snippets/{id}", process.api);
-    let back = http
-        .post(format!("{}/api/v1/trash/{id}/restore", process.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let back = sent(
+        http.post(format!("{}/api/v1/trash/{id}/restore", process.api)),
+        &token,
+    )
+    .await;
     let (status, back) = status_json(back).await;
     assert_eq!(
         (status, &back["version"]),
         (StatusCode::OK, &json!(3)),
         "{back}"
     );
-    let page = http
-        .get(format!("{path}/versions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let page = sent(http.get(format!("{path}/versions")), &token).await;
     let (_, page) = status_json(page).await;
     assert_eq!(page["total"], 3, "the history came back with it: {page}");
     // Erased for good, its history goes too.
-    let erased = http
-        .delete(format!("{path}?permanent=true"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answered");
+    let erased = sent(http.delete(format!("{path}?permanent=true")), &token).await;
     assert_eq!(erased.status(), StatusCode::NO_CONTENT);
     process.kill();
     assert_eq!(rows_kept(&backend, &id).await, 0);

@@ -104,28 +104,22 @@ async fn the_trash_hides_a_snippet_everywhere_and_restores_it_whole(backend: Bac
     let stranger = user();
     assert_eq!(trash(&app, &stranger).await["total"], 0);
     let theirs = app
-        .request(
+        .call(
             Method::POST,
             &format!("/api/v1/trash/{id}/restore"),
             &stranger,
         )
-        .send()
-        .await
-        .expect("answered");
+        .await;
     expect_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
     let theirs = app
-        .request(Method::DELETE, &format!("/api/v1/trash/{id}"), &stranger)
-        .send()
-        .await
-        .expect("answered");
+        .call(Method::DELETE, &format!("/api/v1/trash/{id}"), &stranger)
+        .await;
     expect_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
 
     // Restored: the same id and content, one version on, its history whole, found again.
     let restored = app
-        .request(Method::POST, &format!("/api/v1/trash/{id}/restore"), &alice)
-        .send()
-        .await
-        .expect("answered");
+        .call(Method::POST, &format!("/api/v1/trash/{id}/restore"), &alice)
+        .await;
     assert_eq!(restored.headers()["etag"], "\"3\"");
     let (status, back) = status_json(restored).await;
     assert_eq!(status, StatusCode::OK, "{back}");
@@ -209,14 +203,12 @@ async fn the_trash_hides_a_snippet_everywhere_and_restores_it_whole(backend: Bac
     .await;
     assert_eq!(named["snippets"][0]["workspace"], json!(ws));
     let refused = app
-        .request(
+        .call(
             Method::POST,
             &format!("/api/v1/trash/{team_id}/restore"),
             &bob,
         )
-        .send()
-        .await
-        .expect("answered");
+        .await;
     expect_error(refused, StatusCode::FORBIDDEN, "insufficient_role").await;
 }
 
@@ -258,17 +250,13 @@ async fn erasing_leaves_the_text_in_no_table(backend: Backend) {
                 StatusCode::NO_CONTENT
             );
             let erased = app
-                .request(Method::DELETE, &format!("/api/v1/trash/{id}"), &alice)
-                .send()
-                .await
-                .expect("answered");
+                .call(Method::DELETE, &format!("/api/v1/trash/{id}"), &alice)
+                .await;
             assert_eq!(erased.status(), StatusCode::NO_CONTENT);
         }
         let restore = app
-            .request(Method::POST, &format!("/api/v1/trash/{id}/restore"), &alice)
-            .send()
-            .await
-            .expect("answered");
+            .call(Method::POST, &format!("/api/v1/trash/{id}/restore"), &alice)
+            .await;
         expect_error(restore, StatusCode::NOT_FOUND, "not_found").await;
         markers.push(marker);
     }
@@ -380,9 +368,7 @@ async fn the_trash_is_emptied_after_its_retention(backend: Backend) {
     assert_eq!(erased, 1);
     assert_eq!(trash(&app, &alice).await["total"], 0);
     let restore = app
-        .request(Method::POST, &format!("/api/v1/trash/{id}/restore"), &alice)
-        .send()
-        .await
-        .expect("answered");
+        .call(Method::POST, &format!("/api/v1/trash/{id}/restore"), &alice)
+        .await;
     expect_error(restore, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -198,6 +198,20 @@ impl Access {
         }
     }
 
+    /// The workspace a look-up found for something (none: 404 for `missing`, as for a
+    /// workspace the caller may not see), once the caller holds at least `least` there.
+    pub async fn require_found(
+        &self,
+        caller: &Principal,
+        found: Option<String>,
+        least: Role,
+        missing: &'static str,
+    ) -> ServiceResult<String> {
+        let key = found.ok_or(ServiceError::NotFound(missing))?;
+        self.require(caller, &key, least, missing).await?;
+        Ok(key)
+    }
+
     /// The team workspaces the caller can read now, with their role: as a member, or through
     /// a platform group their token lists (explicit membership wins), within the limits of
     /// their token; oldest first.

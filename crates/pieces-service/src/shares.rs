@@ -221,14 +221,9 @@ impl ShareService {
 
     /// The workspace key of snippet `id`, once the caller may write there.
     async fn writable(&self, caller: &Principal, id: &str) -> ServiceResult<String> {
-        let key = self
-            .snippets
-            .snippet_workspace(id)
-            .await?
-            .ok_or(ServiceError::NotFound("snippet"))?;
+        let found = self.snippets.snippet_workspace(id).await?;
         self.access
-            .require(caller, &key, Role::Writer, "snippet")
-            .await?;
-        Ok(key)
+            .require_found(caller, found, Role::Writer, "snippet")
+            .await
     }
 }

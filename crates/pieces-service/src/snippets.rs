@@ -156,17 +156,11 @@ impl SnippetService {
         id: &str,
         least: Role,
     ) -> ServiceResult<String> {
-        let key = self
-            .deps
-            .store
-            .snippet_workspace(id)
-            .await?
-            .ok_or(ServiceError::NotFound("snippet"))?;
+        let found = self.deps.store.snippet_workspace(id).await?;
         self.deps
             .access
-            .require(caller, &key, least, "snippet")
-            .await?;
-        Ok(key)
+            .require_found(caller, found, least, "snippet")
+            .await
     }
 
     /// Validates and stores a new snippet in the workspace the body names (the caller's

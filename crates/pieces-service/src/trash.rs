@@ -110,14 +110,9 @@ impl TrashService {
     /// The workspace whose trash holds `id`, once the caller may write there: 404 when they
     /// may not see it, as for no such snippet.
     async fn trash_workspace(&self, caller: &Principal, id: &str) -> ServiceResult<String> {
-        let key = self
-            .store
-            .trash_workspace(id)
-            .await?
-            .ok_or(ServiceError::NotFound("snippet"))?;
+        let found = self.store.trash_workspace(id).await?;
         self.access
-            .require(caller, &key, Role::Writer, "snippet")
-            .await?;
-        Ok(key)
+            .require_found(caller, found, Role::Writer, "snippet")
+            .await
     }
 }

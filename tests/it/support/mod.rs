@@ -188,6 +188,14 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// Sends `method` to `path` as `user`, with no body.
+    pub async fn call(&self, method: Method, path: &str, user: &str) -> Response {
+        self.request(method, path, user)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// `by` gives `member` the role `role` in workspace `ws`.
     pub async fn put_member(&self, ws: &str, by: &str, member: &str, role: &str) -> Response {
         self.request(
