@@ -26,9 +26,9 @@ use crate::model::{EventPlan, Provider};
 use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
     Access, AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
-    EmbeddingDeps, EmbeddingService, HealthService, HistoryService, OutboxSignal, SearchDeps,
-    SearchService, Services, ShareService, SnippetDeps, SnippetService, StreamService,
-    TokenService, TrashService, WorkspaceService,
+    EmbeddingDeps, EmbeddingService, ExportService, HealthService, HistoryService, ImportService,
+    OutboxSignal, SearchDeps, SearchService, Services, ShareService, SnippetDeps, SnippetService,
+    StreamService, TokenService, TrashService, WorkspaceService,
 };
 use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError, TrashStore};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
@@ -314,6 +314,19 @@ impl Service {
             access.clone(),
             snippets.clone(),
         ));
+        let exports = Arc::new(ExportService {
+            snippets: snippets.clone(),
+            walk: stores.walk.clone(),
+            store: stores.snippets.clone(),
+            history: stores.history.clone(),
+        });
+        let imports = Arc::new(ImportService {
+            snippets: snippets.clone(),
+            jobs: stores.imports.clone(),
+            store: stores.snippets.clone(),
+            trash: stores.trash.clone(),
+            limits: settings.limits(),
+        });
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
         let tokens = Arc::new(TokenService::new(
             stores.tokens.clone(),
@@ -355,6 +368,8 @@ impl Service {
                 shares,
                 history,
                 trash,
+                imports,
+                exports,
             },
             health: HealthService {
                 store: stores.snippets,

@@ -165,6 +165,7 @@ async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
     assert_eq!(kept, (11, 7));
     the_team_is_kept(&app, &expected["team"]).await;
     history_starts_where_the_old_store_left_off(&app, expected).await;
+    an_old_snippet_takes_several_files(&app, expected).await;
     moved_out_of_an_old_store(&app, expected).await;
 }
 
@@ -317,4 +318,37 @@ async fn history_starts_where_the_old_store_left_off(app: &TestApp, expected: &V
     assert_eq!((status, &back["version"]), (StatusCode::OK, &json!(2)));
     back["version"] = json!(1);
     assert_eq!(&back, other, "the previous release's snippet, whole");
+}
+
+/// A snippet the previous release wrote (migration 0017 added `files`) reads as before, takes
+/// several files, is found by a word of its second file, and is no longer found by its old
+/// code's words: the text index's rows written before the migration are replaced cleanly.
+async fn an_old_snippet_takes_several_files(app: &TestApp, expected: &Value) {
+    let snippets = expected["users"]["alice"]["snippets"]
+        .as_array()
+        .expect("alice's snippets");
+    let old = snippets.last().expect("a snippet");
+    let id = old["id"].as_str().expect("id");
+    let path = format!("/api/v1/snippets/{id}");
+    let (_, read) = status_json(app.get(&path, "alice").await).await;
+    assert!(read.get("files").is_none(), "{read}");
+    let files = json!([
+        {"name": "a.py", "language": "python", "code": "print('first')\n"},
+        {"name": "b.sh", "language": "shell", "code": "echo zanzibarmigrated\n"},
+    ]);
+    let (status, changed) =
+        status_json(app.patch(&path, "alice", &json!({"files": files})).await).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (_, found) = status_json(
+        app.get("/api/v1/snippets?q=zanzibarmigrated&mode=text", "alice")
+            .await,
+    )
+    .await;
+    assert_eq!(page_field(&found, "id"), [id.to_owned()]);
+    let (status, versions) = status_json(app.get(&format!("{path}/versions"), "alice").await).await;
+    assert_eq!(status, StatusCode::OK, "{versions}");
+    assert_eq!(
+        versions["versions"][0]["changed"],
+        json!(["code", "files", "language"])
+    );
 }

@@ -78,6 +78,7 @@ impl Settings {
             ),
             ("OUTBOX_POLL_INTERVAL_MS", self.outbox_poll_interval_ms),
             ("MAX_BODY_BYTES", self.max_body_bytes as u64),
+            ("IMPORT_MAX_BYTES", self.import_max_bytes as u64),
             ("HEADER_READ_TIMEOUT_SECS", self.header_read_timeout_secs),
             ("IDLE_TIMEOUT_SECS", self.idle_timeout_secs),
             ("MAX_CONNECTIONS", self.max_connections as u64),

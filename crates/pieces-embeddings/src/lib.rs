@@ -16,6 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use pieces_model::files::other_files_text;
 use pieces_model::Snippet;
 
 /// Why texts could not be embedded.
@@ -77,6 +78,9 @@ pub fn snippet_text(snippet: &Snippet) -> String {
     text.push_str(&snippet.language);
     text.push('\n');
     text.push_str(&snippet.code);
+    if text.len() < TEXT_CHARS * 4 {
+        text.push_str(&other_files_text(&snippet.files));
+    }
     match text.char_indices().nth(TEXT_CHARS) {
         Some((cut, _)) => text[..cut].to_owned(),
         None => text,

@@ -316,6 +316,7 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::Invalid(e) => e.into(),
+            ServiceError::Malformed(detail) => Self::MalformedJson(detail),
             ServiceError::NotFound(what) => Self::NotFound(what),
             ServiceError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }

@@ -12,7 +12,8 @@ use serde_json::{json, Map, Value};
 use similar::{Algorithm, DiffOp, TextDiff};
 use utoipa::ToSchema;
 
-use super::{JsonObject, Snippet};
+use super::files::{files_column, files_from_column};
+use super::{JsonObject, Snippet, SnippetFile};
 
 /// How long a diff may search for the smallest edit; past it the diff is still correct,
 /// only larger. Keeps a write of two unrelated megabyte-sized codes from holding the store.
@@ -103,6 +104,12 @@ impl Replaced {
         if older.code != newer.code {
             delta.insert("code".into(), code_delta(&newer.code, &older.code));
         }
+        // The files as the stores keep them: without the first one's code, which `code`
+        // brings back.
+        let older_files = files_column(&older.files);
+        if older_files != files_column(&newer.files) {
+            delta.insert("files".into(), json!(older_files));
+        }
         let mut changed: Vec<String> = delta.keys().cloned().collect();
         if moved {
             changed.push("workspace".into());
@@ -124,6 +131,7 @@ pub struct BadDelta(&'static str);
 pub fn apply_previous(snippet: &mut Snippet, previous: &str) -> Result<(), BadDelta> {
     let delta: Map<String, Value> =
         serde_json::from_str(previous).map_err(|_| BadDelta("not a JSON object"))?;
+    let mut files = None;
     for (field, value) in delta {
         match field.as_str() {
             "title" => snippet.title = text(value)?,
@@ -139,9 +147,21 @@ pub fn apply_previous(snippet: &mut Snippet, previous: &str) -> Result<(), BadDe
                 }
             }
             "code" => snippet.code = apply_code(&snippet.code, &value)?,
+            "files" => files = Some(value),
             _ => return Err(BadDelta("an unknown field")),
         }
     }
+    // Last: the first file's code is the code as it was, which the loop may have rebuilt.
+    match files {
+        Some(Value::Null) => snippet.files.clear(),
+        Some(Value::String(column)) => {
+            snippet.files =
+                files_from_column(&column, &snippet.code).map_err(|_| BadDelta("files"))?;
+        }
+        Some(_) => return Err(BadDelta("files")),
+        None => {}
+    }
+    snippet.sync_first_file();
     Ok(())
 }
 
@@ -248,26 +268,80 @@ pub fn diff(from: &Snippet, to: &Snippet) -> VersionDiff {
         json!(from.description),
         json!(to.description),
     );
-    let code_diff = if from.code == to.code {
-        String::new()
+    field("files", file_names(&from.files), file_names(&to.files));
+    let (a, b) = (from.version, to.version);
+    let code_diff = if from.files.is_empty() && to.files.is_empty() {
+        unified(
+            &from.code,
+            &to.code,
+            &format!("version {a}"),
+            &format!("version {b}"),
+        )
     } else {
-        TextDiff::configure()
-            .algorithm(Algorithm::Myers)
-            .timeout(DIFF_DEADLINE)
-            .diff_lines(&from.code, &to.code)
-            .unified_diff()
-            .context_radius(3)
-            .header(
-                &format!("version {}", from.version),
-                &format!("version {}", to.version),
-            )
-            .to_string()
+        files_diff(&from.files_or_code(), &to.files_or_code(), a, b)
     };
     VersionDiff {
         from: from.version,
         to: to.version,
         changes,
         code_diff,
+    }
+}
+
+/// The names and languages of a snippet's files (their code is in the unified diff).
+fn file_names(files: &[SnippetFile]) -> Value {
+    if files.is_empty() {
+        return Value::Null;
+    }
+    files
+        .iter()
+        .map(|f| json!({"name": f.name, "language": f.language}))
+        .collect()
+}
+
+fn unified(from: &str, to: &str, from_header: &str, to_header: &str) -> String {
+    if from == to {
+        return String::new();
+    }
+    TextDiff::configure()
+        .algorithm(Algorithm::Myers)
+        .timeout(DIFF_DEADLINE)
+        .diff_lines(from, to)
+        .unified_diff()
+        .context_radius(3)
+        .header(from_header, to_header)
+        .to_string()
+}
+
+/// One unified diff per file that differs, paired by position (names may repeat): a file
+/// only one version has is diffed against nothing.
+fn files_diff(from: &[SnippetFile], to: &[SnippetFile], a: i64, b: i64) -> String {
+    let none = SnippetFile::default();
+    (0..from.len().max(to.len()))
+        .map(|i| {
+            let (f, t) = (from.get(i).unwrap_or(&none), to.get(i).unwrap_or(&none));
+            unified(
+                &f.code,
+                &t.code,
+                &format!("{} (version {a})", f.name),
+                &format!("{} (version {b})", t.name),
+            )
+        })
+        .collect()
+}
+
+impl Snippet {
+    /// Its files, or its code as one file without a name.
+    fn files_or_code(&self) -> Vec<SnippetFile> {
+        if self.files.is_empty() {
+            vec![SnippetFile {
+                name: String::new(),
+                language: self.language.clone(),
+                code: self.code.clone(),
+            }]
+        } else {
+            self.files.clone()
+        }
     }
 }
 
@@ -342,6 +416,52 @@ mod tests {
         // break keeps it missing.
         let back = rebuilt(&older, &Replaced::between(&newer, &older, false));
         assert_eq!(back, newer);
+    }
+
+    #[test]
+    fn files_come_back_as_they_were_with_the_first_code_kept_once() {
+        let file = |name: &str, code: &str| SnippetFile {
+            name: name.into(),
+            language: "rust".into(),
+            code: code.into(),
+        };
+        let mut older = snippet("fn a() {}\n");
+        older.files = vec![file("a.rs", "fn a() {}\n"), file("b.rs", "fn b() {}\n")];
+        let mut newer = older.clone();
+        newer.code = "fn a2() {}\n".into();
+        newer.files = vec![file("a.rs", "fn a2() {}\n"), file("c.rs", "fn c() {}\n")];
+        let replaced = Replaced::between(&older, &newer, false);
+        assert_eq!(replaced.changed, ["code", "files"]);
+        let kept: Value = serde_json::from_str(&replaced.previous).unwrap();
+        let files = kept["files"].as_str().expect("the files as stored");
+        assert!(
+            !files.contains("fn a()"),
+            "the first code is kept once: {files}"
+        );
+        assert_eq!(rebuilt(&newer, &replaced), older);
+        // Back to one unnamed file, and from it.
+        let mut plain = newer.clone();
+        plain.files.clear();
+        assert_eq!(
+            rebuilt(&plain, &Replaced::between(&newer, &plain, false)),
+            newer
+        );
+        assert_eq!(
+            rebuilt(&newer, &Replaced::between(&plain, &newer, false)),
+            plain
+        );
+        let d = diff(&older, &newer);
+        assert!(
+            d.code_diff.contains("--- b.rs (version 2)"),
+            "{}",
+            d.code_diff
+        );
+        assert!(
+            d.code_diff.contains("+++ c.rs (version 2)"),
+            "{}",
+            d.code_diff
+        );
+        assert!(d.changes.contains_key("files"));
     }
 
     #[test]

@@ -6,7 +6,9 @@ pub mod audit;
 mod changes;
 mod cursor;
 mod events;
+pub mod files;
 pub mod history;
+pub mod import;
 mod rules;
 mod snippet;
 mod token;
@@ -24,6 +26,7 @@ pub use assist::{
 pub use changes::{ChangeKind, ChangeRecord, KeptContext, Recorded, StreamEvent};
 pub use cursor::{StreamCursor, CURSOR_MAX_BYTES, CURSOR_PATTERN};
 pub use events::{cache_invalidation, Change, EventPlan, NewEvent, PendingEvent, Target};
+pub use files::SnippetFile;
 pub use rules::{is_blank, Checked, ValidationError};
 pub use snippet::{
     page_bounds, version_of_json, Expected, ListFilter, ListParams, Listed, ListedPage, NewSnippet,

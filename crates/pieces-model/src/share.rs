@@ -89,4 +89,7 @@ pub struct SharedSnippet {
     pub code: String,
     pub tags: Vec<String>,
     pub updated_at: DateTime<Utc>,
+    /// Every file, when the snippet holds several (see `Snippet::files`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<crate::SnippetFile>,
 }

@@ -4,6 +4,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::bounds::{DESCRIPTION_MAX_CHARS, OFFSET_MAX, PAGE_MAX, SEARCH_MAX_CHARS};
+use super::files::{check_files, SnippetFile};
 use super::rules::{
     check_no_nul, check_no_nul_in_object, check_object, check_text, Checked, ValidationError,
 };
@@ -29,14 +30,33 @@ pub struct Snippet {
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Every file, the first being `code` and `language`, when the snippet was given
+    /// `files`; absent for a snippet of one unnamed file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<SnippetFile>,
 }
 
-/// Body of `POST /api/v1/snippets`.
-#[derive(Debug, Deserialize, ToSchema)]
+impl Snippet {
+    /// Makes the first file say what `code` and `language` say (after either changed).
+    pub fn sync_first_file(&mut self) {
+        if let Some(first) = self.files.first_mut() {
+            first.code.clone_from(&self.code);
+            first.language.clone_from(&self.language);
+        }
+    }
+}
+
+/// Body of `POST /api/v1/snippets`: `code` and `language`, or `files` (1-20, the first
+/// becoming `code` and `language`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NewSnippet {
     pub title: String,
-    pub code: String,
-    pub language: String,
+    #[serde(default, deserialize_with = "not_null")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub language: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub files: Option<Vec<SnippetFile>>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
@@ -59,6 +79,14 @@ pub struct SnippetPatch {
     pub code: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     pub language: Option<String>,
+    /// Replaces every file (the first becomes `code` and `language`); not sent with `code`
+    /// or `language`.
+    #[serde(default, deserialize_with = "not_null")]
+    pub files: Option<Vec<SnippetFile>>,
+    /// Makes a snippet of several files one unnamed file again, holding `code`: only the
+    /// restore of a version that was one is ever made of it, never a request body.
+    #[serde(skip)]
+    pub one_file: bool,
     #[serde(default, deserialize_with = "not_null")]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
@@ -215,8 +243,7 @@ impl NewSnippet {
         let tags = self.tags.unwrap_or_default();
         let metadata = self.metadata.unwrap_or_default();
         check_title(&self.title, limits)?;
-        check_code(&self.code, limits)?;
-        check_text("language", &self.language, limits.language_chars)?;
+        let (code, language, files) = code_and_files(self.code, self.language, self.files, limits)?;
         let tags = clean_tags(tags, limits)?;
         check_metadata(&metadata, limits)?;
         check_description(self.description.as_deref())?;
@@ -225,13 +252,14 @@ impl NewSnippet {
             id: Uuid::now_v7().to_string(),
             workspace: workspace.to_owned(),
             title: self.title,
-            code: self.code,
-            language: self.language.trim().to_owned(),
+            code,
+            language,
             tags,
             metadata,
             description: self.description,
             created_at: now,
             updated_at: now,
+            files,
         })
     }
 }
@@ -240,8 +268,10 @@ impl SnippetPatch {
     /// Validates every field present; an empty patch is refused.
     pub fn validate(mut self, limits: &Limits) -> Checked<Self> {
         if self.title.is_none()
+            && !self.one_file
             && self.code.is_none()
             && self.language.is_none()
+            && self.files.is_none()
             && self.tags.is_none()
             && self.metadata.is_none()
             && self.description.is_none()
@@ -261,6 +291,9 @@ impl SnippetPatch {
         if let Some(language) = &mut self.language {
             check_text("language", language, limits.language_chars)?;
             *language = language.trim().to_owned();
+        }
+        if let Some(files) = self.files.take() {
+            self.files = Some(patched_files(files, &self.code, &self.language, limits)?);
         }
         if let Some(tags) = self.tags.take() {
             self.tags = Some(clean_tags(tags, limits)?);
@@ -283,6 +316,8 @@ impl SnippetPatch {
         self.title.is_some()
             || self.code.is_some()
             || self.language.is_some()
+            || self.files.is_some()
+            || self.one_file
             || self.tags.is_some()
             || self.metadata.is_some()
             || self.description.is_some()
@@ -290,7 +325,7 @@ impl SnippetPatch {
 
     /// True when the change calls for a new analysis of the code.
     pub fn touches_code(&self) -> bool {
-        self.code.is_some() || self.language.is_some()
+        self.code.is_some() || self.language.is_some() || self.files.is_some() || self.one_file
     }
 
     /// Applies a validated patch.
@@ -304,6 +339,17 @@ impl SnippetPatch {
         if let Some(v) = &self.language {
             snippet.language.clone_from(v);
         }
+        if self.one_file {
+            snippet.files.clear();
+        }
+        if let Some(files) = &self.files {
+            snippet.files.clone_from(files);
+            if let Some(first) = files.first() {
+                snippet.code.clone_from(&first.code);
+                snippet.language.clone_from(&first.language);
+            }
+        }
+        snippet.sync_first_file();
         if let Some(v) = &self.tags {
             snippet.tags.clone_from(v);
         }
@@ -437,6 +483,52 @@ fn check_code(code: &str, limits: &Limits) -> Checked {
         ));
     }
     check_no_nul("code", code)
+}
+
+/// A create's code, language and files: `code` and `language`, or `files` (whose first
+/// file they become).
+fn code_and_files(
+    code: Option<String>,
+    language: Option<String>,
+    files: Option<Vec<SnippetFile>>,
+    limits: &Limits,
+) -> Checked<(String, String, Vec<SnippetFile>)> {
+    let Some(files) = files else {
+        let code = code.ok_or_else(|| missing("code"))?;
+        let language = language.ok_or_else(|| missing("language"))?;
+        check_code(&code, limits)?;
+        check_text("language", &language, limits.language_chars)?;
+        return Ok((code, language.trim().to_owned(), Vec::new()));
+    };
+    if code.is_some() || language.is_some() {
+        return Err(ValidationError::new(
+            "files",
+            "send either files or code and language, not both",
+        ));
+    }
+    let files = check_files(files, limits)?;
+    let first = &files[0];
+    Ok((first.code.clone(), first.language.clone(), files))
+}
+
+/// A patch's `files`: checked, and never sent with `code` or `language`.
+fn patched_files(
+    files: Vec<SnippetFile>,
+    code: &Option<String>,
+    language: &Option<String>,
+    limits: &Limits,
+) -> Checked<Vec<SnippetFile>> {
+    if code.is_some() || language.is_some() {
+        return Err(ValidationError::new(
+            "files",
+            "send either files or code and language, not both",
+        ));
+    }
+    check_files(files, limits)
+}
+
+fn missing(field: &str) -> ValidationError {
+    ValidationError::new(field, format!("{field}: field required (or send files)"))
 }
 
 fn check_metadata(metadata: &JsonObject, limits: &Limits) -> Checked {

@@ -12,6 +12,9 @@ pub enum ServiceError {
     /// A field breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// What was sent cannot be read at all (a file that is not JSON, or is cut off).
+    #[error("{0}")]
+    Malformed(String),
     /// The thing does not exist for this user (another user's is the same as none).
     #[error("{0} not found")]
     NotFound(&'static str),

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use super::auth::Principal;
 use super::{ServiceError, ServiceResult, SnippetService};
-use pieces_model::history::{self, VersionDiff, VersionEntry, VersionPage};
+use pieces_model::history::{self, HistoryRow, VersionDiff, VersionEntry, VersionPage};
 use pieces_model::workspace::Role;
 use pieces_model::{page_bounds, Expected, Snippet, SnippetPatch};
 use pieces_store::{History, HistoryStore, Rows, StoreError};
@@ -123,10 +123,18 @@ impl HistoryService {
             .read(caller, id, Role::Writer, Rows::After(n - 1))
             .await?;
         let [was] = rebuild(history, [n])?;
+        let one_file = was.files.is_empty();
+        let (code, language, files) = if one_file {
+            (Some(was.code), Some(was.language), None)
+        } else {
+            (None, None, Some(was.files))
+        };
         let patch = SnippetPatch {
             title: Some(was.title),
-            code: Some(was.code),
-            language: Some(was.language),
+            code,
+            language,
+            files,
+            one_file,
             tags: Some(was.tags),
             metadata: Some(was.metadata),
             description: Some(was.description),
@@ -194,4 +202,30 @@ fn rebuild<const N: usize>(history: History, wanted: [i64; N]) -> ServiceResult<
         return Err(ServiceError::NotFound("version"));
     }
     Ok(found.map(Option::unwrap_or_default))
+}
+
+/// Every older version `history` (read with `Rows::After(0)`) can rebuild, newest first, each
+/// with when, by whom and what its change was: what an export with history writes.
+pub(crate) fn older_versions(history: History) -> ServiceResult<Vec<(Snippet, HistoryRow)>> {
+    let mut older = Vec::new();
+    let mut state = history.current;
+    let mut rows = history.rows.iter().peekable();
+    while let Some(row) = rows.next() {
+        let Some(previous) = row
+            .previous
+            .as_deref()
+            .filter(|_| row.version == state.version)
+        else {
+            break;
+        };
+        history::apply_previous(&mut state, previous)
+            .map_err(|e| ServiceError::Store(StoreError::Corrupt(e.to_string())))?;
+        state.version -= 1;
+        let Some(made) = rows.peek().filter(|r| r.version == state.version) else {
+            break;
+        };
+        state.updated_at = made.at;
+        older.push((state.clone(), (*made).clone()));
+    }
+    Ok(older)
 }

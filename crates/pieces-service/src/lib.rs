@@ -12,8 +12,10 @@ mod cache_keeper;
 mod context;
 mod embedding;
 mod error;
+mod export;
 mod health;
 mod history;
+mod imports;
 mod kept;
 mod outbox_signal;
 mod rate_limit;
@@ -33,8 +35,10 @@ pub use cache_keeper::CacheKeeper;
 pub use context::{ContextDeps, ContextService};
 pub use embedding::{EmbeddingDeps, EmbeddingFailure, EmbeddingService};
 pub use error::{ServiceError, ServiceResult};
+pub use export::{Export, ExportService};
 pub use health::{HealthService, Readiness};
 pub use history::{DiffParams, HistoryService, VersionParams};
+pub use imports::ImportService;
 pub use outbox_signal::OutboxSignal;
 pub use search::{SearchDeps, SearchPage, SearchService};
 pub use shares::ShareService;
@@ -58,4 +62,6 @@ pub struct Services {
     pub shares: Arc<ShareService>,
     pub history: Arc<HistoryService>,
     pub trash: Arc<TrashService>,
+    pub imports: Arc<ImportService>,
+    pub exports: Arc<ExportService>,
 }

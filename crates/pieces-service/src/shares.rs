@@ -15,6 +15,7 @@ use super::auth::Principal;
 use super::rate_limit::PerUserLimit;
 use super::{secrets, Access, ServiceError, ServiceResult};
 use pieces_model::audit::{AuditAction, NewAudit};
+use pieces_model::files::other_files_text;
 use pieces_model::share::{NewShare, Share, SharedSnippet, StoredShare};
 use pieces_model::workspace::Role;
 use pieces_model::{now, Recorded};
@@ -91,17 +92,20 @@ impl ShareService {
             .await?
             .ok_or(ServiceError::NotFound("snippet"))?;
         if !body.allow_secrets {
+            // The other files come after the title and description: a line number past the
+            // code's is then "elsewhere in the snippet".
             let text = format!(
-                "{}\n{}\n{}",
+                "{}\n{}\n{}{}",
                 snippet.code,
                 snippet.title,
-                snippet.description.as_deref().unwrap_or_default()
+                snippet.description.as_deref().unwrap_or_default(),
+                other_files_text(&snippet.files),
             );
             if let Some(found) = secrets::find(&text).into_iter().next() {
                 let place = if found.line <= snippet.code.lines().count().max(1) {
                     format!("line {} of the code", found.line)
                 } else {
-                    "the title or description".to_owned()
+                    "the title, the description or another file".to_owned()
                 };
                 return Err(ServiceError::Refused {
                     code: "contains_secrets",
@@ -216,6 +220,7 @@ impl ShareService {
             code: snippet.code,
             tags: snippet.tags,
             updated_at: snippet.updated_at,
+            files: snippet.files,
         })
     }
 

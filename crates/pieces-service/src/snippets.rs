@@ -170,21 +170,30 @@ impl SnippetService {
             .workspace_key(caller, body.workspace.as_deref(), Role::Writer)
             .await?;
         let snippet = body.into_snippet(&self.deps.limits, now(), api_id(&key))?;
-        let plan = self.deps.plan.acting(&caller.actor());
-        self.deps
-            .store
-            .create_snippet(&key, &snippet, &plan)
-            .await?;
-        self.events_recorded(Change::Created);
-        let created = Some(snippet.id.as_str());
-        self.deps.feed.committed(&key, created, snippet.created_at);
+        self.store_new(caller, &key, &snippet).await?;
         tracing::info!(snippet = %snippet.id, "snippet stored");
         Ok(snippet)
     }
 
+    /// Stores a validated new snippet in workspace `key`, where the caller was found to be
+    /// a writer; returns once it is committed.
+    pub(crate) async fn store_new(
+        &self,
+        caller: &Principal,
+        key: &str,
+        snippet: &Snippet,
+    ) -> ServiceResult<()> {
+        let plan = self.deps.plan.acting(&caller.actor());
+        self.deps.store.create_snippet(key, snippet, &plan).await?;
+        self.events_recorded(Change::Created);
+        let created = Some(snippet.id.as_str());
+        self.deps.feed.committed(key, created, snippet.created_at);
+        Ok(())
+    }
+
     /// The stored keys of the workspaces a listing names: one, or with `all` every one the
     /// caller can read (personal first).
-    async fn keys_to_list(
+    pub(crate) async fn keys_to_list(
         &self,
         caller: &Principal,
         named: Option<&str>,

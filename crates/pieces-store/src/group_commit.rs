@@ -136,6 +136,7 @@ mod tests {
                 description: None,
                 created_at: now,
                 updated_at: now,
+                files: Vec::new(),
             },
             recorded: Recorded::default(),
         }

@@ -10,6 +10,7 @@ mod error;
 pub mod feed;
 mod group_commit;
 mod history;
+mod imports;
 mod merged_pages;
 mod outbox_queue;
 mod postgres;
@@ -22,6 +23,7 @@ mod sqlite_across;
 mod text_search;
 mod tokens;
 mod trash;
+mod walk;
 mod workspaces;
 
 pub use audit::AuditLog;
@@ -30,6 +32,7 @@ pub use contexts::ContextStore;
 pub use embeddings::{EmbeddingStore, IndexEntry, NewEmbedding};
 pub use error::StoreError;
 pub use history::{History, HistoryStore, Keeping, Rows};
+pub use imports::ImportJobs;
 pub use outbox_queue::{OutboxQueue, OutboxStats};
 pub use pieces_model::bus::{ChangeFeed, FeedMessage};
 pub use postgres::PostgresStore;
@@ -37,6 +40,7 @@ pub use shares::ShareStore;
 pub use sqlite::SqliteStore;
 pub use tokens::TokenStore;
 pub use trash::{PostgresTrash, SqliteTrash, TrashStore};
+pub use walk::SnippetWalk;
 pub use workspaces::{
     MemberChange, MemberRule, PostgresWorkspaces, SqliteWorkspaces, WorkspaceDeletion,
     WorkspaceStore,
@@ -202,6 +206,9 @@ pub struct Stores {
     pub embeddings: Arc<dyn EmbeddingStore>,
     pub workspaces: Arc<dyn WorkspaceStore>,
     pub shares: Arc<dyn ShareStore>,
+    pub imports: Arc<dyn ImportJobs>,
+    /// Every snippet of a workspace in pages (SQLite: the reader connections).
+    pub walk: Arc<dyn SnippetWalk>,
     /// Version history, to read (SQLite: the reader connections).
     pub history: Arc<dyn HistoryStore>,
     /// Deleted snippets.
@@ -282,6 +289,8 @@ pub async fn connect(
                 embeddings: Arc::new(embeddings::PostgresEmbeddings { pool: pool.clone() }),
                 workspaces: Arc::new(workspaces::PostgresWorkspaces { pool: pool.clone() }),
                 shares: Arc::new(shares::PostgresShares { pool: pool.clone() }),
+                imports: Arc::new(imports::PostgresImports { pool: pool.clone() }),
+                walk: Arc::new(pool.clone()),
                 history: Arc::new(pool.clone()),
                 trash: Arc::new(PostgresTrash {
                     pool: pool.clone(),
@@ -317,6 +326,11 @@ pub async fn connect(
                     readers: store.readers().clone(),
                     writer: store.writer().clone(),
                 }),
+                imports: Arc::new(imports::SqliteImports {
+                    readers: store.readers().clone(),
+                    writer: store.writer().clone(),
+                }),
+                walk: Arc::new(store.readers().clone()),
                 history: Arc::new(store.readers().clone()),
                 trash: Arc::new(SqliteTrash {
                     readers: store.readers().clone(),

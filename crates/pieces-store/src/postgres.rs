@@ -208,8 +208,9 @@ impl SnippetStore for PostgresStore {
         let ids: Vec<(String,)> = sqlx::query_as(
             "SELECT id FROM snippets, \
              (SELECT replace(plainto_tsquery('simple', $2)::text, ' & ', ' | ')::tsquery AS q) AS t \
-             WHERE user_id = $1 AND search @@ t.q \
-             ORDER BY ts_rank(search, t.q) DESC, created_at DESC LIMIT $3",
+             WHERE user_id = $1 AND (search @@ t.q OR files_search @@ t.q) \
+             ORDER BY ts_rank(coalesce(files_search, search), t.q) DESC, created_at DESC \
+             LIMIT $3",
         )
         // Planned for its words each time: see `postgres_pages::sql::prepare_once`.
         .persistent(false)
@@ -276,8 +277,8 @@ impl SnippetStore for PostgresStore {
         bind_content(
             sqlx::query(
                 "UPDATE snippets SET title = $1, code = $2, language = $3, tags = $4::jsonb, \
-             metadata = $5::jsonb, description = $6, updated_at = $7, user_id = $8, \
-             version = $9 WHERE user_id = $10 AND id = $11",
+             metadata = $5::jsonb, description = $6, files = $7, updated_at = $8, user_id = $9, \
+             version = $10 WHERE user_id = $11 AND id = $12",
             ),
             &s,
         )

@@ -14,6 +14,7 @@ use super::changes::{announce_changes, bind_changes, change_log_ctes};
 use super::group_commit::{BatchWriter, Create};
 use super::row::json_text;
 use super::{to_micros, StoreError};
+use pieces_model::files::files_column;
 use pieces_model::{ChangeRecord, KeptContext, NewEvent, Recorded};
 
 /// Most creates in one transaction. Each create's text is held twice while its batch is
@@ -56,7 +57,8 @@ const RECORD: &str = concat!(
     announce_changes!()
 );
 
-/// New snippets (parameters $14-$23, and who created each, $25), what they owe, their
+/// New snippets (parameters $14-$23, who created each, $25, their files, $26, and their
+/// versions, $27: an import keeps the version it was exported at), what they owe, their
 /// stream records and their audit records ($24), in one statement. The lock order matches every other change of a user's snippets: the user's
 /// stream position here, then their snippet count in the insert's trigger at the end.
 const CREATE: &str = concat!(
@@ -68,13 +70,14 @@ const CREATE: &str = concat!(
     audit_cte!("$24"),
     ", created AS (
     INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, description,
-                          created_at, updated_at, created_by)
+                          created_at, updated_at, created_by, files, version)
     SELECT id, user_id, title, code, language, tags::jsonb, metadata::jsonb, description,
-           created_at, updated_at, created_by
+           created_at, updated_at, created_by, files, version
     FROM UNNEST($14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-                $19::text[], $20::text[], $21::text[], $22::int8[], $23::int8[], $25::text[])
+                $19::text[], $20::text[], $21::text[], $22::int8[], $23::int8[], $25::text[],
+                $26::text[], $27::int8[])
         AS new(id, user_id, title, code, language, tags, metadata, description,
-               created_at, updated_at, created_by)
+               created_at, updated_at, created_by, files, version)
 )",
     announce_changes!()
 );
@@ -105,6 +108,8 @@ impl BatchWriter<Create> for PgPool {
                 creates.iter().flat_map(|c| &c.recorded.audit),
             ))
             .bind(column(creates, |c| c.created_by.as_deref()))
+            .bind(column(creates, |c| files_column(&c.snippet.files)))
+            .bind(column(creates, |c| c.snippet.version))
             .execute(self)
             .await?;
         Ok(())

@@ -2,19 +2,20 @@
 
 use std::sync::LazyLock;
 
+use pieces_model::files::{files_column, files_from_column};
 use pieces_model::{workspace, Listed, PendingEvent, Snippet, Target};
 
 use super::{from_micros, StoreError};
 
 /// The columns every snippet query selects, in this order.
 pub const SNIPPET_COLUMNS: &str = "id, user_id, title, code, language, tags, metadata, \
-    description, created_at, updated_at, version";
+    description, created_at, updated_at, version, files";
 
 /// The same columns from PostgreSQL, whose JSON columns come back as text so both backends
 /// share one row type.
 pub const POSTGRES_COLUMNS: &str =
     "id, user_id, title, code, language, tags::text AS tags, metadata::text AS metadata, \
-     description, created_at, updated_at, version";
+     description, created_at, updated_at, version, files";
 
 /// A row whose code, metadata and description hold more than this many bytes together is
 /// left out of a page (`Listed::Deferred`) and read on its own when its turn comes: a page of
@@ -28,7 +29,8 @@ pub static LISTED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     listed(
         "snippets.",
         "octet_length(snippets.code) + octet_length(snippets.metadata) \
-         + coalesce(octet_length(snippets.description), 0)",
+         + coalesce(octet_length(snippets.description), 0) \
+         + coalesce(octet_length(snippets.files), 0)",
         "snippets.tags",
         "snippets.metadata",
     )
@@ -39,7 +41,8 @@ pub static LISTED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 pub static POSTGRES_LISTED_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     listed(
         "",
-        "octet_length(code) + pg_column_size(metadata) + coalesce(octet_length(description), 0)",
+        "octet_length(code) + pg_column_size(metadata) + coalesce(octet_length(description), 0) \
+         + coalesce(octet_length(files), 0)",
         "tags::text",
         "metadata::text",
     )
@@ -54,7 +57,8 @@ fn listed(table: &str, size: &str, tags: &str, metadata: &str) -> String {
          CASE WHEN {small} THEN {metadata} ELSE '{{}}' END AS metadata, \
          CASE WHEN {small} THEN {table}description END AS description, \
          {table}created_at AS created_at, {table}updated_at AS updated_at, \
-         {table}version AS version, NOT {small} AS deferred"
+         {table}version AS version, CASE WHEN {small} THEN {table}files END AS files, \
+         NOT {small} AS deferred"
     )
 }
 
@@ -72,12 +76,18 @@ pub struct SnippetRow {
     created_at: i64,
     updated_at: i64,
     version: i64,
+    /// `pieces_model::files::files_column`.
+    files: Option<String>,
     /// Set by the listed columns: the text was left out.
     #[sqlx(default)]
     deferred: bool,
 }
 
 impl SnippetRow {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// The snippet and the stored key of its workspace.
     pub fn into_owned(self) -> Result<(String, Snippet), StoreError> {
         let key = self.user_id.clone();
@@ -88,7 +98,14 @@ impl SnippetRow {
         let corrupt = |what: &str, e: serde_json::Error| {
             StoreError::Corrupt(format!("snippet {} {what}: {e}", self.id))
         };
+        let files = match &self.files {
+            Some(column) => {
+                files_from_column(column, &self.code).map_err(|e| corrupt("files", e))?
+            }
+            None => Vec::new(),
+        };
         Ok(Snippet {
+            files,
             version: self.version,
             tags: serde_json::from_str(&self.tags).map_err(|e| corrupt("tags", e))?,
             metadata: serde_json::from_str(&self.metadata).map_err(|e| corrupt("metadata", e))?,
@@ -176,6 +193,7 @@ where
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     statement
         .bind(s.title.as_str())
@@ -184,4 +202,5 @@ where
         .bind(json_text(&s.tags))
         .bind(json_text(&s.metadata))
         .bind(s.description.as_deref())
+        .bind(files_column(&s.files))
 }

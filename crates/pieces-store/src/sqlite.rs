@@ -322,8 +322,8 @@ async fn insert_created(tx: &mut Transaction<'_, Sqlite>, c: &Create) -> Result<
     bind_content(
         sqlx::query(
             "INSERT INTO snippets (id, user_id, title, code, language, tags, metadata, \
-             description, created_at, updated_at, created_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             description, files, created_at, updated_at, created_by, version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&s.id)
         .bind(&c.user),
@@ -332,6 +332,7 @@ async fn insert_created(tx: &mut Transaction<'_, Sqlite>, c: &Create) -> Result<
     .bind(to_micros(s.created_at))
     .bind(to_micros(s.updated_at))
     .bind(c.created_by.as_deref())
+    .bind(s.version)
     .execute(&mut **tx)
     .await?;
     // Its audit record is written with the rest of the batch's.
@@ -564,7 +565,7 @@ impl SnippetStore for SqliteStore {
         bind_content(
             sqlx::query(
                 "UPDATE snippets SET title = ?, code = ?, language = ?, tags = ?, metadata = ?, \
-                 description = ?, updated_at = ?, user_id = ?, version = ? \
+                 description = ?, files = ?, updated_at = ?, user_id = ?, version = ? \
                  WHERE user_id = ? AND id = ?",
             ),
             &s,

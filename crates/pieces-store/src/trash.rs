@@ -58,15 +58,16 @@ pub trait TrashStore: Send + Sync {
 
 /// Moves snippet `id` to the trash; run before the deletion of its live row.
 const TO_TRASH: &str = "INSERT INTO snippets_trash (id, user_id, title, code, \
-    language, tags, metadata, description, created_at, updated_at, version, created_by, \
+    language, tags, metadata, description, files, created_at, updated_at, version, created_by, \
     deleted_at, deleted_by) SELECT id, user_id, title, code, language, tags, metadata, \
-    description, created_at, updated_at, version, created_by, $2, $3 FROM snippets WHERE id = $1";
+    description, files, created_at, updated_at, version, created_by, $2, $3 FROM snippets \
+    WHERE id = $1";
 
 /// Puts snippet `id` back among the live ones, one version on.
 const FROM_TRASH: &str = "INSERT INTO snippets (id, user_id, title, code, language, tags, \
-    metadata, description, created_at, updated_at, version, created_by) SELECT id, user_id, \
-    title, code, language, tags, metadata, description, created_at, updated_at, version + 1, \
-    created_by FROM snippets_trash WHERE id = $1";
+    metadata, description, files, created_at, updated_at, version, created_by) SELECT id, \
+    user_id, title, code, language, tags, metadata, description, files, created_at, updated_at, \
+    version + 1, created_by FROM snippets_trash WHERE id = $1";
 
 /// Whose outbox events are a snippet's sync events (see `EventPlan::owed_for_snippet`).
 fn sync_order(id: &str) -> String {

@@ -3,9 +3,11 @@
 
 mod assist;
 mod events;
+mod export;
 mod fallback;
 pub mod health;
 mod history;
+mod imports;
 mod listing_body;
 mod local_session;
 mod openapi;
@@ -43,6 +45,8 @@ pub fn build_router(state: AppState) -> Router {
         .merge(tokens::router())
         .merge(workspaces::router())
         .merge(shares::router())
+        .merge(imports::router())
+        .merge(export::router())
         .merge(events::router())
         .split_for_parts();
     let (description, description_doc) = OpenApiRouter::new()

@@ -9,6 +9,7 @@ use pieces_model::bounds::{
     CONTEXT_TYPE_MAX_CHARS, DESCRIPTION_MAX_CHARS, MAX_TOKENS_LIMIT, MODEL_MAX_CHARS, OFFSET_MAX,
     PAGE_MAX, QUESTION_MAX_CHARS, SEARCH_MAX_CHARS, SESSION_ID_MAX_CHARS,
 };
+use pieces_model::files::{FILES_MAX, FILES_TOTAL_BYTES, FILE_NAME_MAX_CHARS};
 use pieces_model::share::SHARE_MAX_HOURS;
 use pieces_model::workspace::{WORKSPACE_DESCRIPTION_MAX_CHARS, WORKSPACE_NAME_MAX_CHARS};
 use pieces_model::{
@@ -23,10 +24,11 @@ const NOT_BLANK: &str = "^[^\\u0000]*[^\\u0000\\t-\\r \\u0085\\u00a0\\u1680\\u20
 const NO_NUL: &str = "^[^\\u0000]*$";
 
 /// The fields a snippet patch may name.
-const PATCH_FIELDS: [&str; 7] = [
+const PATCH_FIELDS: [&str; 8] = [
     "title",
     "code",
     "language",
+    "files",
     "tags",
     "metadata",
     "description",
@@ -97,6 +99,50 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         for (field, rule) in &snippet_fields {
             merge_property(doc, schema, field, rule.clone());
         }
+        merge_property(
+            doc,
+            schema,
+            "files",
+            json!({"type": "array", "minItems": 1, "maxItems": FILES_MAX,
+                "description": format!("1 to {FILES_MAX} files, their code at most \
+                    {FILES_TOTAL_BYTES} bytes in all; the first is also `code` and \
+                    `language`. Sent instead of `code` and `language`.")}),
+        );
+    }
+    for (field, rule) in [
+        ("name", text(FILE_NAME_MAX_CHARS)),
+        ("language", text(limits.language_chars)),
+        ("code", snippet_fields[1].1.clone()),
+    ] {
+        merge_property(doc, "SnippetFile", field, rule);
+    }
+    // Absent, never null.
+    for (field, kind) in [
+        ("code", "string"),
+        ("language", "string"),
+        ("files", "array"),
+    ] {
+        merge_property(doc, "NewSnippet", field, json!({"type": kind}));
+    }
+    // A create sends `code` and `language`, or `files`; a patch never `files` with either.
+    if let Some(new) = schema_mut(doc, "NewSnippet") {
+        new.insert(
+            "oneOf".into(),
+            json!([
+                {"required": ["code", "language"], "not": {"required": ["files"]}},
+                {"required": ["files"],
+                 "not": {"anyOf": [{"required": ["code"]}, {"required": ["language"]}]}},
+            ]),
+        );
+    }
+    if let Some(patch) = schema_mut(doc, "SnippetPatch") {
+        patch.insert(
+            "allOf".into(),
+            json!([
+                {"not": {"required": ["files", "code"]}},
+                {"not": {"required": ["files", "language"]}},
+            ]),
+        );
     }
     // In a patch only `description` may be null (it clears the description), and the body
     // must name at least one field.
@@ -104,6 +150,7 @@ pub fn apply(doc: &mut Value, limits: &Limits) {
         ("title", "string"),
         ("code", "string"),
         ("language", "string"),
+        ("files", "array"),
         ("tags", "array"),
         ("metadata", "object"),
         ("workspace", "string"),

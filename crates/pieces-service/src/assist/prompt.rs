@@ -52,8 +52,12 @@ pub fn cognitive_body(question: &Question, gathered: &Gathered) -> Value {
 
 fn excerpt(snippet: &Snippet) -> Value {
     let mut snippet = snippet.clone();
-    if let Some((cut, _)) = snippet.code.char_indices().nth(CODE_EXCERPT_CHARS) {
-        snippet.code.truncate(cut);
+    let codes =
+        std::iter::once(&mut snippet.code).chain(snippet.files.iter_mut().map(|f| &mut f.code));
+    for code in codes {
+        if let Some((cut, _)) = code.char_indices().nth(CODE_EXCERPT_CHARS) {
+            code.truncate(cut);
+        }
     }
     serde_json::to_value(snippet).unwrap_or(Value::Null)
 }
@@ -120,12 +124,40 @@ fn snippet_block(snippet: &Snippet) -> String {
         block.push('\n');
         block.push_str(cut(description, SNIPPET_DESCRIPTION_CHARS));
     }
-    let code = cut(&snippet.code, SNIPPET_CODE_CHARS);
-    block.push_str(&format!("\n```{}\n{}\n```", snippet.language, code));
-    if code.len() < snippet.code.len() {
-        block.push_str("\n(code cut)");
+    if snippet.files.is_empty() {
+        code_block(
+            &mut block,
+            "",
+            &snippet.language,
+            &snippet.code,
+            SNIPPET_CODE_CHARS,
+        );
+        return block;
+    }
+    // Several files share the one snippet's budget, in order.
+    let mut left = SNIPPET_CODE_CHARS;
+    for file in &snippet.files {
+        if left == 0 {
+            block.push_str(&format!("\n({} cut)", file.name));
+            continue;
+        }
+        left -= code_block(&mut block, &file.name, &file.language, &file.code, left);
     }
     block
+}
+
+/// Appends `code` (at most `max` characters of it) fenced, under its file's name if it has
+/// one; answers how many characters it took.
+fn code_block(block: &mut String, name: &str, language: &str, code: &str, max: usize) -> usize {
+    let shown = cut(code, max);
+    if !name.is_empty() {
+        block.push_str(&format!("\n{name}:"));
+    }
+    block.push_str(&format!("\n```{language}\n{shown}\n```"));
+    if shown.len() < code.len() {
+        block.push_str("\n(code cut)");
+    }
+    shown.chars().count()
 }
 
 /// The first `max` characters of `text`.
@@ -154,6 +186,7 @@ mod tests {
             description: Some("d".repeat(2_000)),
             created_at: now(),
             updated_at: now(),
+            files: Vec::new(),
         }
     }
 

@@ -198,8 +198,11 @@ pub fn push_filters(q: &mut QueryBuilder<'_, Postgres>, filter: &ListFilter) {
         q.push(" AND tags ? ").push_bind(tag.clone());
     }
     if let Some(query) = &filter.query {
-        q.push(" AND search @@ plainto_tsquery('simple', ")
+        // A snippet of several files matches by `files_search` (migration 0017).
+        q.push(" AND (search @@ plainto_tsquery('simple', ")
             .push_bind(query.clone())
-            .push(")");
+            .push(") OR files_search @@ plainto_tsquery('simple', ")
+            .push_bind(query.clone())
+            .push("))");
     }
 }
