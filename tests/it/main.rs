@@ -48,6 +48,7 @@ mod memory;
 mod migrations;
 mod outages;
 mod outbox;
+mod pcn;
 mod replicas;
 mod search_pages;
 mod semantic;
