@@ -1,10 +1,8 @@
 //! `pcn completions SHELL`: the completion script clap derives from the command line itself,
 //! so it never falls behind a new command or flag.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::error::Result;
 
 /// For bash, for example: `pcn completions bash > ~/.local/share/bash-completion/completions/pcn`.
@@ -14,8 +12,9 @@ pub struct Args {
     shell: Shell,
 }
 
-pub fn run(args: Args) -> Result<()> {
+/// Writes the script for `command`, the whole command line (`Cli::command()`).
+pub fn run(args: Args, mut command: clap::Command) -> Result<()> {
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "pcn", &mut script);
+    clap_complete::generate(args.shell, &mut command, "pcn", &mut script);
     crate::output::write(script)
 }

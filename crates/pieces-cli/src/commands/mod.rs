@@ -30,7 +30,9 @@ pub async fn run(cli: Cli) -> Result<()> {
     // These two need no login.
     let command = match cli.command {
         Command::Login(args) => return login::run(args, format).await,
-        Command::Completions(args) => return completions::run(args),
+        Command::Completions(args) => {
+            return completions::run(args, <Cli as clap::CommandFactory>::command())
+        }
         command => command,
     };
     let api = Api::new(config::load()?)?;
