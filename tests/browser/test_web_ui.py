@@ -400,6 +400,35 @@ class Run:
         self.wait_title("Made with curl", present=False)
         assert self.driver.execute_script("return window.notReloaded === true"), "the page reloaded"
 
+    def import_with_progress_and_errors(self):
+        self.find("#transfer-open").click()
+        self.visible("#import-file").send_keys(str(ROOT / "tests/fixtures/import/gist/list.json"))
+        self.driver.execute_script(
+            "const s = document.getElementById('import-format'); s.value = 'gist';"
+            "s.dispatchEvent(new Event('change'))")
+        self.find("#import-form button.primary").click()
+        self.wait(lambda d: self.text("#import-status").startswith("Done"), 15, "the import done")
+        status = self.text("#import-status")
+        assert "3 of 3 read, 1 created, 0 skipped, 2 failed" in status, status
+        assert self.driver.execute_script(
+            "const p = document.getElementById('import-progress'); return p.value === p.max"), "bar full"
+        errors = self.driver.execute_script(
+            "return [...document.querySelectorAll('#import-errors li')].map((e) => e.textContent)")
+        assert len(errors) == 2 and "entry 1 (files)" in errors[0], errors
+        self.shot("import")
+        # Export to a file the browser downloads: no error shown.
+        self.find("#export-form button").click()
+        time.sleep(0.5)
+        toast = self.driver.execute_script(
+            "const t = document.getElementById('toast'); return t.hidden ? '' : t.dataset.kind")
+        assert toast != "error", self.text("#toast")
+        self.find("#transfer-close").click()
+        # The imported gist is one snippet of four files, each shown under its name.
+        self.open_snippet("Makefile")
+        names = self.driver.execute_script(
+            "return [...document.querySelectorAll('#snippet .file-name')].map((e) => e.textContent)")
+        assert names == ["Makefile", "docker-compose.yml", "healthcheck.go", "init.sql"], names
+
     def xss_shows_as_typed(self):
         status, _, body = http("POST", f"{self.app.origin}/api/v1/snippets", self.token,
                                {"title": XSS_TITLE, "language": "<b>html</b>",
@@ -688,6 +717,8 @@ class Run:
                 ("delete", self.delete),
                 ("trash: the deleted snippet listed, restored", self.trash_and_restore),
                 ("live: a REST create appears, a REST delete disappears", self.live_create_and_delete),
+                ("import a gist file: progress bar, counts, errors; export; its files shown",
+                 self.import_with_progress_and_errors),
                 ("XSS: markup in a snippet shows as typed, no alert", self.xss_shows_as_typed),
                 ("a streamed AI answer with its references", self.streamed_ai_answer),
                 ("workflow context edited, and updated live", self.workflow_context),

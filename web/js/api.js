@@ -25,7 +25,7 @@ export class ApiError extends Error {
 }
 
 /** `fetch` with the session's token; one 401 in local mode renews the token and retries. */
-export async function call(method, path, { body, query, headers = {}, signal } = {}) {
+export async function call(method, path, { body, raw, query, headers = {}, signal } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
@@ -38,7 +38,8 @@ export async function call(method, path, { body, query, headers = {}, signal } =
     return fetch(url, {
       method,
       headers: all,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // `raw`: a file sent as it is (an import), not as JSON.
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
       signal,
       credentials: "omit",
       cache: "no-store",

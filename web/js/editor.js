@@ -26,6 +26,12 @@ export function openEditor(snippet, saved) {
     form.elements.description.value = snippet.description ?? "";
     form.elements.code.value = snippet.code;
   }
+  // A snippet of several files: the form edits the first, and an edit keeps the others.
+  const files = snippet?.files ?? [];
+  const note = $("#ed-files-note");
+  note.hidden = files.length < 2;
+  note.textContent = files.length < 2 ? ""
+    : `This is ${files[0].name}, the first of ${files.length} files; the others are kept as they are.`;
   $("#editor").showModal();
   form.elements.title.focus();
 }

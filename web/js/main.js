@@ -14,6 +14,7 @@ import { loadTokens, setUpTokens } from "./tokens.js";
 import { setUpShares } from "./shares.js";
 import { setUpHistory } from "./history.js";
 import { loadTrash } from "./trash.js";
+import { setUpTransfer } from "./transfer.js";
 import { loadTeam, setUpTeam } from "./team.js";
 import { loadWorkspaces, onWorkspaceChange, setUpWorkspaces } from "./workspaces.js";
 
@@ -128,6 +129,7 @@ async function start() {
   setUpTeam();
   setUpShares();
   setUpHistory();
+  setUpTransfer();
   onWorkspaceChange(() => { if (!$("#view-team").hidden) loadTeam(); });
   setUpKeyboard();
   $("#new-snippet").addEventListener("click", () =>

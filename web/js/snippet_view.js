@@ -39,8 +39,8 @@ export function closeSnippet() {
 /** Shows `snippet` (also when a change to it arrives from elsewhere). */
 export function render(snippet) {
   shown = snippet;
-  const code = h("code", { class: "hljs" });
-  code.textContent = snippet.code;
+  const files = snippet.files?.length ? snippet.files : [{ name: "", language: snippet.language, code: snippet.code }];
+  const blocks = files.map((f) => fileBlock(f, files.length > 1 || f.name));
   const tags = snippet.tags.map((t) =>
     h("button", { type: "button", class: "tag", title: `Only snippets tagged ${t}`, onclick: () => filterByTag(t) }, t));
   fill($("#snippet"),
@@ -55,10 +55,24 @@ export function render(snippet) {
         confirmButton("Delete", "Really delete?", () => remove(snippet)))),
     h("p", { class: "detail-meta" },
       h("span", { class: "lang", text: snippet.language }), tags,
+      files.length > 1 ? h("span", { class: "muted", text: `${files.length} files` }) : null,
       h("time", { datetime: snippet.updated_at, title: when(snippet.updated_at), text: `updated ${ago(snippet.updated_at)}` })),
     snippet.description ? h("p", { class: "description", text: snippet.description }) : null,
-    h("pre", { class: "code" }, code));
-  highlight(code, snippet.language);
+    blocks.map((b) => b.element));
+  for (const b of blocks) highlight(b.code, b.language);
+}
+
+/** One file's code (under its name and with its own copy button when `named`). */
+function fileBlock(file, named) {
+  const code = h("code", { class: "hljs" });
+  code.textContent = file.code;
+  const head = named
+    ? h("div", { class: "file-head" },
+      h("h3", { class: "file-name", text: file.name }),
+      h("span", { class: "lang", text: file.language }),
+      copyButton("Copy", () => file.code))
+    : null;
+  return { code, language: file.language, element: h("section", { class: "file" }, head, h("pre", { class: "code" }, code)) };
 }
 
 async function highlight(code, language) {
