@@ -24,6 +24,14 @@ impl ValidationError {
 
 pub type Checked<T = ()> = Result<T, ValidationError>;
 
+/// A field that, when present, must hold a value: `null` is refused rather than read as
+/// "leave it as it is".
+pub(crate) fn not_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// Whether `value` holds nothing but white space (Unicode's White_Space, as `str::trim`
 /// reads it; the published schema's pattern lists the same characters).
 pub fn is_blank(value: &str) -> bool {

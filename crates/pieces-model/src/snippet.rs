@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::bounds::{DESCRIPTION_MAX_CHARS, OFFSET_MAX, PAGE_MAX, SEARCH_MAX_CHARS};
 use super::files::{check_files, SnippetFile};
 use super::rules::{
-    check_no_nul, check_no_nul_in_object, check_object, check_text, Checked, ValidationError,
+    check_no_nul, check_no_nul_in_object, check_object, check_text, not_null, Checked,
+    ValidationError,
 };
 use super::{JsonObject, Limits};
 
@@ -99,12 +100,6 @@ pub struct SnippetPatch {
     /// caller must be a writer where it is and where it goes.
     #[serde(default, deserialize_with = "not_null")]
     pub workspace: Option<String>,
-}
-
-/// A field that, when present, must hold a value: `null` is refused rather than read as
-/// "leave it as it is".
-fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).

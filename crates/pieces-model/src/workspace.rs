@@ -188,7 +188,7 @@ impl NewWorkspace {
 /// Body of `PATCH /api/v1/workspaces/{ws}`: what is present changes.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct WorkspacePatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::rules::not_null")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -198,7 +198,7 @@ pub struct WorkspacePatch {
     #[schema(value_type = Option<String>)]
     pub group: Option<Option<String>>,
     /// The role a group's members get (default reader).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::rules::not_null")]
     pub group_role: Option<Role>,
 }
 

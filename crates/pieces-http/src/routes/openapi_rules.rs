@@ -274,6 +274,12 @@ pub fn workspace_rules(doc: &mut Value) {
         );
     }
     merge_property(doc, "WorkspacePatch", "name", json!({"type": "string"}));
+    // Absent or a role, never null (the patch would then name nothing).
+    if let Some(role) = doc.pointer_mut("/components/schemas/WorkspacePatch/properties/group_role")
+    {
+        *role = json!({"$ref": "#/components/schemas/Role",
+            "description": "The role a group's members get (default reader)"});
+    }
     merge_property(doc, "WorkspacePatch", "group", text(200));
     // A patch must name at least one field.
     if let Some(patch) = schema_mut(doc, "WorkspacePatch") {
