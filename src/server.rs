@@ -326,6 +326,7 @@ impl Service {
             store: stores.snippets.clone(),
             trash: stores.trash.clone(),
             limits: settings.limits(),
+            metrics: metrics.clone(),
         });
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
         let tokens = Arc::new(TokenService::new(

@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::backends::Store;
-use crate::support::{expect_error, status_json, user, Backend, TestApp};
+use crate::support::{expect_error, settings_for, status_json, user, Backend, TestApp};
 
 on_each_backend!(
+    a_file_over_the_bound_is_refused_declared_or_not,
     each_format_imports_its_fixture_and_importing_again_creates_nothing,
     a_dry_run_saves_nothing_and_bad_files_are_refused_whole,
     export_then_import_into_an_empty_instance_gives_back_every_field
@@ -64,6 +65,41 @@ async fn titles(app: &TestApp, who: &str) -> Vec<String> {
         .collect();
     titles.sort();
     titles
+}
+
+async fn a_file_over_the_bound_is_refused_declared_or_not(backend: Backend) {
+    let mut settings = settings_for(&backend);
+    settings.import_max_bytes = 8192;
+    let app = TestApp::start_with(&backend, settings).await;
+    let alice = user();
+    let big = fixture("gist/list.json");
+    assert!(big.len() > 8192);
+    let declared = send_import(&app, &alice, "format=gist", big.clone()).await;
+    expect_error(declared, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // Sent in chunks with no length declared: counted as it arrives.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(1000).map(|c| Ok(c.to_vec())).collect();
+    let streamed = app
+        .http
+        .post(format!("{}/api/v1/imports?format=gist", app.api))
+        .bearer_auth(app.token(&alice))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    // The service answers 413 and stops reading; a client still sending may see the
+    // connection close before it reads the answer (HTTP/1.1 has no way to stop a sender).
+    match streamed {
+        Ok(answer) => {
+            expect_error(answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    assert_eq!(app.listing("", &alice).await["total"], 0, "nothing saved");
+    let fits = imported(&app, &alice, "format=gist", fixture("gist/one.json")).await;
+    assert_eq!(counts(&fits), [1, 1, 0, 0]);
+    app.stop().await;
 }
 
 async fn each_format_imports_its_fixture_and_importing_again_creates_nothing(backend: Backend) {
@@ -162,6 +198,11 @@ async fn each_format_imports_its_fixture_and_importing_again_creates_nothing(bac
     assert_eq!(counts(&job), [4, 4, 0, 0]);
     let page = app.listing("language=go", &carol).await;
     assert_eq!(page["total"], 4);
+    // Every entry counted once by what became of it (the fixtures and their second imports).
+    let created = app
+        .metric("pieces_import_entries_total", &["result=\"created\""])
+        .await;
+    assert_eq!(created, 4.0 + 18.0 + 4.0 + 1.0, "created");
     app.stop().await;
 }
 

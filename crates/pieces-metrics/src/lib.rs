@@ -67,6 +67,8 @@ pub mod labels {
     pub const MERGED_PAGE_RESULTS: &[&str] = &["kept", "read"];
     /// `outcome` of `pieces_backups_total`.
     pub const BACKUP_OUTCOMES: &[&str] = &["ok", "failed"];
+    /// `result` of `pieces_import_entries_total`.
+    pub const IMPORT_RESULTS: &[&str] = &["created", "skipped", "failed"];
 }
 
 pub struct Metrics {
@@ -110,6 +112,8 @@ pub struct Metrics {
     pub last_backup: IntGauge,
     /// Scheduled backups of the embedded store, by outcome.
     pub backups: IntCounterVec,
+    /// Entries of import files, by what became of them (a dry run counts none).
+    pub import_entries: IntCounterVec,
     /// Snippets not yet embedded by the configured model.
     pub embeddings_backlog: IntGauge,
     /// Snippets embedded (or found unchanged, or failed), by outcome.
@@ -237,6 +241,13 @@ impl Metrics {
                 ),
                 &["outcome"],
             )?,
+            import_entries: IntCounterVec::new(
+                Opts::new(
+                    "pieces_import_entries_total",
+                    "Entries of import files saved, skipped (already imported) or refused",
+                ),
+                &["result"],
+            )?,
             embeddings_backlog: IntGauge::new(
                 "pieces_embeddings_backlog",
                 "Snippets not yet embedded by the configured model",
@@ -283,6 +294,7 @@ impl Metrics {
         r.register(Box::new(metrics.merged_pages.clone()))?;
         r.register(Box::new(metrics.last_backup.clone()))?;
         r.register(Box::new(metrics.backups.clone()))?;
+        r.register(Box::new(metrics.import_entries.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.embedding_model.clone()))?;
@@ -337,6 +349,9 @@ impl Metrics {
         }
         for outcome in BACKUP_OUTCOMES {
             self.backups.with_label_values(&[outcome]);
+        }
+        for result in IMPORT_RESULTS {
+            self.import_entries.with_label_values(&[result]);
         }
         for tool in MCP_TOOLS {
             for outcome in MCP_OUTCOMES {

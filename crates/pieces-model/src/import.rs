@@ -7,12 +7,43 @@ use utoipa::{IntoParams, ToSchema};
 /// A job keeps at most this many entry errors; `failed` still counts them all.
 pub const IMPORT_ERRORS_KEPT: usize = 1_000;
 
+/// What an import file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportFormat {
+    /// This service's own export (JSON lines).
+    Json,
+    /// The GitHub Gists API's JSON: one gist, or a list.
+    Gist,
+    /// A VS Code snippet file (`.code-snippets`, or a language's `<id>.json`).
+    Vscode,
+    /// ByteStash's JSON export.
+    Bytestash,
+    /// massCode's `db.json`.
+    Masscode,
+    /// A Pieces asset record, or an `Assets` collection.
+    Pieces,
+}
+
+impl ImportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Gist => "gist",
+            Self::Vscode => "vscode",
+            Self::Bytestash => "bytestash",
+            Self::Masscode => "masscode",
+            Self::Pieces => "pieces",
+        }
+    }
+}
+
 /// Query of `POST /api/v1/imports`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportParams {
-    /// `json` (this service's export), `gist`, `vscode`, `bytestash`, `masscode` or `pieces`.
-    pub format: String,
+    #[param(inline)]
+    pub format: ImportFormat,
     /// Where the snippets go: `personal` (default) or a team workspace's id.
     pub workspace: Option<String>,
     /// Reports what the import would do and saves nothing.
@@ -134,9 +165,10 @@ pub struct ExportParams {
     /// `personal` (default), a team workspace's id, or `all` for every one the caller reads.
     pub workspace: Option<String>,
     /// `json` (default), `markdown` or `vscode`.
+    #[param(inline)]
     pub format: Option<ExportFormat>,
     /// With `json`: after each snippet, a line per older version it keeps
-    /// (`{"kind": "version", ...}`).
+    /// (`{"kind": "version", ...}`); the other formats hold current versions only.
     pub history: Option<bool>,
 }
 

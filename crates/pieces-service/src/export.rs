@@ -16,7 +16,7 @@ use super::history::older_versions;
 use super::{ServiceError, ServiceResult, SnippetService};
 use pieces_model::import::{ExportFormat, ExportParams, VersionLine};
 use pieces_model::workspace::api_id;
-use pieces_model::{Listed, Snippet, ValidationError};
+use pieces_model::{Listed, Snippet};
 use pieces_store::{HistoryStore, Rows, SnippetStore, SnippetWalk};
 
 /// Snippets read from the store at once.
@@ -50,14 +50,8 @@ impl ExportService {
         params: ExportParams,
     ) -> ServiceResult<Export> {
         let format = params.format.unwrap_or(ExportFormat::Json);
-        let history = params.history.unwrap_or(false);
-        if history && format != ExportFormat::Json {
-            return Err(ValidationError::new(
-                "history",
-                "history: only the json format carries history",
-            )
-            .into());
-        }
+        // Only JSON lines carry history; the other formats are of the current versions.
+        let history = params.history.unwrap_or(false) && format == ExportFormat::Json;
         let keys = self
             .snippets
             .keys_to_list(caller, params.workspace.as_deref())

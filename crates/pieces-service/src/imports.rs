@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::auth::Principal;
 use super::{ServiceError, ServiceResult, SnippetService};
 use pieces_import::{Entry, Format, ImportError, Item, Options};
+use pieces_metrics::Metrics;
 use pieces_model::import::{ImportJob, ImportParams, ImportProblem, ImportStatus};
 use pieces_model::workspace::{api_id, Role};
 use pieces_model::{now, Limits, NewSnippet, Snippet, SnippetFile, ValidationError};
@@ -40,6 +41,7 @@ pub struct ImportService {
     pub store: Arc<dyn SnippetStore>,
     pub trash: Arc<dyn TrashStore>,
     pub limits: Limits,
+    pub metrics: Arc<Metrics>,
 }
 
 /// What became of one entry.
@@ -60,12 +62,8 @@ impl ImportService {
         params: ImportParams,
         file: tempfile::TempPath,
     ) -> ServiceResult<ImportJob> {
-        let format = Format::parse(params.format.trim()).ok_or_else(|| {
-            ValidationError::new(
-                "format",
-                "format must be one of json, gist, vscode, bytestash, masscode, pieces",
-            )
-        })?;
+        // The model's names are the reader's: one list, checked by a test.
+        let format = Format::parse(params.format.as_str()).expect("every import format is read");
         let key = self
             .snippets
             .workspace_key(caller, params.workspace.as_deref(), Role::Writer)
@@ -160,6 +158,20 @@ impl ImportService {
         let mut broken = None;
         while let Some(outcome) = outcomes.next().await {
             job.done += 1;
+            if !dry_run {
+                let result = match &outcome {
+                    Outcome::Created => Some("created"),
+                    Outcome::Skipped => Some("skipped"),
+                    Outcome::Failed(_) => Some("failed"),
+                    Outcome::Broken(_) => None,
+                };
+                if let Some(result) = result {
+                    self.metrics
+                        .import_entries
+                        .with_label_values(&[result])
+                        .inc();
+                }
+            }
             match outcome {
                 Outcome::Created => job.created += 1,
                 Outcome::Skipped => job.skipped += 1,
@@ -346,6 +358,14 @@ fn refusal(e: ImportError) -> ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_the_api_names_is_read() {
+        use pieces_model::import::ImportFormat::*;
+        for format in [Json, Gist, Vscode, Bytestash, Masscode, Pieces] {
+            assert!(Format::parse(format.as_str()).is_some(), "{format:?}");
+        }
+    }
 
     #[test]
     fn an_entry_gets_the_same_id_in_the_same_workspace_only() {

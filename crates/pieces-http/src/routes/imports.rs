@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// An entry is validated like a create and saved whole or not at all; importing the same
 /// file again creates nothing new. The body is the file, at most `IMPORT_MAX_BYTES`.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports", params(ImportParams),
-    request_body(content = String, content_type = "application/json",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "The file to import, as the tool wrote it"),
     security(("bearer" = ["snippets:write"])),
     responses((status = 202, body = ImportJob, headers(("Location" = String))),
