@@ -497,6 +497,53 @@ async fn a_search_cuts_long_code_and_get_snippet_gives_all_of_it() {
 }
 
 #[tokio::test]
+async fn an_agent_saves_and_reads_a_snippet_of_several_files() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let alice = user();
+    let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
+    let files = json!([
+        {"name": "main.go", "language": "go", "code": "package main\n"},
+        {"name": "main_test.go", "language": "go", "code": "package main // quokkatest\n"},
+    ]);
+    let saved = call(
+        &agent,
+        "save_snippet",
+        json!({"title": "Graceful shutdown", "files": files}),
+    )
+    .await;
+    let saved = structured(&saved);
+    assert_eq!(saved["snippet"]["files"], files, "{saved}");
+    assert_eq!(saved["snippet"]["code"], "package main\n");
+    let id = saved["snippet_id"].as_str().expect("id").to_owned();
+    let found = structured(&call(&agent, "search_snippets", json!({"query": "quokkatest"})).await);
+    assert_eq!(found["snippets"][0]["id"], id.as_str());
+    assert_eq!(
+        found["snippets"][0]["files"],
+        json!([{"name": "main.go", "language": "go", "code_bytes": 13},
+            {"name": "main_test.go", "language": "go", "code_bytes": 27}])
+    );
+    let got = call(&agent, "get_snippet", json!({"id": id})).await;
+    assert_eq!(structured(&got)["files"], files);
+    let text = format!("{:?}", got.content);
+    assert!(text.contains("main_test.go:"), "{text}");
+    let changed = call(
+        &agent,
+        "update_snippet",
+        json!({"id": id, "files": [{"name": "one.go", "language": "go", "code": "package one\n"}]}),
+    )
+    .await;
+    assert_eq!(structured(&changed)["code"], "package one\n");
+    let both = call(
+        &agent,
+        "update_snippet",
+        json!({"id": id, "code": "x", "files": files}),
+    )
+    .await;
+    assert!(failed(&both).contains("files"), "{both:?}");
+    agent.cancel().await.ok();
+}
+
+#[tokio::test]
 async fn an_agent_lists_workspaces_and_searches_and_saves_in_the_one_named() {
     let app = TestApp::start(&Backend::sqlite()).await;
     let alice = user();

@@ -29,6 +29,14 @@ pub fn found(snippet: Snippet) -> Value {
         item["code_truncated"] = json!(true);
         item["code_bytes"] = json!(bytes);
     }
+    // A snippet of several files: which they are (`code` is the first); get_snippet has all.
+    if !snippet.files.is_empty() {
+        item["files"] = snippet
+            .files
+            .iter()
+            .map(|f| json!({"name": f.name, "language": f.language, "code_bytes": f.code.len()}))
+            .collect();
+    }
     item
 }
 
@@ -49,7 +57,8 @@ pub fn search(found: Vec<Value>, total: i64, mode: Option<&str>) -> (Value, Stri
     (structured, text)
 }
 
-/// One snippet: its title, language, id and code.
+/// One snippet: its title, language, id and code (each file under its name, when the
+/// snippet holds several and they are given whole).
 pub fn snippet(s: &Value) -> String {
     let text = |key: &str| s[key].as_str().unwrap_or_default();
     let code = text("code");
@@ -59,11 +68,31 @@ pub fn snippet(s: &Value) -> String {
     out.push_str(text("language"));
     out.push_str(", id ");
     out.push_str(text("id"));
-    out.push_str(")\n```");
-    out.push_str(text("language"));
-    out.push('\n');
-    out.push_str(code);
-    out.push_str("\n```");
+    out.push(')');
+    let whole_files = s["files"]
+        .as_array()
+        .filter(|files| files.iter().all(|f| f["code"].is_string()));
+    match whole_files {
+        Some(files) => {
+            for f in files {
+                let field = |key: &str| f[key].as_str().unwrap_or_default();
+                out.push_str(&format!(
+                    "\n\n{}:\n```{}\n",
+                    field("name"),
+                    field("language")
+                ));
+                out.push_str(field("code"));
+                out.push_str("\n```");
+            }
+        }
+        None => {
+            out.push_str("\n```");
+            out.push_str(text("language"));
+            out.push('\n');
+            out.push_str(code);
+            out.push_str("\n```");
+        }
+    }
     out
 }
 

@@ -69,6 +69,10 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             "code_truncated": {"type": "boolean"},
             "workspace": {"type": "string", "description": "`personal` or the team workspace's id"},
             "code_bytes": {"type": "integer", "description": "The whole code's size in bytes"},
+            "files": {"type": "array", "description": "A snippet of several files: each one's \
+                name, language and size (`code` is the first file's; get_snippet returns all)",
+                "items": {"type": "object", "properties": {"name": {"type": "string"},
+                    "language": {"type": "string"}, "code_bytes": {"type": "integer"}}}},
         },
     });
     let search_output = object(
