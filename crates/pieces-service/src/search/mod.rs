@@ -104,12 +104,17 @@ impl SearchService {
             mode: SearchMode::Text,
             ..filter.clone()
         };
-        let (texts, counted) = if hybrid {
-            self.deps.snippets.matching_ids(keys, &text_window).await?
-        } else {
-            (Vec::new(), 0)
+        // The two legs side by side: a hybrid search costs its slower leg, not their sum.
+        let text_leg = async {
+            if hybrid {
+                self.deps.snippets.matching_ids(keys, &text_window).await
+            } else {
+                Ok((Vec::new(), 0))
+            }
         };
-        let nearest = match self.nearest_in(keys, query, DEPTH as usize).await {
+        let (texts, nearest) = tokio::join!(text_leg, self.nearest_in(keys, query, DEPTH as usize));
+        let (texts, counted) = texts?;
+        let nearest = match nearest {
             Ok(nearest) => nearest,
             Err(e) if hybrid => {
                 tracing::warn!(error = %e, "cannot rank by meaning; answering by text alone");
@@ -235,8 +240,12 @@ impl SearchService {
         limit: i64,
     ) -> ServiceResult<Vec<String>> {
         let window = (limit * 4).max(20);
-        let texts = self.deps.snippets.relevant_ids(user, query, window).await?;
-        let nearest = match self.nearest(user, query, window as usize).await {
+        let (texts, nearest) = tokio::join!(
+            self.deps.snippets.relevant_ids(user, query, window),
+            self.nearest(user, query, window as usize)
+        );
+        let texts = texts?;
+        let nearest = match nearest {
             Ok(nearest) => nearest,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot rank by meaning; choosing by text alone");
@@ -260,9 +269,15 @@ impl SearchService {
         query: &str,
         count: usize,
     ) -> ServiceResult<Vec<(String, f32)>> {
+        // Each workspace's index is asked at once, once the query is embedded (and cached),
+        // so it is embedded once, not once per workspace.
+        if keys.len() > 1 {
+            self.query_vector(query).await?;
+        }
+        let each = keys.iter().map(|key| self.nearest(key, query, count));
         let mut all = Vec::new();
-        for key in keys {
-            all.extend(self.nearest(key, query, count).await?);
+        for nearest in futures_util::future::join_all(each).await {
+            all.extend(nearest?);
         }
         if keys.len() > 1 {
             all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
