@@ -44,7 +44,19 @@ pub(crate) fn read(path: &Path, sink: &mut Sink) -> Result<(), ImportError> {
     let mut number = 0u64;
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
+        stream::next_entry();
+        let read = reader.read_until(b'\n', &mut line).map_err(|e| {
+            if stream::too_large(&e) {
+                ImportError::Shape(format!(
+                    "line {} is more than {} MiB; a snippet holds at most 4 MiB of code",
+                    number + 1,
+                    stream::ENTRY_MAX_BYTES >> 20
+                ))
+            } else {
+                ImportError::Io(e)
+            }
+        })?;
+        if read == 0 {
             return Ok(());
         }
         number += 1;

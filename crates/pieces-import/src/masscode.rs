@@ -75,7 +75,7 @@ struct Lookup {
 
 pub(crate) fn read(path: &Path, sink: &mut Sink) -> Result<(), ImportError> {
     let mut lookup = Lookup::default();
-    let first = stream::drive(stream::open(path)?, Pass::Lookup(&mut lookup));
+    let first = stream::drive(stream::open_unbounded(path)?, Pass::Lookup(&mut lookup));
     sink.finish(first, EXPECTS)?;
     let second = stream::drive(stream::open(path)?, Pass::Snippets(&lookup, &mut *sink));
     sink.finish(second, EXPECTS)

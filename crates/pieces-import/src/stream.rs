@@ -2,9 +2,10 @@
 //! as soon as it is read, an object read in its key order, and the mapping of `serde_json`'s
 //! errors to [`ImportError`].
 
+use std::cell::Cell;
 use std::fmt;
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::marker::PhantomData;
 use std::path::Path;
 
@@ -15,10 +16,65 @@ use serde_json::error::Category;
 
 use crate::{ImportError, Item};
 
+/// The most JSON text read for one entry (from the end of the one before): a snippet holds
+/// at most 4 MiB of code, which JSON's escapes may double. Parsed, an entry can take several
+/// times its text (a list of millions of one-letter strings, say), so this bounds what one
+/// import holds whatever its file; a larger entry refuses the file, before anything is saved.
+pub const ENTRY_MAX_BYTES: u64 = 8 << 20;
+
+thread_local! {
+    /// Bytes read since the last entry was handed over (a pass runs on one thread).
+    static SINCE_ENTRY: Cell<u64> = const { Cell::new(0) };
+}
+
+const TOO_LARGE: &str = "an entry larger than ENTRY_MAX_BYTES";
+
+/// Starts a new entry's share of the file (for a reader that passes over parts that are no
+/// entry, such as the history lines of this service's own export).
+pub(crate) fn next_entry() {
+    SINCE_ENTRY.set(0);
+}
+
+/// Whether a read failed because one entry was too large.
+pub(crate) fn too_large(e: &io::Error) -> bool {
+    e.to_string().contains(TOO_LARGE)
+}
+
+/// A file read with every entry's share of it bounded (see `ENTRY_MAX_BYTES`).
+pub(crate) struct Bounded {
+    file: fs::File,
+    bounded: bool,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if self.bounded {
+            let since = SINCE_ENTRY.get() + n as u64;
+            SINCE_ENTRY.set(since);
+            if since > ENTRY_MAX_BYTES {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, TOO_LARGE));
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Opens the file buffered, past a UTF-8 byte order mark (editors on Windows write one, and
-/// `serde_json` refuses it).
-pub(crate) fn open(path: &Path) -> Result<BufReader<fs::File>, ImportError> {
-    let mut reader = BufReader::new(fs::File::open(path)?);
+/// `serde_json` refuses it), each entry's share of it bounded.
+pub(crate) fn open(path: &Path) -> Result<BufReader<Bounded>, ImportError> {
+    open_as(path, true)
+}
+
+/// `open`, for a pass that keeps no entry (massCode's lookup of folders and tags).
+pub(crate) fn open_unbounded(path: &Path) -> Result<BufReader<Bounded>, ImportError> {
+    open_as(path, false)
+}
+
+fn open_as(path: &Path, bounded: bool) -> Result<BufReader<Bounded>, ImportError> {
+    SINCE_ENTRY.set(0);
+    let file = fs::File::open(path)?;
+    let mut reader = BufReader::new(Bounded { file, bounded });
     if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
         reader.consume(3);
     }
@@ -65,6 +121,7 @@ impl<'a> Sink<'a> {
     /// [`Sink::finish`] turns it back into [`ImportError::Stopped`].
     pub(crate) fn emit(&mut self, item: Item) -> Result<(), String> {
         self.count += 1;
+        SINCE_ENTRY.set(0);
         (self.each)(item).map_err(|()| {
             self.stopped = true;
             "stopped by the caller".to_owned()
@@ -82,6 +139,11 @@ impl<'a> Sink<'a> {
             return Err(ImportError::Stopped);
         }
         Err(match e.classify() {
+            Category::Io if e.to_string().contains(TOO_LARGE) => ImportError::Shape(format!(
+                "entry {} is more than {} MiB of JSON; a snippet holds at most 4 MiB of code",
+                self.count,
+                ENTRY_MAX_BYTES >> 20
+            )),
             Category::Io => ImportError::Io(e.into()),
             Category::Syntax | Category::Eof => ImportError::Syntax(e.to_string()),
             Category::Data => ImportError::Shape(format!("{expects}: {e}")),

@@ -125,3 +125,46 @@ fn a_missing_file_is_an_io_error() {
     );
     assert!(matches!(result, Err(ImportError::Io(_))), "{result:?}");
 }
+
+/// A file whose one entry is a body of millions of one-letter lines: parsed whole it would
+/// take many times its size, so it is refused as soon as its text passes the bound, in every
+/// format that reads entries from one array or object.
+#[test]
+fn an_entry_past_the_bound_refuses_the_file_before_it_is_parsed_whole() {
+    let lines = (crate::stream::ENTRY_MAX_BYTES / 4 + 10) as usize;
+    let body = vec!["a"; lines];
+    // (serde_json orders keys: "huge" is entry 0.)
+    let vscode =
+        json!({"small": {"prefix": "s", "body": "x"}, "huge": {"prefix": "h", "body": body}});
+    let file = temp_file(&vscode.to_string());
+    let refused = check(Format::Vscode, file.path(), &Options::default());
+    assert!(
+        matches!(&refused, Err(ImportError::Shape(detail)) if detail.contains("entry 0 is more than 8 MiB")),
+        "{refused:?}"
+    );
+    let line = json!({"id": "x", "title": "t", "code": "a".repeat(9 << 20), "language": "rust"});
+    let file = temp_file(&format!("{line}\n"));
+    let refused = check(Format::Json, file.path(), &Options::default());
+    assert!(
+        matches!(&refused, Err(ImportError::Shape(detail)) if detail.contains("line 1 is more than 8 MiB")),
+        "{refused:?}"
+    );
+}
+
+/// Many entries each under the bound pass, however large the file: the bound is per entry.
+#[test]
+fn entries_under_the_bound_pass_whatever_the_files_size() {
+    let code = "x".repeat(3 << 20);
+    let lines: String = (0..4)
+        .map(|i| {
+            json!({"id": format!("id-{i}"), "title": "t", "code": code, "language": "rust"})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let file = temp_file(&lines);
+    assert_eq!(
+        check(Format::Json, file.path(), &Options::default()).expect("fits"),
+        4
+    );
+}
