@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use similar::{Algorithm, DiffOp, TextDiff};
 use utoipa::ToSchema;
 
-use super::files::{files_column, files_from_column};
+use super::files::files_column;
 use super::{JsonObject, Snippet, SnippetFile};
 
 /// How long a diff may search for the smallest edit; past it the diff is still correct,
@@ -104,11 +104,8 @@ impl Replaced {
         if older.code != newer.code {
             delta.insert("code".into(), code_delta(&newer.code, &older.code));
         }
-        // The files as the stores keep them: without the first one's code, which `code`
-        // brings back.
-        let older_files = files_column(&older.files);
-        if older_files != files_column(&newer.files) {
-            delta.insert("files".into(), json!(older_files));
+        if files_column(&older.files) != files_column(&newer.files) {
+            delta.insert("files".into(), files_delta(&newer.files, &older.files));
         }
         let mut changed: Vec<String> = delta.keys().cloned().collect();
         if moved {
@@ -154,15 +151,71 @@ pub fn apply_previous(snippet: &mut Snippet, previous: &str) -> Result<(), BadDe
     // Last: the first file's code is the code as it was, which the loop may have rebuilt.
     match files {
         Some(Value::Null) => snippet.files.clear(),
-        Some(Value::String(column)) => {
-            snippet.files =
-                files_from_column(&column, &snippet.code).map_err(|_| BadDelta("files"))?;
-        }
+        Some(Value::Array(each)) => snippet.files = apply_files(&snippet.files, &each)?,
         Some(_) => return Err(BadDelta("files")),
         None => {}
     }
     snippet.sync_first_file();
     Ok(())
+}
+
+/// The files delta that rebuilds `older`'s files from `newer`'s: null when `older` had none,
+/// else one item per older file, paired with the newer file at its position: null when it
+/// is the same, or its name and language where they differ and its code as a line delta (the
+/// first file's code is `code`'s own delta). A change of one line of one file costs that line.
+fn files_delta(newer: &[SnippetFile], older: &[SnippetFile]) -> Value {
+    if older.is_empty() {
+        return Value::Null;
+    }
+    let none = SnippetFile::default();
+    older
+        .iter()
+        .enumerate()
+        .map(|(i, was)| {
+            let now = newer.get(i).unwrap_or(&none);
+            let mut item = Map::new();
+            if was.name != now.name || i >= newer.len() {
+                item.insert("name".into(), json!(was.name));
+            }
+            if was.language != now.language || i >= newer.len() {
+                item.insert("language".into(), json!(was.language));
+            }
+            if i > 0 && was.code != now.code {
+                item.insert("code".into(), code_delta(&now.code, &was.code));
+            }
+            if item.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(item)
+            }
+        })
+        .collect()
+}
+
+/// Rebuilds the older files from `newer` (the files of the version after) and their delta.
+fn apply_files(newer: &[SnippetFile], each: &[Value]) -> Result<Vec<SnippetFile>, BadDelta> {
+    let none = SnippetFile::default();
+    each.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut file = newer.get(i).unwrap_or(&none).clone();
+            match item {
+                Value::Null => {}
+                Value::Object(item) => {
+                    for (field, value) in item {
+                        match field.as_str() {
+                            "name" => file.name = text(value.clone())?,
+                            "language" => file.language = text(value.clone())?,
+                            "code" => file.code = apply_code(&file.code, value)?,
+                            _ => return Err(BadDelta("a file's field")),
+                        }
+                    }
+                }
+                _ => return Err(BadDelta("a file")),
+            }
+            Ok(file)
+        })
+        .collect()
 }
 
 fn text(value: Value) -> Result<String, BadDelta> {
@@ -419,6 +472,26 @@ mod tests {
     }
 
     #[test]
+    fn one_changed_line_of_one_file_costs_about_that_line() {
+        let big: String = (0..3000)
+            .map(|i| format!("let line_{i} = {i};\n"))
+            .collect();
+        let file = |name: &str, code: &str| SnippetFile {
+            name: name.into(),
+            language: "rust".into(),
+            code: code.into(),
+        };
+        let mut older = snippet(&big);
+        older.files = vec![file("a.rs", &big), file("b.rs", &big), file("c.rs", &big)];
+        let mut newer = older.clone();
+        newer.files[1].code = big.replace("let line_7 = 7;", "let line_7 = 8;");
+        let replaced = Replaced::between(&older, &newer, false);
+        assert_eq!(replaced.changed, ["files"]);
+        assert!(replaced.previous.len() < 120, "{}", replaced.previous);
+        assert_eq!(rebuilt(&newer, &replaced), older);
+    }
+
+    #[test]
     fn files_come_back_as_they_were_with_the_first_code_kept_once() {
         let file = |name: &str, code: &str| SnippetFile {
             name: name.into(),
@@ -433,7 +506,7 @@ mod tests {
         let replaced = Replaced::between(&older, &newer, false);
         assert_eq!(replaced.changed, ["code", "files"]);
         let kept: Value = serde_json::from_str(&replaced.previous).unwrap();
-        let files = kept["files"].as_str().expect("the files as stored");
+        let files = kept["files"].to_string();
         assert!(
             !files.contains("fn a()"),
             "the first code is kept once: {files}"
