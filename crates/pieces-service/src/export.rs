@@ -2,7 +2,7 @@
 //! the store are read one at a time and the output goes through a small bounded channel, so
 //! a client that reads slowly holds the reading back instead of memory filling up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
 use super::auth::Principal;
-use super::history::older_versions;
+use super::history::OlderVersions;
 use super::{ServiceError, ServiceResult, SnippetService};
 use pieces_model::import::{ExportFormat, ExportParams, VersionLine};
 use pieces_model::workspace::api_id;
@@ -105,7 +105,8 @@ impl ExportService {
         else {
             return Ok(());
         };
-        for (older, made) in older_versions(history)? {
+        for older in OlderVersions::new(history) {
+            let (older, made) = older?;
             line(
                 buffer,
                 &VersionLine {
@@ -295,27 +296,33 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Names made unique by a counter: `name`, `name (2)`, ... Only a hash of each name is
-/// kept, so the memory is eight bytes per name.
+/// Names made unique by a counter: `name`, `name (2)`, ... Only hashes are kept (eight
+/// bytes per name, and the next counter to try per name given), so many snippets of one
+/// title cost one step each, not a walk over the ones before.
 #[derive(Default)]
 struct UniqueNames {
     seen: HashSet<u64>,
+    next: HashMap<u64, u32>,
     hasher: std::hash::RandomState,
 }
 
 impl UniqueNames {
     fn unique(&mut self, name: String) -> String {
-        let mut candidate = name.clone();
-        let mut n = 1;
+        let base = self.hasher.hash_one(&name);
+        let mut n = self.next.get(&base).copied().unwrap_or(1);
         loop {
+            let candidate = match n {
+                1 => name.clone(),
+                _ => match name.strip_suffix(".md") {
+                    Some(stem) => format!("{stem} ({n}).md"),
+                    None => format!("{name} ({n})"),
+                },
+            };
+            n += 1;
             if self.seen.insert(self.hasher.hash_one(&candidate)) {
+                self.next.insert(base, n);
                 return candidate;
             }
-            n += 1;
-            candidate = match name.rsplit_once('.') {
-                Some((stem, ext)) if name.ends_with(".md") => format!("{stem} ({n}).{ext}"),
-                _ => format!("{name} ({n})"),
-            };
         }
     }
 }

@@ -205,27 +205,50 @@ fn rebuild<const N: usize>(history: History, wanted: [i64; N]) -> ServiceResult<
 }
 
 /// Every older version `history` (read with `Rows::After(0)`) can rebuild, newest first, each
-/// with when, by whom and what its change was: what an export with history writes.
-pub(crate) fn older_versions(history: History) -> ServiceResult<Vec<(Snippet, HistoryRow)>> {
-    let mut older = Vec::new();
-    let mut state = history.current;
-    let mut rows = history.rows.iter().peekable();
-    while let Some(row) = rows.next() {
+/// with when, by whom and what its change was: what an export with history writes. One
+/// version is held at a time, however many are kept.
+pub(crate) struct OlderVersions {
+    state: Snippet,
+    rows: std::iter::Peekable<std::vec::IntoIter<HistoryRow>>,
+    done: bool,
+}
+
+impl OlderVersions {
+    pub(crate) fn new(history: History) -> Self {
+        Self {
+            state: history.current,
+            rows: history.rows.into_iter().peekable(),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for OlderVersions {
+    type Item = ServiceResult<(Snippet, HistoryRow)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let row = self.rows.next()?;
         let Some(previous) = row
             .previous
             .as_deref()
-            .filter(|_| row.version == state.version)
+            .filter(|_| row.version == self.state.version)
         else {
-            break;
+            self.done = true;
+            return None;
         };
-        history::apply_previous(&mut state, previous)
-            .map_err(|e| ServiceError::Store(StoreError::Corrupt(e.to_string())))?;
-        state.version -= 1;
-        let Some(made) = rows.peek().filter(|r| r.version == state.version) else {
-            break;
+        if let Err(e) = history::apply_previous(&mut self.state, previous) {
+            self.done = true;
+            return Some(Err(ServiceError::Store(StoreError::Corrupt(e.to_string()))));
+        }
+        self.state.version -= 1;
+        let Some(made) = self.rows.peek().filter(|r| r.version == self.state.version) else {
+            self.done = true;
+            return None;
         };
-        state.updated_at = made.at;
-        older.push((state.clone(), (*made).clone()));
+        self.state.updated_at = made.at;
+        Some(Ok((self.state.clone(), made.clone())))
     }
-    Ok(older)
 }

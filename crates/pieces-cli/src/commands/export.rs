@@ -23,6 +23,9 @@ pub struct Args {
     /// Write to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// With json: each snippet's older versions after it (an import passes over them).
+    #[arg(long)]
+    history: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,6 +52,9 @@ pub async fn run(api: &Api, args: Args) -> Result<()> {
         ));
     }
     let mut query = vec![("format", args.format.as_str().to_owned())];
+    if args.history {
+        query.push(("history", "true".to_owned()));
+    }
     if let Some(workspace) = &args.workspace {
         query.push(("workspace", workspace.clone()));
     }
