@@ -327,7 +327,11 @@ impl Service {
             trash: stores.trash.clone(),
             limits: settings.limits(),
             metrics: metrics.clone(),
+            running: Arc::new(tokio::sync::Semaphore::new(
+                crate::service::imports::IMPORTS_AT_ONCE,
+            )),
         });
+        ImportService::forget_stale_files(&std::env::temp_dir());
         let personal = Arc::new(PersonalTokens::new(stores.tokens.clone()));
         let tokens = Arc::new(TokenService::new(
             stores.tokens.clone(),

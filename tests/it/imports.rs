@@ -369,8 +369,27 @@ async fn export_then_import_into_an_empty_instance_gives_back_every_field(backen
         all
     };
     assert_eq!(by_id(&after), by_id(&before));
-    let again = imported(&empty, &alice, "format=json", lines).await;
+    let again = imported(&empty, &alice, "format=json", lines.clone()).await;
     assert_eq!(counts(&again), [5, 0, 5, 0]);
+
+    // Beside its source, in another workspace of the same store: new ids, every snippet
+    // created (whether an id exists elsewhere is never told), and once only.
+    let (status, team) = status_json(
+        app.post("/api/v1/workspaces", &alice, &json!({"name": "copies"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{team}");
+    let query = format!("format=json&workspace={}", team["id"].as_str().expect("id"));
+    let copied = imported(&app, &alice, &query, lines.clone()).await;
+    assert_eq!(counts(&copied), [5, 5, 0, 0], "{copied}");
+    let again = imported(&app, &alice, &query, lines).await;
+    assert_eq!(counts(&again), [5, 0, 5, 0]);
+    assert_eq!(
+        app.listing("limit=100", &alice).await["total"],
+        5,
+        "the source unchanged"
+    );
     empty.stop().await;
     app.stop().await;
 }

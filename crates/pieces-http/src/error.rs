@@ -317,6 +317,7 @@ impl From<ServiceError> for ApiError {
         match err {
             ServiceError::Invalid(e) => e.into(),
             ServiceError::Malformed(detail) => Self::MalformedJson(detail),
+            ServiceError::Internal(detail) => Self::Internal(detail),
             ServiceError::NotFound(what) => Self::NotFound(what),
             ServiceError::RateLimited { retry_after_secs } => {
                 Self::RateLimited { retry_after_secs }

@@ -15,6 +15,9 @@ pub enum ServiceError {
     /// What was sent cannot be read at all (a file that is not JSON, or is cut off).
     #[error("{0}")]
     Malformed(String),
+    /// The service itself failed (its disk, a task); the sentence is for the log and the client.
+    #[error("{0}")]
+    Internal(String),
     /// The thing does not exist for this user (another user's is the same as none).
     #[error("{0} not found")]
     NotFound(&'static str),

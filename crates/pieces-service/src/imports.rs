@@ -16,14 +16,21 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use super::auth::Principal;
-use super::{ServiceError, ServiceResult, SnippetService};
+use super::{Access, ServiceError, ServiceResult, SnippetService};
 use pieces_import::{Entry, Format, ImportError, Item, Options};
 use pieces_metrics::Metrics;
 use pieces_model::import::{ImportJob, ImportParams, ImportProblem, ImportStatus};
-use pieces_model::workspace::{api_id, Role};
+use pieces_model::workspace::{api_id, Role, PERSONAL};
 use pieces_model::{now, Limits, NewSnippet, Snippet, SnippetFile, ValidationError};
 use pieces_store::{ImportJobs, SnippetStore, TrashStore};
 
+/// Imports one replica runs at once: each holds its file on disk (up to IMPORT_MAX_BYTES)
+/// and up to `HELD_KIB` of entries in memory; another is refused with 429 until one ends.
+pub const IMPORTS_AT_ONCE: usize = 2;
+/// A spooled file older than this was left by a process that stopped mid-import.
+const STALE_FILE_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// The prefix of spooled import files in the temporary directory.
+pub const SPOOL_PREFIX: &str = "pieces-import-";
 /// Entries saved at once: enough for the store's group commit to fill its batches.
 const AT_ONCE: usize = 64;
 /// Bytes of entries read but not yet saved, in KiB: what one import holds in memory,
@@ -42,6 +49,8 @@ pub struct ImportService {
     pub trash: Arc<dyn TrashStore>,
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
+    /// Places for running imports (`IMPORTS_AT_ONCE`).
+    pub running: Arc<Semaphore>,
 }
 
 /// What became of one entry.
@@ -54,13 +63,45 @@ enum Outcome {
 }
 
 impl ImportService {
+    /// A place for one more import, taken before its file is received and held until its
+    /// job ends; 429 while `IMPORTS_AT_ONCE` run.
+    pub fn admit(&self) -> ServiceResult<OwnedSemaphorePermit> {
+        self.running
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ServiceError::RateLimited {
+                retry_after_secs: 10,
+            })
+    }
+
+    /// Removes spooled files that a stopped process left in the temporary directory.
+    pub fn forget_stale_files(dir: &std::path::Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let stale = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(SPOOL_PREFIX)
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > STALE_FILE_AFTER));
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                tracing::info!(file = %entry.path().display(), "a stale import file was removed");
+            }
+        }
+    }
+
     /// Checks the whole file, then starts its job and answers it; the file is removed when
-    /// the job ends (or now, if it is refused).
+    /// the job ends (or now, if it is refused), and `place` is given back then too.
     pub async fn start(
         self: &Arc<Self>,
         caller: &Principal,
         params: ImportParams,
         file: tempfile::TempPath,
+        place: OwnedSemaphorePermit,
     ) -> ServiceResult<ImportJob> {
         // The model's names are the reader's: one list, checked by a test.
         let format = Format::parse(params.format.as_str()).expect("every import format is read");
@@ -76,7 +117,7 @@ impl ImportService {
             (file, total, options)
         })
         .await
-        .map_err(|e| ServiceError::Malformed(format!("the file could not be read: {e}")))?;
+        .map_err(|e| ServiceError::Internal(format!("the import file could not be read: {e}")))?;
         let total = total.map_err(refusal)?;
         let at = now();
         let job = ImportJob {
@@ -101,7 +142,8 @@ impl ImportService {
         tokio::spawn(async move {
             service
                 .run(caller, key, format, options, file, started)
-                .await
+                .await;
+            drop(place);
         });
         Ok(job)
     }
@@ -113,6 +155,15 @@ impl ImportService {
             .job(&caller.user, id)
             .await?
             .ok_or(ServiceError::NotFound("import"))?;
+        // A token limited to some workspaces sees only their jobs, as for their snippets.
+        let key = if job.workspace == PERSONAL {
+            caller.user.as_str()
+        } else {
+            job.workspace.as_str()
+        };
+        if Access::may_name(caller, key).is_err() {
+            return Err(ServiceError::NotFound("import"));
+        }
         if job.status == ImportStatus::Running && now() - job.updated_at > STALLED_AFTER {
             job.status = ImportStatus::Interrupted;
         }
@@ -234,7 +285,8 @@ impl ImportService {
             }
         };
         let index = entry.index;
-        let snippet = match self.snippet_of(key, entry) {
+        let source_key = entry.source_key.clone();
+        let mut snippet = match self.snippet_of(key, entry) {
             Ok(snippet) => snippet,
             Err(e) => {
                 return Outcome::Failed(ImportProblem {
@@ -244,24 +296,39 @@ impl ImportService {
                 })
             }
         };
-        match self.known(&snippet.id).await {
-            Ok(true) => return Outcome::Skipped,
-            Ok(false) if dry_run => return Outcome::Created,
-            Ok(false) => {}
+        let mut place = match self.place_of(&snippet.id).await {
+            Ok(place) => place,
             Err(e) => return Outcome::Broken(e),
+        };
+        // An exported id that another workspace holds (an export imported beside its
+        // source) is given the entry's own derived id instead: the entry is this
+        // workspace's, and whether an id exists elsewhere is never told.
+        if place.as_deref().is_some_and(|found| found != key) {
+            snippet.id = derived_id(key, &source_key);
+            place = match self.place_of(&snippet.id).await {
+                Ok(place) => place,
+                Err(e) => return Outcome::Broken(e),
+            };
+        }
+        match place {
+            Some(_) => return Outcome::Skipped,
+            None if dry_run => return Outcome::Created,
+            None => {}
         }
         match self.snippets.store_new(caller, key, &snippet).await {
             Ok(()) => Outcome::Created,
             // Saved meanwhile by another import of the same file.
-            Err(_) if matches!(self.known(&snippet.id).await, Ok(true)) => Outcome::Skipped,
+            Err(_) if matches!(self.place_of(&snippet.id).await, Ok(Some(_))) => Outcome::Skipped,
             Err(e) => Outcome::Broken(e),
         }
     }
 
-    /// Whether a snippet with this id is stored or in the trash.
-    async fn known(&self, id: &str) -> ServiceResult<bool> {
-        Ok(self.store.snippet_workspace(id).await?.is_some()
-            || self.trash.trash_workspace(id).await?.is_some())
+    /// The workspace holding a snippet of this id, stored or in the trash.
+    async fn place_of(&self, id: &str) -> ServiceResult<Option<String>> {
+        match self.store.snippet_workspace(id).await? {
+            Some(key) => Ok(Some(key)),
+            None => Ok(self.trash.trash_workspace(id).await?),
+        }
     }
 
     /// The snippet an entry becomes in workspace `key`, validated as a create.
@@ -351,7 +418,8 @@ fn refusal(e: ImportError) -> ServiceError {
     match e {
         ImportError::Syntax(detail) => ServiceError::Malformed(detail),
         ImportError::Shape(detail) => ValidationError::new("body", detail).into(),
-        other => ServiceError::Malformed(format!("the file could not be read: {other}")),
+        // The disk under the spooled file failed, not the client's file.
+        other => ServiceError::Internal(format!("the import file could not be read: {other}")),
     }
 }
 

@@ -15,7 +15,7 @@ mod error;
 mod export;
 mod health;
 mod history;
-mod imports;
+pub mod imports;
 mod kept;
 mod outbox_signal;
 mod rate_limit;

@@ -186,8 +186,9 @@ impl SnippetService {
         let plan = self.deps.plan.acting(&caller.actor());
         self.deps.store.create_snippet(key, snippet, &plan).await?;
         self.events_recorded(Change::Created);
+        // When it was committed (an imported snippet keeps an older `created_at`).
         let created = Some(snippet.id.as_str());
-        self.deps.feed.committed(key, created, snippet.created_at);
+        self.deps.feed.committed(key, created, now());
         Ok(())
     }
 

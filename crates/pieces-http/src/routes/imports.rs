@@ -16,6 +16,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use pieces_model::import::{ImportJob, ImportParams};
+use pieces_service::imports::SPOOL_PREFIX;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody,
+            description = "As many imports as this replica runs at once are running"),
         (status = 503, body = ErrorBody)))]
 pub async fn start_import(
     State(state): State<AppState>,
@@ -44,11 +47,11 @@ pub async fn start_import(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let imports = &state.services.imports;
+    let place = imports.admit()?;
     let file = spool(body, &headers, state.settings.import_max_bytes).await?;
-    let job = state
-        .services
-        .imports
-        .start(&caller, params, file.into_temp_path())
+    let job = imports
+        .start(&caller, params, file.into_temp_path(), place)
         .await?;
     let location = format!("/api/v1/imports/{}", job.id);
     Ok((
@@ -88,7 +91,7 @@ async fn spool(
         return Err(ApiError::PayloadTooLarge(max));
     }
     let spooled = tempfile::Builder::new()
-        .prefix("pieces-import-")
+        .prefix(SPOOL_PREFIX)
         .tempfile()
         .map_err(unwritable)?;
     let mut out = tokio::fs::File::from_std(spooled.reopen().map_err(unwritable)?);

@@ -41,6 +41,9 @@ const MIN_CANDIDATES: usize = 100;
 const DEPTH: i64 = 100;
 /// Queries whose vectors are kept: a person pages through the same search.
 const QUERY_CACHE: u64 = 4_096;
+/// Workspaces' indexes asked at once by a search over several: each may be built or read
+/// from the store, and all of them at once would take every connection.
+const INDEXES_AT_ONCE: usize = 4;
 
 pub struct SearchDeps {
     pub embedder: SharedEmbedder,
@@ -269,15 +272,17 @@ impl SearchService {
         query: &str,
         count: usize,
     ) -> ServiceResult<Vec<(String, f32)>> {
-        // Each workspace's index is asked at once, once the query is embedded (and cached),
-        // so it is embedded once, not once per workspace.
+        // A few workspaces' indexes are asked at once, once the query is embedded (and
+        // cached), so it is embedded once, not once per workspace.
         if keys.len() > 1 {
             self.query_vector(query).await?;
         }
-        let each = keys.iter().map(|key| self.nearest(key, query, count));
         let mut all = Vec::new();
-        for nearest in futures_util::future::join_all(each).await {
-            all.extend(nearest?);
+        for some in keys.chunks(INDEXES_AT_ONCE) {
+            let each = some.iter().map(|key| self.nearest(key, query, count));
+            for nearest in futures_util::future::join_all(each).await {
+                all.extend(nearest?);
+            }
         }
         if keys.len() > 1 {
             all.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
