@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::support::{expect_error, status_json, user, Backend, TestApp};
+use crate::support::{expect_error, page_field, status_json, user, Backend, TestApp};
 
 on_each_backend!(
     a_snippet_of_several_files_reads_writes_and_searches_every_file,
@@ -26,12 +26,7 @@ async fn search(app: &TestApp, who: &str, words: &str) -> Vec<String> {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    page["snippets"]
-        .as_array()
-        .expect("snippets")
-        .iter()
-        .map(|s| s["id"].as_str().expect("id").to_owned())
-        .collect()
+    page_field(&page, "id")
 }
 
 async fn a_snippet_of_several_files_reads_writes_and_searches_every_file(backend: Backend) {

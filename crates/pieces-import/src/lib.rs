@@ -7,9 +7,7 @@
 //! (title length, empty code, ...) are the service's to apply: entries that break them are
 //! still yielded, and only what cannot become an entry at all is reported as `Failed` here.
 
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,68 +26,9 @@ mod vscode;
 #[cfg(test)]
 mod tests;
 
-/// The formats `POST /api/v1/imports?format=<f>` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// This service's export: JSON lines, one snippet per line.
-    Json,
-    /// The GitHub Gists API's JSON: one gist or an array of them.
-    Gist,
-    /// A VS Code snippet file (`.code-snippets` or a language's `<id>.json`).
-    Vscode,
-    /// ByteStash's JSON export.
-    Bytestash,
-    /// massCode v3's `db.json`.
-    Masscode,
-    /// One Pieces asset record, or an `Assets` collection.
-    Pieces,
-}
-
-impl Format {
-    pub const ALL: [Format; 6] = [
-        Format::Json,
-        Format::Gist,
-        Format::Vscode,
-        Format::Bytestash,
-        Format::Masscode,
-        Format::Pieces,
-    ];
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Gist => "gist",
-            Format::Vscode => "vscode",
-            Format::Bytestash => "bytestash",
-            Format::Masscode => "masscode",
-            Format::Pieces => "pieces",
-        }
-    }
-}
-
-impl FromStr for Format {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Format, String> {
-        Format::parse(s).ok_or_else(|| {
-            let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
-            format!(
-                "unknown import format `{s}`: expected one of {}",
-                known.join(", ")
-            )
-        })
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The formats `POST /api/v1/imports?format=<f>` accepts: the API's own list, so the two
+/// cannot disagree.
+pub use pieces_model::import::ImportFormat as Format;
 
 /// What the request tells about the file beyond its format.
 #[derive(Debug, Clone, Default)]

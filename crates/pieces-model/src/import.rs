@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 pub const IMPORT_ERRORS_KEPT: usize = 1_000;
 
 /// What an import file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportFormat {
     /// This service's own export (JSON lines).
@@ -26,6 +26,19 @@ pub enum ImportFormat {
 }
 
 impl ImportFormat {
+    pub const ALL: [ImportFormat; 6] = [
+        Self::Json,
+        Self::Gist,
+        Self::Vscode,
+        Self::Bytestash,
+        Self::Masscode,
+        Self::Pieces,
+    ];
+
+    pub fn parse(s: &str) -> Option<ImportFormat> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Json => "json",
@@ -35,6 +48,26 @@ impl ImportFormat {
             Self::Masscode => "masscode",
             Self::Pieces => "pieces",
         }
+    }
+}
+
+impl std::str::FromStr for ImportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ImportFormat, String> {
+        ImportFormat::parse(s).ok_or_else(|| {
+            let known: Vec<&str> = ImportFormat::ALL.iter().map(|f| f.as_str()).collect();
+            format!(
+                "unknown import format `{s}`: expected one of {}",
+                known.join(", ")
+            )
+        })
+    }
+}
+
+impl std::fmt::Display for ImportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -14,7 +14,7 @@ use super::{escape, Format};
 use crate::api::Api;
 use crate::error::{CliError, Result};
 use crate::output;
-use pieces_model::import::{ImportJob, ImportStatus};
+use pieces_model::import::{ImportFormat, ImportJob, ImportStatus};
 
 const IMPORTS: &str = "/api/v1/imports";
 /// How often a running job is asked about.
@@ -25,9 +25,10 @@ const CHUNK_BYTES: usize = 64 * 1024;
 pub struct Args {
     /// The file to import.
     file: std::path::PathBuf,
-    /// What the file is.
-    #[arg(long, value_enum)]
-    format: Source,
+    /// What the file is: json (pcn export), gist (the Gists API's JSON), vscode (a
+    /// snippets file), bytestash (its export), masscode (its db.json), pieces (asset records).
+    #[arg(long, value_parser = format_parser())]
+    format: ImportFormat,
     /// The workspace to import into (default: your personal one).
     #[arg(long)]
     workspace: Option<String>,
@@ -36,33 +37,11 @@ pub struct Args {
     dry_run: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Source {
-    /// This service's export (`pcn export`).
-    Json,
-    /// The GitHub Gists API's JSON: one gist or a list.
-    Gist,
-    /// A VS Code snippets file (`*.code-snippets`, or `<language>.json`).
-    Vscode,
-    /// ByteStash's JSON export.
-    Bytestash,
-    /// massCode's storage.
-    Masscode,
-    /// The Pieces export tool's JSON.
-    Pieces,
-}
-
-impl Source {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Json => "json",
-            Self::Gist => "gist",
-            Self::Vscode => "vscode",
-            Self::Bytestash => "bytestash",
-            Self::Masscode => "masscode",
-            Self::Pieces => "pieces",
-        }
-    }
+/// The service's own list of formats, offered to completions and checked by clap.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = ImportFormat> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(ImportFormat::ALL.map(ImportFormat::as_str))
+        .map(|name| name.parse::<ImportFormat>().expect("a listed format"))
 }
 
 pub async fn run(api: &Api, args: Args, format: Format) -> Result<()> {
@@ -114,8 +93,8 @@ pub async fn run(api: &Api, args: Args, format: Format) -> Result<()> {
     Ok(())
 }
 
-fn vscode_language(format: Source, file: &Path) -> Option<String> {
-    if format != Source::Vscode || file.extension()? != "json" {
+fn vscode_language(format: ImportFormat, file: &Path) -> Option<String> {
+    if format != ImportFormat::Vscode || file.extension()? != "json" {
         return None;
     }
     Some(file.file_stem()?.to_str()?.to_owned())
