@@ -29,6 +29,23 @@ struct Walked {
     position: i64,
 }
 
+/// The rows as a page holds them, and the cursor after the last when the page is full.
+fn page_of(
+    rows: Vec<Walked>,
+    limit: i64,
+    cursor_after: impl Fn(&Walked) -> String,
+) -> Result<(Vec<Listed>, Option<String>), StoreError> {
+    let next = rows
+        .last()
+        .filter(|_| rows.len() as i64 == limit)
+        .map(cursor_after);
+    let listed = rows
+        .into_iter()
+        .map(|r| r.row.into_listed())
+        .collect::<Result<_, _>>()?;
+    Ok((listed, next))
+}
+
 fn bad_cursor() -> StoreError {
     StoreError::Corrupt("an export cursor that this store did not write".into())
 }
@@ -54,14 +71,7 @@ impl SnippetWalk for SqlitePool {
             .bind(limit)
             .fetch_all(self)
             .await?;
-        let next = (rows.len() as i64 == limit)
-            .then(|| rows.last().map(|r| r.position.to_string()))
-            .flatten();
-        let listed = rows
-            .into_iter()
-            .map(|r| r.row.into_listed())
-            .collect::<Result<_, _>>()?;
-        Ok((listed, next))
+        page_of(rows, limit, |last| last.position.to_string())
     }
 }
 
@@ -94,16 +104,8 @@ impl SnippetWalk for PgPool {
             .bind(limit)
             .fetch_all(self)
             .await?;
-        let next = (rows.len() as i64 == limit)
-            .then(|| {
-                rows.last()
-                    .map(|r| format!("{}:{}", r.position, r.row.id()))
-            })
-            .flatten();
-        let listed = rows
-            .into_iter()
-            .map(|r| r.row.into_listed())
-            .collect::<Result<_, _>>()?;
-        Ok((listed, next))
+        page_of(rows, limit, |last| {
+            format!("{}:{}", last.position, last.row.id())
+        })
     }
 }
