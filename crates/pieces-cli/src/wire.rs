@@ -1,10 +1,9 @@
-//! Request bodies and answers that `pieces-model` declares for one direction only (the
-//! service reads `NewSnippet`, `SnippetPatch`, `AssistRequest` and `NewShare` and writes
-//! `SnippetPage`, `Share` and `VersionPage`): the client's side of the same JSON. `Snippet`,
-//! `SnippetFile`, `AssistAnswer` and `ImportJob` go both ways and are used as they are.
+//! Request bodies the client sends whose `pieces-model` types are read only by the service
+//! (`NewSnippet`, `SnippetPatch`, `AssistRequest` and `NewShare` refuse `null` for absent
+//! fields, so the client writes its own, leaving absent ones out), and the two answers the
+//! model does not name. Every other answer is read into the model's own type.
 
-use chrono::{DateTime, Utc};
-use pieces_model::{SearchMode, Snippet, SnippetFile};
+use pieces_model::{Snippet, SnippetFile};
 use serde::{Deserialize, Serialize};
 
 /// Body of `POST /api/v1/snippets`: `code` and `language`, or `files` (never both).
@@ -39,17 +38,6 @@ pub struct CodePatch<'a> {
     pub code: &'a str,
 }
 
-/// One page of a listing or search.
-#[derive(Debug, Deserialize)]
-pub struct Page {
-    pub snippets: Vec<Snippet>,
-    pub total: i64,
-    #[serde(default)]
-    pub total_capped: bool,
-    #[serde(default)]
-    pub mode: Option<SearchMode>,
-}
-
 /// Body of `POST /api/v1/ai-assist`, always asking for the answer as it is produced.
 #[derive(Debug, Serialize)]
 pub struct Question {
@@ -73,26 +61,4 @@ pub struct NewShare {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in_hours: Option<u32>,
     pub allow_secrets: bool,
-}
-
-/// A share link just made: its `url` (`/s/<key>`) is shown this once.
-#[derive(Debug, Deserialize)]
-pub struct ShareMade {
-    pub url: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// Answer of `GET /api/v1/snippets/{id}/versions`, newest first.
-#[derive(Debug, Deserialize)]
-pub struct VersionPage {
-    pub versions: Vec<VersionEntry>,
-    pub total: i64,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct VersionEntry {
-    pub version: i64,
-    pub at: DateTime<Utc>,
-    pub actor: Option<String>,
-    pub changed: Vec<String>,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::rules::{check_no_nul, check_text, Checked, ValidationError};
-use super::Limits;
+use super::{Limits, Snippet};
 
 /// A snippet holds at most this many files.
 pub const FILES_MAX: usize = 20;
@@ -22,6 +22,37 @@ pub struct SnippetFile {
     pub name: String,
     pub language: String,
     pub code: String,
+}
+
+/// One file of a snippet as its readers walk them (diff, export, AI context).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileView<'a> {
+    /// Empty for the one file of a snippet made with `code` alone.
+    pub name: &'a str,
+    pub language: &'a str,
+    pub code: &'a str,
+}
+
+impl Snippet {
+    /// Its files, or its code as one file without a name: the one walk every reader of
+    /// files makes, whichever way the snippet was made.
+    pub fn file_views(&self) -> Vec<FileView<'_>> {
+        if self.files.is_empty() {
+            return vec![FileView {
+                name: "",
+                language: &self.language,
+                code: &self.code,
+            }];
+        }
+        self.files
+            .iter()
+            .map(|f| FileView {
+                name: &f.name,
+                language: &f.language,
+                code: &f.code,
+            })
+            .collect()
+    }
 }
 
 /// How the stores keep a file: the first one's code is left out (it is the `code` column).

@@ -7,20 +7,20 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use similar::{Algorithm, DiffOp, TextDiff};
 use utoipa::ToSchema;
 
-use super::files::files_column;
+use super::files::{files_column, FileView};
 use super::{JsonObject, Snippet, SnippetFile};
 
 /// How long a diff may search for the smallest edit; past it the diff is still correct,
 /// only larger. Keeps a write of two unrelated megabyte-sized codes from holding the store.
 const DIFF_DEADLINE: Duration = Duration::from_millis(200);
 
-/// One version, as the history lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+/// One version, as the history lists it (and `pcn history` reads it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VersionEntry {
     pub version: i64,
     /// When this version was made.
@@ -34,7 +34,7 @@ pub struct VersionEntry {
 }
 
 /// Answer of `GET /api/v1/snippets/{id}/versions`: newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionPage {
     pub versions: Vec<VersionEntry>,
     /// Versions kept in all.
@@ -331,7 +331,7 @@ pub fn diff(from: &Snippet, to: &Snippet) -> VersionDiff {
             &format!("version {b}"),
         )
     } else {
-        files_diff(&from.files_or_code(), &to.files_or_code(), a, b)
+        files_diff(&from.file_views(), &to.file_views(), a, b)
     };
     VersionDiff {
         from: from.version,
@@ -368,34 +368,19 @@ fn unified(from: &str, to: &str, from_header: &str, to_header: &str) -> String {
 
 /// One unified diff per file that differs, paired by position (names may repeat): a file
 /// only one version has is diffed against nothing.
-fn files_diff(from: &[SnippetFile], to: &[SnippetFile], a: i64, b: i64) -> String {
-    let none = SnippetFile::default();
+fn files_diff(from: &[FileView<'_>], to: &[FileView<'_>], a: i64, b: i64) -> String {
+    let none = FileView::default();
     (0..from.len().max(to.len()))
         .map(|i| {
             let (f, t) = (from.get(i).unwrap_or(&none), to.get(i).unwrap_or(&none));
             unified(
-                &f.code,
-                &t.code,
+                f.code,
+                t.code,
                 &format!("{} (version {a})", f.name),
                 &format!("{} (version {b})", t.name),
             )
         })
         .collect()
-}
-
-impl Snippet {
-    /// Its files, or its code as one file without a name.
-    fn files_or_code(&self) -> Vec<SnippetFile> {
-        if self.files.is_empty() {
-            vec![SnippetFile {
-                name: String::new(),
-                language: self.language.clone(),
-                code: self.code.clone(),
-            }]
-        } else {
-            self.files.clone()
-        }
-    }
 }
 
 #[cfg(test)]

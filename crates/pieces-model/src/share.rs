@@ -49,11 +49,11 @@ pub struct StoredShare {
 }
 
 /// A share link as its makers see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Share {
     pub id: String,
     /// `/s/<key>`: present only in the answer that made the link.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub snippet_id: String,
     pub expires_at: DateTime<Utc>,
@@ -61,7 +61,7 @@ pub struct Share {
     pub created_at: DateTime<Utc>,
     pub view_count: i64,
     /// Present once revoked.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

@@ -207,8 +207,8 @@ impl ListedPage {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug, Serialize, ToSchema)]
+/// One page of a listing (read back by `pcn`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SnippetPage {
     pub snippets: Vec<Snippet>,
     /// Exact without filters; with `q`, `language` or `tag`, counting stops at 1,000 (see
@@ -219,10 +219,10 @@ pub struct SnippetPage {
     /// Present, and true, when a filtered listing or search found more than 1,000 matches:
     /// `total` is 1,000. (Ranked by meaning, a search ranks its best 100: past them `total`
     /// is 100 and this is true.)
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub total_capped: bool,
     /// How the search ranked (present with `q`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SearchMode>,
 }
 

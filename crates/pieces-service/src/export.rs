@@ -349,20 +349,16 @@ fn vscode_members(snippet: &Snippet) -> Vec<(String, Value)> {
         m.insert("scope".into(), json!(language));
         Value::Object(m)
     };
-    if snippet.files.is_empty() {
-        return vec![(
-            snippet.title.clone(),
-            member(&snippet.language, &snippet.code),
-        )];
-    }
     snippet
-        .files
-        .iter()
+        .file_views()
+        .into_iter()
         .map(|f| {
-            (
-                format!("{} ({})", snippet.title, f.name),
-                member(&f.language, &f.code),
-            )
+            let name = if f.name.is_empty() {
+                snippet.title.clone()
+            } else {
+                format!("{} ({})", snippet.title, f.name)
+            };
+            (name, member(f.language, f.code))
         })
         .collect()
 }
@@ -416,12 +412,8 @@ fn markdown_of(snippet: &Snippet) -> String {
         text.push_str(&fence);
         text.push('\n');
     };
-    if snippet.files.is_empty() {
-        block("", &snippet.language, &snippet.code);
-    } else {
-        for f in &snippet.files {
-            block(&f.name, &f.language, &f.code);
-        }
+    for f in snippet.file_views() {
+        block(f.name, f.language, f.code);
     }
     text
 }

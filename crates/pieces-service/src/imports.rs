@@ -341,30 +341,28 @@ impl ImportService {
         };
         // One file without a name is a snippet of one unnamed file, as this service's own
         // export writes it; otherwise every file needs a name.
-        let body = match entry.files.as_slice() {
-            [only] if only.name.trim().is_empty() => NewSnippet {
-                code: Some(only.code.clone()),
-                language: Some(only.language.clone()),
+        let mut files = entry.files;
+        let body = if files.len() == 1 && files[0].name.trim().is_empty() {
+            let only = files.remove(0);
+            NewSnippet {
+                code: Some(only.code),
+                language: Some(only.language),
                 ..NewSnippet::default()
-            },
-            files => NewSnippet {
-                files: Some(
-                    files
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| SnippetFile {
-                            name: if f.name.trim().is_empty() {
-                                format!("file{}", i + 1)
-                            } else {
-                                f.name.clone()
-                            },
-                            language: f.language.clone(),
-                            code: f.code.clone(),
-                        })
-                        .collect(),
-                ),
+            }
+        } else {
+            let named = files.into_iter().enumerate().map(|(i, f)| SnippetFile {
+                name: if f.name.trim().is_empty() {
+                    format!("file{}", i + 1)
+                } else {
+                    f.name
+                },
+                language: f.language,
+                code: f.code,
+            });
+            NewSnippet {
+                files: Some(named.collect()),
                 ..NewSnippet::default()
-            },
+            }
         };
         let at = now();
         let mut snippet = NewSnippet {

@@ -7,7 +7,7 @@ use super::{snippet_path, Format};
 use crate::api::Api;
 use crate::error::Result;
 use crate::output;
-use crate::wire::VersionPage;
+use pieces_model::history::VersionPage;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

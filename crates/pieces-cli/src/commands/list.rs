@@ -6,7 +6,7 @@ use super::Format;
 use crate::api::{Api, SNIPPETS};
 use crate::error::Result;
 use crate::output;
-use crate::wire::Page;
+use pieces_model::SnippetPage as Page;
 
 #[derive(Debug, clap::Args)]
 pub struct Filters {

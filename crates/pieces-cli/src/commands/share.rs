@@ -7,7 +7,8 @@ use super::{snippet_path, Format};
 use crate::api::Api;
 use crate::error::{CliError, Result};
 use crate::output;
-use crate::wire::{NewShare, ShareMade};
+use crate::wire::NewShare;
+use pieces_model::share::Share;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,12 +44,16 @@ pub async fn run(api: &Api, args: Args, format: Format) -> Result<()> {
     if format.json {
         return output::json(&reply.text);
     }
-    let made: ShareMade = reply.parse()?;
+    let made: Share = reply.parse()?;
+    // The answer that makes a link is the only one that carries it.
+    let url = made
+        .url
+        .ok_or_else(|| CliError::Failed("the service answered no link".into()))?;
     eprintln!(
         "Anyone with this link can read the snippet until {}.",
         output::when(&made.expires_at)
     );
-    output::line(format!("{}{}", api.base(), made.url))
+    output::line(format!("{}{}", api.base(), url))
 }
 
 /// A lifetime in hours from `12`, `12h`, `7d` or `2w`.

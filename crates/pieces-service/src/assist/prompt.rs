@@ -124,24 +124,14 @@ fn snippet_block(snippet: &Snippet) -> String {
         block.push('\n');
         block.push_str(cut(description, SNIPPET_DESCRIPTION_CHARS));
     }
-    if snippet.files.is_empty() {
-        code_block(
-            &mut block,
-            "",
-            &snippet.language,
-            &snippet.code,
-            SNIPPET_CODE_CHARS,
-        );
-        return block;
-    }
-    // Several files share the one snippet's budget, in order.
+    // The files share the one snippet's budget, in order.
     let mut left = SNIPPET_CODE_CHARS;
-    for file in &snippet.files {
+    for file in snippet.file_views() {
         if left == 0 {
             block.push_str(&format!("\n({} cut)", file.name));
             continue;
         }
-        left -= code_block(&mut block, &file.name, &file.language, &file.code, left);
+        left -= code_block(&mut block, file.name, file.language, file.code, left);
     }
     block
 }
