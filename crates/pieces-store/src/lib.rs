@@ -88,6 +88,40 @@ pub enum Written<T> {
     Stale(Box<Snippet>),
 }
 
+/// What `SnippetStore::text_ranking` answers.
+#[derive(Debug, Default)]
+pub struct TextRanking {
+    /// The newest matches, newest first, at most the window asked.
+    pub window: Vec<String>,
+    /// How many match, up to `SEARCH_TOTAL_CAP` and one more.
+    pub counted: i64,
+    /// Every other match, newest first, when the store read them (and there are no more
+    /// than the cap); None when it did not.
+    pub past: Option<Vec<String>>,
+}
+
+impl TextRanking {
+    /// The window alone, read as a page of `matching_ids`.
+    pub async fn window_only(
+        store: &(impl SnippetStore + ?Sized),
+        keys: &[String],
+        filter: &ListFilter,
+        window: i64,
+    ) -> Result<Self, StoreError> {
+        let window = ListFilter {
+            limit: window,
+            offset: 0,
+            ..filter.clone()
+        };
+        let (window, counted) = store.matching_ids(keys, &window).await?;
+        Ok(Self {
+            window,
+            counted,
+            past: None,
+        })
+    }
+}
+
 #[async_trait]
 pub trait SnippetStore: Send + Sync {
     /// Stores a new snippet and its events in one transaction.
@@ -134,6 +168,19 @@ pub trait SnippetStore: Send + Sync {
         keys: &[String],
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError>;
+
+    /// A text search's ranking as hybrid search fuses it: the `window` newest matches of
+    /// `filter` (its query, language and tag; not its page), and how many match, up to the
+    /// cap and one more. A store that finds every match about as cheaply as it counts them
+    /// also answers the rest, so no second query asks which other snippets match.
+    async fn text_ranking(
+        &self,
+        keys: &[String],
+        filter: &ListFilter,
+        window: i64,
+    ) -> Result<TextRanking, StoreError> {
+        TextRanking::window_only(self, keys, filter, window).await
+    }
 
     /// Those of `ids` that are snippets of the workspaces `keys` and match `filter` (its
     /// query, language and tag), in no particular order.

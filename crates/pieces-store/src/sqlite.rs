@@ -21,7 +21,9 @@ use super::row::{
     SNIPPET_COLUMNS,
 };
 use super::trash;
-use super::{text_search, to_micros, Conditions, Removal, SnippetStore, StoreError, Written};
+use super::{
+    text_search, to_micros, Conditions, Removal, SnippetStore, StoreError, TextRanking, Written,
+};
 use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
 use pieces_model::workspace::api_id;
@@ -468,6 +470,44 @@ impl SnippetStore for SqliteStore {
             .page::<(String,)>("snippets.id AS id", keys, filter)
             .await?;
         Ok((ids.into_iter().map(|(id,)| id).collect(), total))
+    }
+
+    async fn text_ranking(
+        &self,
+        keys: &[String],
+        filter: &ListFilter,
+        window: i64,
+    ) -> Result<TextRanking, StoreError> {
+        let [user] = keys else {
+            return TextRanking::window_only(self, keys, filter, window).await;
+        };
+        let Some(fts) = Self::text_query(filter, user) else {
+            return Ok(TextRanking::default());
+        };
+        // One pass over the matches newest first, up to the cap and one more: the text index
+        // answers them in that order, and reading their ids costs little more than counting
+        // them (README, "Hybrid search"). They come as one JSON array: each row of an answer
+        // is a message between the database's thread and the caller's.
+        let newest = Self::newest_first(filter, fts.as_deref());
+        let mut all = Self::select(
+            &format!("SELECT json_group_array(id ORDER BY o DESC) FROM (SELECT snippets.id AS id, {newest} AS o"),
+            user,
+            filter,
+            fts.as_deref(),
+        );
+        all.push(format!(" ORDER BY {newest} DESC LIMIT "))
+            .push_bind(SEARCH_TOTAL_CAP + 1)
+            .push(")");
+        let ids: String = all.build_query_scalar().fetch_one(&self.readers).await?;
+        let mut ids: Vec<String> = serde_json::from_str(&ids)
+            .map_err(|e| StoreError::Corrupt(format!("matches as JSON: {e}")))?;
+        let counted = ids.len() as i64;
+        let past = ids.split_off((window.max(0) as usize).min(ids.len()));
+        Ok(TextRanking {
+            window: ids,
+            counted,
+            past: (counted <= SEARCH_TOTAL_CAP).then_some(past),
+        })
     }
 
     async fn matching_among(

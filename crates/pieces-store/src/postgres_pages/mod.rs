@@ -49,8 +49,8 @@ impl Pages {
                 return Ok((into_listed(rows)?, total));
             }
         };
-        if let Some(query) = &filter.query {
-            return self.searches.page(user, query, filter).await;
+        if filter.query.is_some() {
+            return self.searches.page(user, filter).await;
         }
         if sql::prepare_once(filter) {
             let (page, total) = sql::newest_with_total(&self.pool, user, filter).await?;

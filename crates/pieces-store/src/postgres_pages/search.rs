@@ -17,7 +17,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Row};
 
 use super::sql::{
-    in_order, prepare_once, push_filters, push_in_order, push_newest_first, walk, walk_ids,
+    in_order, prepare_once, push_filters, push_in_order, push_newest_first, walk, walk_newest,
 };
 use crate::row::{into_listed, SnippetRow};
 use crate::{to_micros, StoreError};
@@ -94,30 +94,22 @@ impl Searches {
         }
     }
 
-    /// A page of the user's snippets matching `filter` (whose query is `query`), newest first,
+    /// A page of the user's snippets matching `filter` (which has a query), newest first,
     /// and their total, up to the cap and one more.
     pub async fn page(
         &self,
         user: &str,
-        query: &str,
         filter: &ListFilter,
     ) -> Result<(Vec<Listed>, i64), StoreError> {
         let depth = filter.offset + filter.limit;
         if depth > DEEPEST_KEPT {
             let (kept, page) = self
-                .find(user, filter, filter.offset, filter.limit, 0)
+                .find(user, filter, filter.offset, filter.limit, Some(0))
                 .await?;
             self.answered_found.inc();
             return Ok((page, kept.total));
         }
-        let key = (
-            user.to_owned(),
-            filter.language.clone(),
-            filter.tag.clone(),
-            query.to_owned(),
-            filter.offset,
-            filter.limit,
-        );
+        let key = search_key(user, filter);
         if let Some(kept) = self.kept.get(&key).filter(Kept::is_fresh) {
             let (current, rows) = self.catch_up(user, filter, &kept).await?;
             if let Some(current) = current {
@@ -136,7 +128,9 @@ impl Searches {
                 }
             }
         }
-        let (kept, page) = self.find(user, filter, 0, depth, filter.offset).await?;
+        let (kept, page) = self
+            .find(user, filter, 0, depth, Some(filter.offset))
+            .await?;
         self.answered_found.inc();
         let total = kept.total;
         self.kept.insert(key, kept);
@@ -144,31 +138,35 @@ impl Searches {
     }
 
     /// The ids of the search's page, newest first, and the total (up to the cap and one more),
-    /// without reading a row: a pass over the matches, and past the cap a walk.
+    /// without reading a row: from the kept page brought up to date when there is one (the
+    /// removal mark and the change log say whether it still holds), else found afresh.
     pub async fn ids(
         &self,
         user: &str,
         filter: &ListFilter,
     ) -> Result<(Vec<String>, i64), StoreError> {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "WITH matches AS MATERIALIZED (SELECT id, created_at FROM snippets WHERE user_id = ",
-        );
-        q.push_bind(user);
-        push_filters(&mut q, filter);
-        q.push(" LIMIT ").push_bind(SEARCH_TOTAL_CAP + 1);
-        q.push(") SELECT (SELECT COUNT(*) FROM matches), ARRAY(SELECT id FROM matches");
-        push_newest_first(&mut q, filter, filter.limit, filter.offset);
-        q.push(")");
-        let (total, ids): (i64, Vec<String>) = q
-            .build_query_as()
-            .persistent(prepare_once(filter))
-            .fetch_one(&self.pool)
-            .await?;
-        if total <= SEARCH_TOTAL_CAP {
-            return Ok((ids, total));
+        let depth = filter.offset + filter.limit;
+        if depth > DEEPEST_KEPT {
+            let (kept, _) = self
+                .find(user, filter, filter.offset, filter.limit, None)
+                .await?;
+            self.answered_found.inc();
+            return Ok((kept.page_ids(0), kept.total));
         }
-        let ids = walk_ids(&self.pool, user, filter, filter.limit, filter.offset).await?;
-        Ok((ids, total))
+        let key = search_key(user, filter);
+        if let Some(kept) = self.kept.get(&key).filter(Kept::is_fresh) {
+            if let Some(current) = self.advance(user, filter, &kept).await? {
+                self.answered_kept.inc();
+                let answer = (current.page_ids(filter.offset), current.total);
+                self.kept.insert(key, current);
+                return Ok(answer);
+            }
+        }
+        let (kept, _) = self.find(user, filter, 0, depth, None).await?;
+        self.answered_found.inc();
+        let answer = (kept.page_ids(filter.offset), kept.total);
+        self.kept.insert(key, kept);
+        Ok(answer)
     }
 
     /// The rows of `kept`'s page (after its offset), or none if one of them was deleted or
@@ -183,16 +181,16 @@ impl Searches {
         Ok(kept.is_page(filter.offset, &rows).then_some(rows))
     }
 
-    /// Finds the search's `limit` newest matches after `offset`, and reads the rows of all
-    /// but the first `skip` of them, in one snapshot: a pass over the matches, stopping past
-    /// the cap, and past it a walk.
+    /// Finds the search's `limit` newest matches after `offset` and, with `rows_after`, reads
+    /// the rows of all but the first that many of them, in one snapshot: a pass over the
+    /// matches, stopping past the cap, and past it a walk.
     async fn find(
         &self,
         user: &str,
         filter: &ListFilter,
         offset: i64,
         limit: i64,
-        skip: i64,
+        rows_after: Option<i64>,
     ) -> Result<(Kept, Vec<Listed>), StoreError> {
         let mut tx = self
             .pool
@@ -225,21 +223,44 @@ impl Searches {
             depth: limit as usize,
             newest: created_at.into_iter().zip(ids).collect(),
         };
-        let rows = if total <= SEARCH_TOTAL_CAP {
-            in_order(&mut *tx, user, filter, kept.page_ids(skip)).await?
-        } else {
+        let rows = match rows_after {
+            Some(skip) if total <= SEARCH_TOTAL_CAP => {
+                in_order(&mut *tx, user, filter, kept.page_ids(skip)).await?
+            }
             // Past the cap, the pass saw only some matches. Walking the user's rows newest
             // first stops at the page, where sorting every match would cost more.
-            let mut rows = walk(&mut *tx, user, filter, limit, offset).await?;
-            kept.newest = rows
-                .iter()
-                .map(|row| (to_micros(row.snippet().created_at), row.id().to_owned()))
-                .collect();
-            rows.drain(..(skip as usize).min(rows.len()));
-            rows
+            Some(skip) => {
+                let mut rows = walk(&mut *tx, user, filter, limit, offset).await?;
+                kept.newest = rows
+                    .iter()
+                    .map(|row| (to_micros(row.snippet().created_at), row.id().to_owned()))
+                    .collect();
+                rows.drain(..(skip as usize).min(rows.len()));
+                rows
+            }
+            None if total <= SEARCH_TOTAL_CAP => Vec::new(),
+            None => {
+                kept.newest = walk_newest(&mut *tx, user, filter, limit, offset).await?;
+                Vec::new()
+            }
         };
         tx.commit().await?;
         Ok((kept, rows))
+    }
+
+    /// `kept` brought up to the user's latest change, or none if it must be found afresh:
+    /// one statement, reading no row of the page (the removal mark says whether one of them
+    /// went or stopped matching).
+    async fn advance(
+        &self,
+        user: &str,
+        filter: &ListFilter,
+        kept: &Kept,
+    ) -> Result<Option<Kept>, StoreError> {
+        let mut q = QueryBuilder::<Postgres>::new("");
+        push_since(&mut q, user, filter, kept, "since.*");
+        let since: Since = q.build_query_as().fetch_one(&self.pool).await?;
+        Ok(kept.advanced(since))
     }
 
     /// `kept` brought up to the user's latest change (none if it must be found afresh), and
@@ -250,33 +271,9 @@ impl Searches {
         filter: &ListFilter,
         kept: &Kept,
     ) -> Result<(Option<Kept>, Vec<Listed>), StoreError> {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "WITH fresh AS (SELECT id, created_at FROM snippets WHERE user_id = ",
-        );
-        q.push_bind(user)
-            .push(" AND id IN (SELECT subject FROM changes WHERE user_id = ")
-            .push_bind(user)
-            .push(" AND kind = ")
-            .push_bind(ChangeKind::SnippetCreated.as_str())
-            .push(" AND seq > ")
-            .push_bind(kept.position)
-            .push(" AND seq <= ")
-            .push_bind(kept.position + CATCH_UP_MAX)
-            .push(")");
-        push_filters(&mut q, filter);
-        q.push(") SELECT since.*, page.* FROM (SELECT ");
-        push_mark_and_position(&mut q, user);
-        q.push(", (SELECT min(seq) FROM changes WHERE user_id = ")
-            .push_bind(user)
-            .push(" AND seq > ")
-            .push_bind(kept.position)
-            .push(
-                ") AS first, \
-                 ARRAY(SELECT created_at FROM fresh ORDER BY created_at DESC, id DESC) \
-                 AS fresh_created_at, \
-                 ARRAY(SELECT id FROM fresh ORDER BY created_at DESC, id DESC) AS fresh_ids\
-                 ) AS since LEFT JOIN LATERAL (",
-            );
+        let mut q = QueryBuilder::<Postgres>::new("");
+        push_since(&mut q, user, filter, kept, "since.*, page.*");
+        q.push(" LEFT JOIN LATERAL (");
         push_in_order(&mut q, user, filter, kept.page_ids(filter.offset));
         q.push(") AS page ON true ORDER BY page.created_at DESC, page.id DESC");
         // Prepared whatever its filters: it starts from at most CATCH_UP_MAX changes of the
@@ -297,6 +294,55 @@ impl Searches {
         }
         Ok((kept.advanced(since), into_listed(rows)?))
     }
+}
+
+/// `select` from the user's state since `kept` as one row named `since` (`Since`'s columns):
+/// the removal mark, the change-log position, the first change kept after the page's, and the
+/// matches created since (at most `CATCH_UP_MAX` changes of the log read).
+fn push_since(
+    q: &mut QueryBuilder<'_, Postgres>,
+    user: &str,
+    filter: &ListFilter,
+    kept: &Kept,
+    select: &str,
+) {
+    q.push("WITH fresh AS (SELECT id, created_at FROM snippets WHERE user_id = ")
+        .push_bind(user.to_owned())
+        .push(" AND id IN (SELECT subject FROM changes WHERE user_id = ")
+        .push_bind(user.to_owned())
+        .push(" AND kind = ")
+        .push_bind(ChangeKind::SnippetCreated.as_str())
+        .push(" AND seq > ")
+        .push_bind(kept.position)
+        .push(" AND seq <= ")
+        .push_bind(kept.position + CATCH_UP_MAX)
+        .push(")");
+    push_filters(q, filter);
+    q.push(") SELECT ").push(select).push(" FROM (SELECT ");
+    push_mark_and_position(q, user);
+    q.push(", (SELECT min(seq) FROM changes WHERE user_id = ")
+        .push_bind(user.to_owned())
+        .push(" AND seq > ")
+        .push_bind(kept.position)
+        .push(
+            ") AS first, \
+             ARRAY(SELECT created_at FROM fresh ORDER BY created_at DESC, id DESC) \
+             AS fresh_created_at, \
+             ARRAY(SELECT id FROM fresh ORDER BY created_at DESC, id DESC) AS fresh_ids\
+             ) AS since",
+        );
+}
+
+/// A search as its kept page is known by.
+fn search_key(user: &str, filter: &ListFilter) -> SearchKey {
+    (
+        user.to_owned(),
+        filter.language.clone(),
+        filter.tag.clone(),
+        filter.query.clone().unwrap_or_default(),
+        filter.offset,
+        filter.limit,
+    )
 }
 
 /// The user's removal mark and change-log position, as two columns named for `Since`.

@@ -46,6 +46,24 @@ pub async fn walk_ids(
     Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 
+/// The (created_at, id) of what `walk` would answer: where a kept page starts from.
+pub async fn walk_newest(
+    db: impl PgExecutor<'_>,
+    user: &str,
+    filter: &ListFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut page = QueryBuilder::new("SELECT snippets.created_at, snippets.id");
+    push_from(&mut page, user, filter);
+    push_newest_first(&mut page, filter, limit, offset);
+    Ok(page
+        .build_query_as()
+        .persistent(prepare_once(filter))
+        .fetch_all(db)
+        .await?)
+}
+
 /// How many of the user's snippets a filter without a query covers, up to the cap and one
 /// more: a count that grew with the collection would cost a big collection every time.
 pub async fn count_capped(
