@@ -114,6 +114,9 @@ pub struct Metrics {
     pub backups: IntCounterVec,
     /// Entries of import files, by what became of them (a dry run counts none).
     pub import_entries: IntCounterVec,
+    /// Credentials replaced in what was about to be sent to an AI provider, by kind (a rule
+    /// of the secret detector: a bounded set).
+    pub ai_redactions: IntCounterVec,
     /// Snippets not yet embedded by the configured model.
     pub embeddings_backlog: IntGauge,
     /// Snippets embedded (or found unchanged, or failed), by outcome.
@@ -248,6 +251,13 @@ impl Metrics {
                 ),
                 &["result"],
             )?,
+            ai_redactions: IntCounterVec::new(
+                Opts::new(
+                    "pieces_ai_redactions_total",
+                    "Credentials replaced before a prompt went to an AI provider, by kind",
+                ),
+                &["kind"],
+            )?,
             embeddings_backlog: IntGauge::new(
                 "pieces_embeddings_backlog",
                 "Snippets not yet embedded by the configured model",
@@ -295,6 +305,7 @@ impl Metrics {
         r.register(Box::new(metrics.last_backup.clone()))?;
         r.register(Box::new(metrics.backups.clone()))?;
         r.register(Box::new(metrics.import_entries.clone()))?;
+        r.register(Box::new(metrics.ai_redactions.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.embedding_model.clone()))?;

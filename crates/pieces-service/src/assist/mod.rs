@@ -7,6 +7,7 @@ mod answer_stream;
 mod answers;
 mod gather;
 mod prompt;
+mod redact;
 
 pub use answer_stream::{AnswerEvent, AnswerStream};
 pub use answers::AnswerCache;
@@ -101,6 +102,8 @@ impl AssistService {
                 return Ok(AnswerStream::whole(answer));
             }
         }
+        // Nothing a provider is sent holds a credential the detector knows.
+        let (question, gathered) = redact::redacted(&question, &gathered, &d.metrics.ai_redactions);
         let request_id = request_id::current();
         let mut failure = None;
         for provider in &d.providers {

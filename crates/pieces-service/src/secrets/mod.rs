@@ -1,7 +1,10 @@
 //! Credentials in text: private keys, cloud and VCS access keys, chat tokens, JWTs (the rules
 //! of gitleaks' maintained rule set, `gitleaks-rules.toml`), and passwords in connection URLs.
-//! A share link of a snippet holding one is refused unless the caller insists.
+//! A share link of a snippet holding one is refused unless the caller insists, and none is
+//! sent to an AI provider (`redact`).
 
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -132,8 +135,58 @@ fn entropy(text: &str) -> f64 {
 
 /// The credentials in `text`, in the order of the rules, at most `MAX_FINDINGS`.
 pub fn find(text: &str) -> Vec<Finding> {
-    let lower = text.to_lowercase();
     let mut found = Vec::new();
+    scan(text, |rule, whole, _| {
+        found.push(Finding {
+            kind: rule.to_owned(),
+            line: text[..whole].matches('\n').count() + 1,
+        });
+        found.len() < MAX_FINDINGS
+    });
+    found
+}
+
+/// `text` with every credential in it replaced by `[REDACTED:<kind>]`, and the kind of each
+/// replaced, in the order they stood; borrowed when it holds none.
+pub fn redact(text: &str) -> (Cow<'_, str>, Vec<String>) {
+    let mut spans: Vec<(Range<usize>, &str)> = Vec::new();
+    scan(text, |rule, _, secret| {
+        spans.push((secret, rule));
+        true
+    });
+    if spans.is_empty() {
+        return (Cow::Borrowed(text), Vec::new());
+    }
+    // Two rules may find the same secret, or overlapping ones: the earliest start wins, and
+    // it is widened to cover whatever overlaps it.
+    spans.sort_by_key(|(range, _)| (range.start, std::cmp::Reverse(range.end)));
+    let mut redacted = String::with_capacity(text.len());
+    let mut kinds = Vec::new();
+    let mut copied = 0;
+    let mut spans = spans.into_iter().peekable();
+    while let Some((mut range, kind)) = spans.next() {
+        while let Some((next, _)) = spans.peek() {
+            if next.start >= range.end {
+                break;
+            }
+            range.end = range.end.max(next.end);
+            spans.next();
+        }
+        redacted.push_str(&text[copied..range.start]);
+        redacted.push_str("[REDACTED:");
+        redacted.push_str(kind);
+        redacted.push(']');
+        copied = range.end;
+        kinds.push(kind.to_owned());
+    }
+    redacted.push_str(&text[copied..]);
+    (Cow::Owned(redacted), kinds)
+}
+
+/// Calls `visit` with the rule id, the start of the whole match and the secret's range of
+/// every credential in `text`, rule by rule, until it answers false.
+fn scan(text: &str, mut visit: impl FnMut(&'static str, usize, Range<usize>) -> bool) {
+    let lower = text.to_lowercase();
     for rule in RULES.iter() {
         if !rule.keywords.is_empty() && !rule.keywords.iter().any(|k| lower.contains(k.as_str())) {
             continue;
@@ -154,16 +207,11 @@ pub fn find(text: &str) -> Vec<Finding> {
             {
                 continue;
             }
-            found.push(Finding {
-                kind: rule.id.clone(),
-                line: text[..whole.start()].matches('\n').count() + 1,
-            });
-            if found.len() == MAX_FINDINGS {
-                return found;
+            if !visit(&rule.id, whole.start(), group.range()) {
+                return;
             }
         }
     }
-    found
 }
 
 #[cfg(test)]
@@ -216,6 +264,37 @@ mod tests {
                 "{kind} at {line}: {found:?}"
             );
         }
+    }
+
+    #[test]
+    fn redacting_replaces_each_secret_by_its_kind_and_keeps_the_rest() {
+        let aws = format!("AKIA{}", "Q3ZT7LMN4PRS2VWX");
+        let text = format!(
+            "let key = \"{aws}\";\nDATABASE_URL=postgres://app:s3cr3t-pw@db:5432/pieces\nok"
+        );
+        let (redacted, kinds) = redact(&text);
+        assert_eq!(
+            redacted,
+            "let key = \"[REDACTED:aws-access-token]\";\n\
+             DATABASE_URL=postgres://app:[REDACTED:url-password]@db:5432/pieces\nok"
+        );
+        assert_eq!(kinds, ["aws-access-token", "url-password"]);
+        let clean = "fn main() {}";
+        assert!(
+            matches!(redact(clean), (Cow::Borrowed(same), kinds) if same == clean && kinds.is_empty())
+        );
+    }
+
+    #[test]
+    fn a_private_key_block_is_redacted_whole() {
+        let key = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----",
+            "MIIEowIBAAKCAQEA7x9Qk2Lm4Np6Rt8Vx0Zb2Dc4Fe6Hg8Jk0Lm2No4Pq6Rs8Tu0Vw2Xy4Za6Bc8De0Fg"
+        );
+        let text = format!("before\n{key}\nafter");
+        let (redacted, kinds) = redact(&text);
+        assert_eq!(redacted, "before\n[REDACTED:private-key]\nafter");
+        assert_eq!(kinds, ["private-key"]);
     }
 
     #[test]
