@@ -19,7 +19,17 @@ a random user with `<binary> token --user ...`, which needs the service's JWT_SE
 the environment.
 
 --check exits 1 unless hybrid recall@5 overall is at least text recall@5 overall + 0.15 and
-hybrid recall@5 on the lexical queries is at least text's. --lint checks the set itself (no
+hybrid recall@5 on the lexical queries is at least text's.
+
+With --assist (and --binary) the started service also gets an OpenAI-compatible provider
+(benches/ai_stub.py), and every query, then every question of relevance/unanswerable.json
+(about things no snippet of the set answers), is asked through POST /api/v1/ai-assist. The
+answer's references are the snippets its prompt held: their context precision (the share of
+the snippets sent that are relevant, over all questions) and recall (the share of a query's
+relevant snippets sent, averaged over queries) are printed, and how many of the unanswerable
+questions were sent any snippet; with --check, precision must be at least --context-precision
+(default 0.8) and recall at least --context-recall (default 0.569, what ai-assist sent before
+its relevance floor: five snippets, the best by text and meaning, then the newest). --lint checks the set itself (no
 service needed) and exits 1 on a defect. Python 3 standard library only.
 """
 
@@ -305,17 +315,21 @@ def mint_token(binary, env, user):
 class Service:
     """The release binary on a fresh SQLite database, free ports and a fresh secret."""
 
-    def __init__(self, binary, model_dir):
+    def __init__(self, binary, model_dir, provider_url=None):
         self.workdir = Path(tempfile.mkdtemp(prefix="pieces-relevance-"))
         self.log = self.workdir / "service.log"
         api, metrics, health = free_port(), free_port(), free_port()
         env = {k: v for k, v in os.environ.items()
                if k not in ("REDIS_URL", "EMBEDDINGS_URL", "EMBEDDINGS_API_KEY", "EMBEDDINGS_MODEL_DIR")}
-        env.update(JWT_SECRET_KEY=secrets.token_hex(32), LOG_LEVEL="warn", LOG_FORMAT="json",
+        env.update(JWT_SECRET_KEY=secrets.token_hex(32), LOG_FORMAT="json",
+                   LOG_LEVEL=os.environ.get("RELEVANCE_LOG_LEVEL", "warn"),
                    API_PORT=str(api), METRICS_PORT=str(metrics), HEALTH_PORT=str(health),
                    BIND_ADDRESS="127.0.0.1", DATABASE_URL=f"sqlite://{self.workdir}/pieces.db")
         if model_dir:
             env["EMBEDDINGS_MODEL_DIR"] = str(Path(model_dir).resolve())
+        if provider_url:
+            env.update(OPENAI_BASE_URL=provider_url, OPENAI_MODEL="stub", AI_PROVIDERS="openai",
+                       AI_ASSIST_RATE_PER_MINUTE="100000")
         self.env, self.binary = env, Path(binary).resolve()
         self.url, self.metrics_url = f"http://127.0.0.1:{api}", f"http://127.0.0.1:{metrics}"
         with open(self.log, "wb") as out:
@@ -391,6 +405,64 @@ class Searcher:
         return [s["id"] for s in page["snippets"]]
 
 
+class AiStub:
+    """benches/ai_stub.py on a free port: an OpenAI-compatible provider that always answers."""
+
+    def __init__(self):
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "benches" / "ai_stub.py"),
+                                      "--port", str(port)], stdout=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise SystemExit("benches/ai_stub.py did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def assist_context(api, token, per_query, unanswerable, key_of):
+    """Asks every question through ai-assist; the snippets each prompt held (its references),
+    as keys of the set."""
+    def sent(question):
+        answer = call(api, token, "POST", "/api/v1/ai-assist", {"query": question})
+        return [key_of.get(r.get("id"), "?") for r in answer.get("references", [])]
+
+    for q in per_query:
+        q["assist"] = sent(q["query"])
+    return [{"query": question, "assist": sent(question)} for question in unanswerable]
+
+
+def context_figures(per_query, unanswered):
+    """Context precision over every snippet sent, recall averaged over the queries."""
+    sent = sum(len(q["assist"]) for q in per_query) + sum(len(q["assist"]) for q in unanswered)
+    relevant_sent = sum(len(set(q["assist"]) & set(q["relevant"])) for q in per_query)
+    recalls = [len(set(q["assist"]) & set(q["relevant"])) / len(q["relevant"]) for q in per_query]
+    return {
+        "questions": len(per_query) + len(unanswered),
+        "snippets sent": sent,
+        "per question": sent / max(len(per_query) + len(unanswered), 1),
+        "precision": relevant_sent / sent if sent else 1.0,
+        "recall": sum(recalls) / len(recalls) if recalls else 0.0,
+        "unanswerable given snippets": sum(1 for q in unanswered if q["assist"]),
+        "unanswerable": len(unanswered),
+    }
+
+
+def print_context(c):
+    print(f"\nai-assist context over {c['questions']} questions: precision {c['precision']:.3f}, "
+          f"recall {c['recall']:.3f}, {c['per question']:.2f} snippets sent per question; "
+          f"{c['unanswerable given snippets']} of {c['unanswerable']} unanswerable questions "
+          f"were sent snippets")
+
+
 def score(ranked_keys, relevant):
     relevant = set(relevant)
     recall = len(relevant & set(ranked_keys[:5])) / len(relevant)
@@ -422,7 +494,16 @@ def print_table(figures, latency):
             print(f"{mode:<9} {kind:<11} {f['n']:>4} {f['recall@5']:>9.3f} {f['mrr@10']:>8.3f} {ms}")
 
 
-def check(figures):
+def check(figures, context=None, least=None):
+    if context is not None:
+        ok = True
+        for what in ("precision", "recall"):
+            passed = context[what] + EPSILON >= least[what]
+            print(f"check: {'ok' if passed else 'FAILED'}: ai-assist context {what} "
+                  f"{context[what]:.3f} >= {least[what]}")
+            ok = ok and passed
+        if not ok:
+            return False
     if "text" not in figures or "hybrid" not in figures:
         print("check: FAILED: --check needs both text and hybrid in --modes")
         return False
@@ -446,7 +527,9 @@ def run(args):
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise SystemExit(f"--modes: choose from {', '.join(MODES)}")
-    service = None
+    service = stub = None
+    unanswerable = json.loads((args.set_dir / "unanswerable.json").read_text()) if args.assist else []
+    unanswered = None
     try:
         user = f"relevance-{secrets.token_hex(6)}"
         if args.url:
@@ -465,7 +548,9 @@ def run(args):
             if not args.model_dir and modes != ["text"]:
                 print("note: no --model-dir: the service has no embedding model, so only "
                       "text mode can answer", flush=True)
-            service = Service(args.binary, args.model_dir)
+            if args.assist:
+                stub = AiStub()
+            service = Service(args.binary, args.model_dir, stub and stub.url)
             api, metrics_url = service.url, service.metrics_url
             token = service.token(user)
             print(f"started {args.binary} (sqlite in {service.workdir}), user {user}", flush=True)
@@ -503,11 +588,17 @@ def run(args):
                 q["modes"][mode] = {"recall@5": recall, "rr": rr, "first_relevant_rank": first,
                                     "top": keys[:5]}
             latency[mode] = statistics.median(took)
+        if args.assist:
+            unanswered = assist_context(api, token, per_query, unanswerable, key_of)
         for mode, answered in searcher.modes_seen.items():
             print(f"warning: asked for mode={mode}, the service answered with mode "
                   f"{', '.join(sorted(answered))}")
     finally:
+        if stub:
+            stub.stop()
         if service:
+            if args.service_log:
+                shutil.copy(service.log, args.service_log)
             service.stop()
 
     figures = summarize(per_query, modes)
@@ -518,13 +609,18 @@ def run(args):
             if any(q["modes"][m]["recall@5"] < 1 for m in modes):
                 print(f"{q['kind'][:4]}  {ranks:<28} {q['query']}")
     print_table(figures, latency)
+    context = context_figures(per_query, unanswered) if args.assist else None
+    if context:
+        print_context(context)
     if args.json:
         Path(args.json).write_text(json.dumps({
             "snippets": len(snippets), "queries": len(queries), "limit": LIMIT,
             "figures": figures, "median_latency_ms": latency, "per_query": per_query,
+            "assist_context": context, "unanswerable": unanswered, "ids": ids,
         }, indent=1) + "\n")
         print(f"\nwrote {args.json}")
-    if args.check and not check(figures):
+    least = {"precision": args.context_precision, "recall": args.context_recall}
+    if args.check and not check(figures, context, least):
         return 1
     return 0
 
@@ -546,6 +642,14 @@ def main():
                    help="seconds the backlog must read 0 (the service recounts it every 2 s)")
     p.add_argument("--check", action="store_true", help="exit 1 unless hybrid beats text as required")
     p.add_argument("--json", help="write the figures and per-query results to this file")
+    p.add_argument("--assist", action="store_true",
+                   help="also measure the snippets ai-assist sends (the started service gets a stub provider; a --url service needs its own)")
+    p.add_argument("--context-precision", type=float, default=0.8,
+                   help="--check with --assist: the least context precision")
+    p.add_argument("--context-recall", type=float, default=0.569,
+                   help="--check with --assist: the least context recall")
+    p.add_argument("--service-log", help="keep the started service's log here (RELEVANCE_LOG_LEVEL "
+                   "sets its LOG_LEVEL; `pieces_service::search=debug` logs each question's candidates)")
     p.add_argument("--misses", action="store_true",
                    help="list queries with a relevant snippet outside a mode's top 5, with ranks")
     args = p.parse_args()

@@ -27,8 +27,8 @@ use crate::outbox::{OutboxWorker, WorkerConfig};
 use crate::service::{
     Access, AnswerCache, AssistDeps, AssistService, CacheKeeper, ContextDeps, ContextService,
     EmbeddingDeps, EmbeddingService, ExportService, HealthService, HistoryService, ImportService,
-    OutboxSignal, SearchDeps, SearchService, Services, ShareService, SnippetDeps, SnippetService,
-    StreamService, TokenService, TrashService, WorkspaceService,
+    OutboxSignal, RelevanceFloor, SearchDeps, SearchService, Services, ShareService, SnippetDeps,
+    SnippetService, StreamService, TokenService, TrashService, WorkspaceService,
 };
 use crate::store::{self, AuditLog, ChangeFeed, ChangeLog, ContextStore, StoreError, TrashStore};
 use crate::upstream::ai::{AiProvider, OpenAiClient};
@@ -207,6 +207,7 @@ impl Service {
                 snippets: stores.snippets.clone(),
                 min_similarity: settings.search_min_similarity,
                 index_max_bytes: settings.vector_index_max_bytes,
+                relevance: RelevanceFloor::at(settings.ai_context_min_similarity),
             }))
         });
         let embedding = embedder.map(|embedder| {

@@ -92,6 +92,7 @@ pub const ENV_VARS: &[&str] = &[
     "EMBEDDINGS_API_KEY",
     "EMBEDDINGS_MODEL_DIR",
     "SEARCH_MIN_SIMILARITY",
+    "AI_CONTEXT_MIN_SIMILARITY",
     "VECTOR_INDEX_MAX_BYTES",
 ];
 
@@ -201,6 +202,8 @@ pub struct Settings {
     pub embeddings_model_dir: Option<std::path::PathBuf>,
     /// Cosine similarity below which a snippet is no semantic match.
     pub search_min_similarity: f32,
+    /// Cosine similarity to a question below which a snippet is not sent along with it.
+    pub ai_context_min_similarity: f32,
     /// Bytes the in-process vector indexes may hold together.
     pub vector_index_max_bytes: u64,
 }
@@ -278,6 +281,7 @@ impl Default for Settings {
             embeddings_api_key: None,
             embeddings_model_dir: None,
             search_min_similarity: 0.2,
+            ai_context_min_similarity: 0.35,
             vector_index_max_bytes: 256 * 1024 * 1024,
         }
     }

@@ -172,6 +172,9 @@ impl Settings {
         if !(-1.0..=1.0).contains(&self.search_min_similarity) {
             return fail("SEARCH_MIN_SIMILARITY", "must be between -1 and 1");
         }
+        if !(-1.0..=1.0).contains(&self.ai_context_min_similarity) {
+            return fail("AI_CONTEXT_MIN_SIMILARITY", "must be between -1 and 1");
+        }
         // Rebuilding the oldest version applies every later delta: the bound keeps that, and
         // what one snippet's history may hold, finite.
         if self.history_max_versions > HISTORY_MAX_VERSIONS_CEILING {

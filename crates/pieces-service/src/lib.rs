@@ -40,7 +40,7 @@ pub use health::{HealthService, Readiness};
 pub use history::{DiffParams, HistoryService, VersionParams};
 pub use imports::ImportService;
 pub use outbox_signal::OutboxSignal;
-pub use search::{SearchDeps, SearchPage, SearchService};
+pub use search::{RelevanceFloor, SearchDeps, SearchPage, SearchService};
 pub use shares::ShareService;
 pub use snippets::{LargeListing, LargeRow, SnippetDeps, SnippetJson, SnippetService};
 pub use stream::{StreamItem, StreamMetrics, StreamService, Subscription};

@@ -5,11 +5,10 @@ use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::{ContextService, SnippetService};
-use pieces_model::workspace::api_id;
-use pieces_model::{ListParams, Snippet};
+use pieces_model::Snippet;
 
-/// Snippets sent along with a question.
-pub const SNIPPETS_PER_QUESTION: usize = 5;
+/// Snippets sent along with a question, at most.
+pub const SNIPPETS_PER_QUESTION: usize = 3;
 
 /// The material of one answer.
 pub struct Gathered {
@@ -27,18 +26,17 @@ pub async fn gather(
 ) -> Gathered {
     let (workflow, snippets) = tokio::join!(
         context.current(&caller.user),
-        relevant_snippets(snippets, caller, workspaces, query)
+        relevant_snippets(snippets, workspaces, query)
     );
     Gathered { workflow, snippets }
 }
 
-/// The most relevant first (by text and meaning when embeddings are configured), taken from
-/// each workspace in turn (each one's best, then each one's second, ...), then the most
-/// recent to fill. A store outage costs the answer its snippets,
-/// not the answer itself.
+/// The relevant ones, most relevant first (by text and meaning, above the relevance floor,
+/// when embeddings are configured), taken from each workspace in turn (each one's best, then
+/// each one's second, ...): none when none is relevant, never unrelated ones to fill. A store
+/// outage costs the answer its snippets, not the answer itself.
 async fn relevant_snippets(
     service: &SnippetService,
-    caller: &Principal,
     workspaces: &[String],
     query: &str,
 ) -> Vec<Snippet> {
@@ -63,28 +61,6 @@ async fn relevant_snippets(
         }
         if chosen.len() == before {
             break;
-        }
-    }
-    // The most recent of the first workspace drawn on (the personal one, unless the
-    // question named others).
-    if let (true, Some(first)) = (chosen.len() < SNIPPETS_PER_QUESTION, workspaces.first()) {
-        let recent = ListParams {
-            limit: Some(limit * 2),
-            workspace: Some(api_id(first).to_owned()),
-            ..ListParams::default()
-        };
-        if let Ok(page) = service.list(caller, recent).await {
-            for row in page.rows {
-                if chosen.len() == SNIPPETS_PER_QUESTION {
-                    break;
-                }
-                if chosen.iter().any(|c| c.id == row.id()) {
-                    continue;
-                }
-                if let Ok(Some(whole)) = service.whole(row).await {
-                    chosen.push(whole.snippet);
-                }
-            }
         }
     }
     chosen

@@ -15,13 +15,13 @@ use std::time::Duration;
 use moka::future::Cache as AsyncCache;
 use moka::sync::Cache;
 
-use self::fusion::fuse;
+pub(crate) use self::fusion::fuse;
 use self::index::UserIndex;
 use super::{ServiceError, ServiceResult};
 use pieces_embeddings::{vector, EmbedError, SharedEmbedder, Urgency};
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
-use pieces_model::{ListFilter, Listed, SearchMode};
-use pieces_store::{EmbeddingStore, SnippetStore, StoreError};
+use pieces_model::{ListFilter, Listed, SearchMode, Snippet};
+use pieces_store::{EmbeddingStore, SnippetStore, StoreError, TextRanking};
 use pieces_upstream::UpstreamError;
 
 /// Entries read from the store per round when building or catching up an index.
@@ -53,6 +53,35 @@ pub struct SearchDeps {
     pub min_similarity: f32,
     /// Bytes the users' indexes may hold together; the least recently searched go first.
     pub index_max_bytes: u64,
+    /// Which snippets are relevant enough to go along with a question to an AI provider.
+    pub relevance: RelevanceFloor,
+}
+
+/// The relevance floor of ai-assist's context: a snippet goes along with a question when its
+/// meaning is at least `min_similarity` close to the question's (cosine), and not much
+/// further than the closest one's: a clear best answer is sent alone, several about as close
+/// are sent together.
+#[derive(Debug, Clone, Copy)]
+pub struct RelevanceFloor {
+    pub min_similarity: f32,
+    pub within_best: f32,
+}
+
+impl RelevanceFloor {
+    /// How much less close than the closest candidate a snippet may be and still be sent
+    /// (`benches/relevance.py --assist`: README, "What ai-assist sends").
+    const WITHIN_BEST: f32 = 0.05;
+
+    pub fn at(min_similarity: f32) -> Self {
+        Self {
+            min_similarity,
+            within_best: Self::WITHIN_BEST,
+        }
+    }
+
+    fn admits(&self, similarity: f32, best: f32) -> bool {
+        similarity >= self.min_similarity && similarity >= best - self.within_best
+    }
 }
 
 /// One page of a search, as the listing answers it.
@@ -101,22 +130,21 @@ impl SearchService {
     pub async fn page(&self, keys: &[String], filter: &ListFilter) -> ServiceResult<SearchPage> {
         let query = filter.query.as_deref().unwrap_or_default();
         let hybrid = filter.mode == SearchMode::Hybrid;
-        let text_window = ListFilter {
-            limit: DEPTH,
-            offset: 0,
+        let text = ListFilter {
             mode: SearchMode::Text,
             ..filter.clone()
         };
         // The two legs side by side: a hybrid search costs its slower leg, not their sum.
         let text_leg = async {
             if hybrid {
-                self.deps.snippets.matching_ids(keys, &text_window).await
+                self.deps.snippets.text_ranking(keys, &text, DEPTH).await
             } else {
-                Ok((Vec::new(), 0))
+                Ok(TextRanking::default())
             }
         };
-        let (texts, nearest) = tokio::join!(text_leg, self.nearest_in(keys, query, DEPTH as usize));
-        let (texts, counted) = texts?;
+        let (ranking, nearest) =
+            tokio::join!(text_leg, self.nearest_in(keys, query, DEPTH as usize));
+        let ranking = ranking?;
         let nearest = match nearest {
             Ok(nearest) => nearest,
             Err(e) if hybrid => {
@@ -141,41 +169,94 @@ impl SearchService {
                 .collect();
             vector.retain(|id| kept.contains(id));
         }
-        let in_window: HashSet<&str> = texts.iter().map(String::as_str).collect();
+        let counted = ranking.counted;
+        let in_window: HashSet<&str> = ranking.window.iter().map(String::as_str).collect();
         let beyond: Vec<String> = vector
             .iter()
             .filter(|id| !in_window.contains(id.as_str()))
             .cloned()
             .collect();
-        // Nearest ones that also match the text past its window are counted (and ranked)
-        // once, in the fused part.
-        let text_past_window: HashSet<String> = if hybrid && counted > DEPTH {
-            let among = self.deps.snippets.matching_among(keys, filter, &beyond);
-            among.await?.into_iter().collect()
-        } else {
-            HashSet::new()
-        };
-        let text_order: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let text_order: Vec<&str> = ranking.window.iter().map(String::as_str).collect();
         let vector_order: Vec<&str> = vector.iter().map(String::as_str).collect();
         let fused: Vec<String> = fuse(&text_order, &vector_order)
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let semantic_only = (beyond.len() - text_past_window.len()) as i64;
-        let (total, total_capped) = if hybrid {
-            let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
-            (matched.min(SEARCH_TOTAL_CAP), matched > SEARCH_TOTAL_CAP)
-        } else {
-            (vector.len() as i64, ranked_deep)
+        let fused_len = fused.len() as i64;
+        // The nearest ones past the text window that also match the text are counted (and
+        // ranked) once, in the fused part. They change the total only while the text matches
+        // are under the cap (past it the total is the cap), and the order only of a page
+        // reaching past the fused part. A store that read every match answers them at once.
+        let past_window = hybrid && counted > DEPTH;
+        let reaches_tail = past_window && filter.offset + filter.limit > fused_len;
+        let asked = past_window && (counted <= SEARCH_TOTAL_CAP || reaches_tail);
+        let also_text = async {
+            match &ranking.past {
+                Some(past) => {
+                    let past: HashSet<&str> = past.iter().map(String::as_str).collect();
+                    let among = beyond.iter().filter(|id| past.contains(id.as_str()));
+                    Ok::<_, ServiceError>(among.cloned().collect())
+                }
+                None if asked => {
+                    let among = self.deps.snippets.matching_among(keys, &text, &beyond);
+                    Ok(among.await?.into_iter().collect())
+                }
+                None => Ok(HashSet::new()),
+            }
         };
-        let (start, end) = (filter.offset, (filter.offset + filter.limit).min(total));
-        if start >= end {
+        if reaches_tail {
+            let also_text: HashSet<String> = also_text.await?;
+            let (total, total_capped) = hybrid_total(counted, beyond.len(), also_text.len());
+            let page_ids = self
+                .fused_then_tail(keys, &text, &fused, ranking.past, &also_text, total)
+                .await?;
             return Ok(SearchPage {
-                snippets: Vec::new(),
+                snippets: self.rows_in_order(keys, page_ids).await?,
                 total,
                 total_capped,
                 mode: filter.mode,
             });
+        }
+        // The page lies within the fused part: its rows are read while the matches past the
+        // text window are sorted out.
+        let end = (filter.offset + filter.limit).min(fused_len);
+        let page_ids: Vec<String> = fused
+            .iter()
+            .skip(filter.offset as usize)
+            .take((end - filter.offset).max(0) as usize)
+            .cloned()
+            .collect();
+        let (rows, also_text) = tokio::join!(self.rows_in_order(keys, page_ids), also_text);
+        let (rows, also_text) = (rows?, also_text?);
+        let (total, total_capped) = if hybrid {
+            hybrid_total(counted, beyond.len(), also_text.len())
+        } else {
+            (vector.len() as i64, ranked_deep)
+        };
+        Ok(SearchPage {
+            snippets: rows,
+            total,
+            total_capped,
+            mode: filter.mode,
+        })
+    }
+
+    /// The ids of a hybrid page that reaches past the fused part: the fused part's, then the
+    /// text matches past the window that are not in the fused part, newest first (`past`
+    /// when the store read them, else read now).
+    async fn fused_then_tail(
+        &self,
+        keys: &[String],
+        text: &ListFilter,
+        fused: &[String],
+        past: Option<Vec<String>>,
+        also_text: &HashSet<String>,
+        total: i64,
+    ) -> ServiceResult<Vec<String>> {
+        let fused_len = fused.len() as i64;
+        let (start, end) = (text.offset, (text.offset + text.limit).min(total));
+        if start >= end {
+            return Ok(Vec::new());
         }
         let mut page_ids: Vec<String> = fused
             .iter()
@@ -183,30 +264,26 @@ impl SearchService {
             .take((end - start).max(0) as usize)
             .cloned()
             .collect();
-        let fused_len = fused.len() as i64;
-        if hybrid && end > fused_len && counted > DEPTH {
-            // The page reaches past the fused part, into the text matches past the window.
-            let tail_from = start.max(fused_len) - fused_len;
-            let wanted = end - start.max(fused_len);
-            let past = ListFilter {
-                offset: DEPTH,
-                limit: (tail_from + wanted + text_past_window.len() as i64).min(SEARCH_TOTAL_CAP),
-                ..text_window
-            };
-            let (tail, _) = self.deps.snippets.matching_ids(keys, &past).await?;
-            page_ids.extend(
-                tail.into_iter()
-                    .filter(|id| !text_past_window.contains(id))
-                    .skip(tail_from as usize)
-                    .take(wanted as usize),
-            );
-        }
-        Ok(SearchPage {
-            snippets: self.rows_in_order(keys, page_ids).await?,
-            total,
-            total_capped,
-            mode: filter.mode,
-        })
+        let tail_from = start.max(fused_len) - fused_len;
+        let wanted = end - start.max(fused_len);
+        let tail = match past {
+            Some(past) => past,
+            None => {
+                let past = ListFilter {
+                    offset: DEPTH,
+                    limit: (tail_from + wanted + also_text.len() as i64).min(SEARCH_TOTAL_CAP),
+                    ..text.clone()
+                };
+                self.deps.snippets.matching_ids(keys, &past).await?.0
+            }
+        };
+        page_ids.extend(
+            tail.into_iter()
+                .filter(|id| !also_text.contains(id))
+                .skip(tail_from as usize)
+                .take(wanted as usize),
+        );
+        Ok(page_ids)
     }
 
     /// The page by text alone, when the query cannot be ranked by meaning.
@@ -233,9 +310,11 @@ impl SearchService {
         Ok(ids.into_iter().filter_map(|id| rows.remove(&id)).collect())
     }
 
-    /// The ids of the user's snippets most relevant to `query` by both rankings, best first
-    /// (for ai-assist): the text ranking is any word by relevance, as ai-assist has always
-    /// matched.
+    /// The ids of the user's snippets relevant enough to `query` to be sent along with it to
+    /// an AI provider, closest in meaning first, at most `limit`. The candidates are the text
+    /// ranking's (any word, by relevance) and the nearest in meaning; one is relevant when its
+    /// meaning is close to the question's (`RelevanceFloor`), so a question about something
+    /// never saved gets none rather than the closest of unrelated ones.
     pub async fn relevant(
         &self,
         user: &str,
@@ -255,12 +334,58 @@ impl SearchService {
                 return Ok(texts.into_iter().take(limit as usize).collect());
             }
         };
-        let text_order: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vector_order: Vec<&str> = nearest.iter().map(|(id, _)| id.as_str()).collect();
-        Ok(fuse(&text_order, &vector_order)
-            .into_iter()
+        let mut similarity: HashMap<String, f32> = nearest.iter().cloned().collect();
+        let unscored: Vec<String> = texts
+            .iter()
+            .filter(|id| !similarity.contains_key(*id))
+            .cloned()
+            .collect();
+        similarity.extend(self.similarities(user, query, &unscored).await?);
+        let mut candidates: Vec<(String, f32)> = similarity.into_iter().collect();
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        let best = candidates.first().map_or(f32::MIN, |(_, s)| *s);
+        let floor = &self.deps.relevance;
+        let chosen: Vec<String> = candidates
+            .iter()
+            .take_while(|(_, s)| floor.admits(*s, best))
             .take(limit as usize)
-            .map(str::to_owned)
+            .map(|(id, _)| id.clone())
+            .collect();
+        // Why a snippet was or was not sent: each candidate's similarity and text rank.
+        tracing::debug!(
+            query,
+            candidates = ?candidates
+                .iter()
+                .map(|(id, s)| (id, s, texts.iter().position(|t| t == id)))
+                .collect::<Vec<_>>(),
+            chosen = ?chosen,
+            "context candidates for a question"
+        );
+        Ok(chosen)
+    }
+
+    /// The cosine similarity to `query` of each of the user's snippets `ids` that has a vector.
+    async fn similarities(
+        &self,
+        user: &str,
+        query: &str,
+        ids: &[String],
+    ) -> ServiceResult<Vec<(String, f32)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query_vector = self.query_vector(query).await?;
+        let vectors = self
+            .deps
+            .embeddings
+            .vectors(user, self.model_id(), ids)
+            .await?;
+        Ok(vectors
+            .into_iter()
+            .map(|(id, v)| {
+                let score = vector::cosine(&query_vector, &v);
+                (id, score)
+            })
             .collect())
     }
 
@@ -300,8 +425,56 @@ impl SearchService {
         count: usize,
     ) -> ServiceResult<Vec<(String, f32)>> {
         let query_vector = self.query_vector(query).await?;
+        self.nearest_to(user, &query_vector, count).await
+    }
+
+    /// Up to `count` of the snippets of workspace `key` nearest in meaning to snippet
+    /// `snippet` (itself left out), with their cosine similarity, nearest first: by its
+    /// stored vector, or, before it has one, by its text embedded now.
+    pub async fn neighbours(
+        &self,
+        key: &str,
+        snippet: &Snippet,
+        count: usize,
+    ) -> ServiceResult<Vec<(String, f32)>> {
+        let ids = [snippet.id.clone()];
+        let stored = self
+            .deps
+            .embeddings
+            .vectors(key, self.model_id(), &ids)
+            .await?;
+        let vector = match stored.into_iter().next() {
+            Some((_, stored)) => {
+                let mut vector: Vec<f32> = stored.iter().map(|x| f32::from(*x)).collect();
+                vector::normalize(&mut vector);
+                vector
+            }
+            None => {
+                let text = pieces_embeddings::snippet_text(snippet);
+                let mut vectors = self
+                    .deps
+                    .embedder
+                    .embed(vec![text], Urgency::Query)
+                    .await
+                    .map_err(provider_error)?;
+                vectors.pop().unwrap_or_default()
+            }
+        };
+        let mut nearest = self.nearest_to(key, &vector, count + 1).await?;
+        nearest.retain(|(id, _)| *id != snippet.id);
+        nearest.truncate(count);
+        Ok(nearest)
+    }
+
+    /// Up to `count` of the snippets of `user`'s index nearest to `query_vector`.
+    async fn nearest_to(
+        &self,
+        user: &str,
+        query_vector: &[f32],
+        count: usize,
+    ) -> ServiceResult<Vec<(String, f32)>> {
         let index = self.index(user).await?;
-        let bits = vector::sign_bits(&query_vector);
+        let bits = vector::sign_bits(query_vector);
         let wanted = (count * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
         let candidates: Vec<String> = index
             .read()
@@ -321,7 +494,7 @@ impl SearchService {
         let mut scored: Vec<(String, f32)> = vectors
             .into_iter()
             .map(|(id, v)| {
-                let score = vector::cosine(&query_vector, &v);
+                let score = vector::cosine(query_vector, &v);
                 (id, score)
             })
             .filter(|(_, score)| *score >= self.deps.min_similarity)
@@ -417,6 +590,15 @@ async fn catch_up(
             return Ok(());
         }
     }
+}
+
+/// A hybrid search's total: the text matches (up to the cap and one more) and the nearest
+/// past the text window that do not also match the text; at most the cap, and whether it
+/// was passed.
+fn hybrid_total(counted: i64, beyond: usize, beyond_matching_text: usize) -> (i64, bool) {
+    let semantic_only = (beyond - beyond_matching_text) as i64;
+    let matched = counted.min(SEARCH_TOTAL_CAP + 1) + semantic_only;
+    (matched.min(SEARCH_TOTAL_CAP), matched > SEARCH_TOTAL_CAP)
 }
 
 /// A query that cannot be embedded is the provider's trouble, answered as such.
