@@ -66,6 +66,8 @@ SEEDS = [
              "ORDER BY user_id, created_at DESC;\n"},
     {"title": "Find large files", "language": "bash", "tags": ["shell"],
      "code": "find . -type f -size +50M -printf '%s\\t%p\\n' | sort -rn | head -20\n"},
+    {"title": "GET with a timeout", "language": "go", "tags": ["http"],
+     "code": "client := &http.Client{Timeout: 5 * time.Second}\nresp, err := client.Get(url)\n"},
 ]
 
 
@@ -318,6 +320,19 @@ class Run:
         self.shot("snippet")
         self.button("#snippet", "Copy code").click()
         self.wait(lambda d: self.text("#toast") == "Copied", message="copied")
+
+    def related(self):
+        def related_link(d):
+            links = d.find_elements(By.CSS_SELECTOR, "#related .related-list a")
+            return next((a for a in links if a.text == "GET with a timeout"), None)
+        self.wait(related_link, message="the snippet sharing the tag http listed under it")
+        reasons = self.text("#related .related-list li")
+        assert "tags: http" in reasons, reasons
+        titles = [a.text for a in self.driver.find_elements(By.CSS_SELECTOR, "#related .related-list a")]
+        assert SEEDS[0]["title"] not in titles, titles
+        related_link(self.driver).click()
+        self.wait(lambda d: self.text("#snippet-title") == "GET with a timeout", message="related opens")
+        self.open_snippet(SEEDS[0]["title"])
 
     def edit(self):
         self.open_snippet("Parse a zebracorn header")
@@ -711,6 +726,7 @@ class Run:
                 ("a 422's message next to its field", self.validation_message_next_to_the_field),
                 ("find it by search", self.find_by_search),
                 ("view with highlighting, copy", self.view_with_highlighting),
+                ("related: a snippet sharing a tag listed under it, and opened", self.related),
                 ("edit", self.edit),
                 ("history: versions, a diff, a restore", self.history_diff_and_restore),
                 ("a stale save shows both versions, and keeps mine", self.stale_save_shows_a_conflict),

@@ -111,7 +111,7 @@ async fn an_agent_saves_searches_and_reads_a_snippet_as_rest_would(backend: Back
     let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
     assert_eq!(
         tool_names(&agent).await.len(),
-        11,
+        12,
         "every tool for every scope"
     );
 
@@ -259,6 +259,7 @@ async fn tools_follow_the_tokens_scopes() {
             "get_snippet",
             "get_snippet_history",
             "list_workspaces",
+            "related_snippets",
             "search_snippets"
         ]
     );
@@ -608,5 +609,35 @@ async fn an_agent_lists_workspaces_and_searches_and_saves_in_the_one_named() {
     )
     .await;
     assert_eq!(audit["records"][0]["actor"]["via"], "mcp", "{audit}");
+    agent.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn an_agent_asks_for_the_snippets_related_to_one() {
+    let app = TestApp::start(&Backend::sqlite()).await;
+    let alice = user();
+    let agent = connect(&app.api, &token(&app, &alice, ALL).await).await;
+    let retry = json!({"title": "Retry with backoff", "code": "sleep(2 ** i)", "language": "python",
+                       "tags": ["net", "retry"]});
+    let fetch = json!({"title": "Fetch with a timeout", "code": "fetch(url, {signal})",
+                       "language": "javascript", "tags": ["net"]});
+    let retry = structured(&call(&agent, "save_snippet", retry).await)["snippet_id"].clone();
+    call(&agent, "save_snippet", fetch).await;
+    let related = call(&agent, "related_snippets", json!({"id": retry, "limit": 3})).await;
+    let page = structured(&related);
+    assert_eq!(
+        page["snippets"][0]["title"], "Fetch with a timeout",
+        "{page}"
+    );
+    assert_eq!(page["snippets"][0]["shared_tags"], json!(["net"]));
+    let text = format!("{:?}", related.content);
+    assert!(text.contains("tags net"), "{text}");
+    let missing = call(
+        &agent,
+        "related_snippets",
+        json!({"id": uuid::Uuid::now_v7().to_string()}),
+    )
+    .await;
+    assert!(failed(&missing).contains("not"), "{missing:?}");
     agent.cancel().await.ok();
 }

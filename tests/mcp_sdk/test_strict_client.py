@@ -108,6 +108,7 @@ async def every_tool(base, token):
                     snippet_id = result.structured_content["snippet_id"]
             for name, arguments in [
                 ("get_snippet", {"id": snippet_id}),
+                ("related_snippets", {"id": snippet_id, "limit": 3}),
                 ("update_snippet", {"id": snippet_id, "title": "Retry, with jitter", "description": None}),
                 ("get_snippet_history", {"id": snippet_id}),
                 ("get_snippet_history", {"id": snippet_id, "version": 1}),

@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { openEditor } from "./editor.js";
 import { openHistory } from "./history.js";
+import { relatedSection } from "./related.js";
 import { openShare } from "./shares.js";
 import { $, ago, confirmButton, copyButton, fill, h, toast, when } from "./dom.js";
 import { filterByTag, loadList, markSelected } from "./snippets.js";
@@ -58,7 +59,8 @@ export function render(snippet) {
       files.length > 1 ? h("span", { class: "muted", text: `${files.length} files` }) : null,
       h("time", { datetime: snippet.updated_at, title: when(snippet.updated_at), text: `updated ${ago(snippet.updated_at)}` })),
     snippet.description ? h("p", { class: "description", text: snippet.description }) : null,
-    blocks.map((b) => b.element));
+    blocks.map((b) => b.element),
+    relatedSection(snippet.id));
   for (const b of blocks) highlight(b.code, b.language);
 }
 

@@ -15,6 +15,7 @@ mod token;
 mod workflow;
 
 pub mod bus;
+pub mod related;
 pub mod request_id;
 pub mod share;
 pub mod trash;

@@ -26,6 +26,8 @@ use pieces_model::{
 };
 use pieces_store::{ChangeFeed, Conditions, OutboxQueue, Removal, SnippetStore, Written};
 
+mod related;
+
 /// A snippet serialized as the API shows it: a cached copy is served as it is.
 #[derive(Debug, Clone)]
 pub struct SnippetJson(pub Bytes);

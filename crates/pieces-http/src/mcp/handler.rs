@@ -19,6 +19,7 @@ use super::tools::{ToolSpec, SEARCH_LIMIT_DEFAULT, SEARCH_LIMIT_MAX};
 use crate::error::ApiError;
 use crate::extract::parse_value;
 use crate::state::AppState;
+use pieces_model::related::RelatedParams;
 use pieces_model::{
     AssistRequest, ContextInput, Expected, ListParams, NewSnippet, SnippetPatch, ValidationError,
 };
@@ -134,6 +135,14 @@ struct ById {
     id: String,
 }
 
+/// The arguments of `related_snippets`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelatedArgs {
+    id: String,
+    limit: Option<i64>,
+}
+
 /// The arguments of the history tools.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -189,6 +198,14 @@ impl McpServer {
                 let snippet = read(services.snippets.get(caller, &snippet_id(&id)?).await?)?;
                 let text = render::snippet(&snippet);
                 Ok((snippet, text))
+            }
+            "related_snippets" => {
+                let asked: RelatedArgs = parse_value(args)?;
+                let id = snippet_id(&asked.id)?;
+                let params = RelatedParams { limit: asked.limit };
+                let page = services.snippets.related(caller, &id, params).await?;
+                let text = render::related(&page);
+                Ok((serde_json::to_value(page).unwrap_or(Value::Null), text))
             }
             "save_snippet" => {
                 let body: NewSnippet = parse_value(args)?;

@@ -107,6 +107,27 @@ pub fn context(c: &Value) -> String {
     )
 }
 
+/// Related snippets as lines, most related first: title, language, how related, id.
+pub fn related(page: &pieces_model::related::RelatedPage) -> String {
+    if page.snippets.is_empty() {
+        return "no related snippets".to_owned();
+    }
+    page.snippets
+        .iter()
+        .map(|r| {
+            let mut why = Vec::new();
+            if let Some(similarity) = r.similarity {
+                why.push(format!("similarity {similarity:.2}"));
+            }
+            if !r.shared_tags.is_empty() {
+                why.push(format!("tags {}", r.shared_tags.join(", ")));
+            }
+            format!("{} ({}), {}: {}", r.title, r.language, why.join("; "), r.id)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The workspaces as lines: name, id and the caller's role.
 pub fn workspaces(workspaces: &[pieces_model::workspace::Workspace]) -> String {
     workspaces

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::render::SEARCH_CODE_MAX_BYTES;
 use pieces_model::bounds::OFFSET_MAX;
+use pieces_model::related::RELATED_MAX;
 use pieces_model::Scope;
 
 /// Results of a search, at most.
@@ -80,6 +81,11 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             "mode": {"type": "string"}}),
         &["snippets", "total"],
     );
+    let related_input = object(
+        json!({"id": id, "limit": {"type": "integer", "minimum": 1, "maximum": RELATED_MAX,
+            "default": 5}}),
+        &["id"],
+    );
     let saved = object(
         json!({"snippet_id": {"type": "string"}, "snippet": snippet}),
         &["snippet_id", "snippet"],
@@ -148,6 +154,15 @@ pub fn catalogue(doc: &Value) -> Arc<Vec<ToolSpec>> {
             Scope::SnippetsRead,
             by_id.clone(),
             snippet.clone(),
+            read_only.clone(),
+        ),
+        spec(
+            "related_snippets",
+            "The user's snippets most related to one (same workspace): nearest in meaning, \
+             and sharing its tags; without their code (get_snippet reads one).",
+            Scope::SnippetsRead,
+            related_input,
+            schema("RelatedPage"),
             read_only.clone(),
         ),
         spec(

@@ -12,6 +12,7 @@ mod listing_body;
 mod local_session;
 mod openapi;
 mod openapi_rules;
+mod related;
 mod shares;
 mod snippets;
 mod tokens;
@@ -39,6 +40,7 @@ pub fn build_router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(snippets::router())
         .merge(history::router())
+        .merge(related::router())
         .merge(trash::router())
         .merge(workflow::router())
         .merge(assist::router())

@@ -47,6 +47,7 @@ pub static ASSETS: &[Asset] = embed![
     "js/shares.js",
     "js/history.js",
     "js/trash.js",
+    "js/related.js",
     "js/transfer.js",
     "vendor/highlightjs-cdn-assets/highlight.min.js",
     "vendor/highlightjs-cdn-assets/github-dark.min.css",
