@@ -2,13 +2,11 @@
 //! snippets close to it in meaning, and a question about something never saved is sent none
 //! rather than the closest of unrelated ones.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::ai::{app, ASSIST};
-use crate::support::model::model_dir;
+use crate::support::model::{embedded, model_dir};
 use crate::support::openai_stub::{OpenAiStub, Script};
 use crate::support::{status_json, user, TestApp};
 
@@ -25,17 +23,6 @@ fn saved() -> Vec<Value> {
         json!({"title": "sync.WaitGroup example", "language": "go",
                "code": "var wg sync.WaitGroup\nwg.Add(1)\ngo func() { defer wg.Done() }()\nwg.Wait()"}),
     ]
-}
-
-async fn embedded(app: &TestApp, count: f64) {
-    let done = crate::support::eventually(Duration::from_secs(60), || async {
-        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
-            .await
-            >= count
-            && app.metric("pieces_embeddings_backlog", &[]).await == 0.0
-    })
-    .await;
-    assert!(done, "snippets were not embedded in time");
 }
 
 /// The titles the answer names as the snippets its prompt held.

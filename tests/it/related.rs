@@ -3,12 +3,10 @@
 //! without a model, by tags alone; never another's, and a snippet the caller cannot read is
 //! 404 as a missing one.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::model::model_dir;
+use crate::support::model::{embedded, model_dir};
 use crate::support::{expect_error, settings_for, status_json, user, Backend, TestApp};
 
 on_each_backend!(
@@ -44,17 +42,6 @@ fn titles(page: &Value) -> Vec<&str> {
         .iter()
         .map(|s| s["title"].as_str().unwrap_or_default())
         .collect()
-}
-
-async fn embedded(app: &TestApp, count: f64) {
-    let done = crate::support::eventually(Duration::from_secs(60), || async {
-        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
-            .await
-            >= count
-            && app.metric("pieces_embeddings_backlog", &[]).await == 0.0
-    })
-    .await;
-    assert!(done, "snippets were not embedded in time");
 }
 
 async fn related_snippets_are_near_in_meaning_or_share_tags(backend: Backend) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::model::model_dir;
+use crate::support::model::{embedded, model_dir};
 use crate::support::{settings_for, status_json, user, Backend, TestApp};
 
 fn go_waitgroup() -> Value {
@@ -61,18 +61,6 @@ fn titles(page: &Value) -> Vec<String> {
         .iter()
         .map(|s| s["title"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// Waits until the backlog gauge has counted every snippet as embedded.
-async fn embedded(app: &TestApp, expected_total: f64) {
-    let done = crate::support::eventually(Duration::from_secs(60), || async {
-        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
-            .await
-            >= expected_total
-            && app.metric("pieces_embeddings_backlog", &[]).await == 0.0
-    })
-    .await;
-    assert!(done, "snippets were not embedded in time");
 }
 
 #[tokio::test]

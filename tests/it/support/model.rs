@@ -3,6 +3,9 @@
 //! tests skip with a message, unless PIECES_TEST_REQUIRE_SERVICES=1 (CI) makes it a failure.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use super::TestApp;
 
 pub fn model_dir(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("PIECES_TEST_MODEL_DIR")
@@ -24,4 +27,16 @@ pub fn model_dir(test: &str) -> Option<PathBuf> {
     }
     eprintln!("SKIPPED {test}: {why}");
     None
+}
+
+/// Waits until the backlog gauge has counted `count` snippets as embedded and none waits.
+pub async fn embedded(app: &TestApp, count: f64) {
+    let done = super::eventually(Duration::from_secs(60), || async {
+        app.metric("pieces_embeddings_total", &["outcome=\"embedded\""])
+            .await
+            >= count
+            && app.metric("pieces_embeddings_backlog", &[]).await == 0.0
+    })
+    .await;
+    assert!(done, "snippets were not embedded in time");
 }
