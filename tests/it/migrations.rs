@@ -152,6 +152,15 @@ async fn everything_answers_as_before(backend: &Backend, expected: &Value) {
             let mut db = sqlx::SqliteConnection::connect(&backend.database_url())
                 .await
                 .expect("the database");
+            // Embedding numbers go on from the highest the old store gave out (migration
+            // 0019), which a deletion can no longer hand out again.
+            let (last, highest): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT last FROM embedding_seq), (SELECT MAX(seq) FROM snippet_embeddings)",
+            )
+            .fetch_one(&mut db)
+            .await
+            .expect("the embedding numbers");
+            assert_eq!((last, highest), (8, 8));
             sqlx::query_as(counts).fetch_one(&mut db).await
         }
         Store::Postgres(url) => {

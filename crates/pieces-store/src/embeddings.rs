@@ -79,6 +79,23 @@ struct VectorRow {
 
 // Queries both stores run as written (SQLite reads `$n` parameters too).
 
+/// Takes `count` sequence numbers for embeddings written in `tx` (SQLite): answers the last
+/// one given out before them, so they are that plus 1 to `count`. Never one given out before,
+/// even if its embedding was deleted since (migration 0019).
+pub(crate) async fn take_seqs(
+    tx: &mut sqlx::SqliteConnection,
+    count: usize,
+) -> Result<i64, StoreError> {
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE embedding_seq SET last = last + ? WHERE only = 1 RETURNING last",
+    )
+    .bind(count)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(last - count)
+}
+
 /// A user's index entries written after `seq`, in the order they were written.
 const INDEX_ENTRIES: &str = "SELECT snippet_id, signs, seq FROM snippet_embeddings \
     WHERE model = $1 AND user_id = $2 AND seq > $3 ORDER BY seq LIMIT $4";
@@ -135,9 +152,7 @@ impl EmbeddingStore for SqliteEmbeddings {
 
     async fn put_embeddings(&self, model: &str, rows: &[NewEmbedding]) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM snippet_embeddings")
-            .fetch_one(&mut *tx)
-            .await?;
+        let last = take_seqs(&mut tx, rows.len()).await?;
         for (n, row) in rows.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO snippet_embeddings \

@@ -13,6 +13,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use super::audit;
 use super::backup::StoreLock;
 use super::changes::record_in_sqlite;
+use super::embeddings;
 use super::group_commit::{BatchWriter, Create, CreateBatcher};
 use super::history::{self, Keeping, Kept};
 use super::merged_pages::MergedPages;
@@ -621,12 +622,12 @@ impl SnippetStore for SqliteStore {
             Some(to) => {
                 s.workspace = api_id(to).to_owned();
                 // Renumbered, so the new workspace's search index catches up with it.
+                let seq = embeddings::take_seqs(&mut tx, 1).await? + 1;
                 sqlx::query(
-                    "UPDATE snippet_embeddings SET user_id = ?, \
-                     seq = (SELECT COALESCE(MAX(seq), 0) + 1 FROM snippet_embeddings) \
-                     WHERE snippet_id = ?",
+                    "UPDATE snippet_embeddings SET user_id = ?, seq = ? WHERE snippet_id = ?",
                 )
                 .bind(to)
+                .bind(seq)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
