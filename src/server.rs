@@ -127,6 +127,7 @@ struct Background {
     keeper: Arc<CacheKeeper>,
     stream: Arc<StreamService>,
     embedding: Option<Arc<EmbeddingService>>,
+    search: Option<Arc<SearchService>>,
     access: Arc<Access>,
 }
 
@@ -208,6 +209,7 @@ impl Service {
                 min_similarity: settings.search_min_similarity,
                 index_max_bytes: settings.vector_index_max_bytes,
                 relevance: RelevanceFloor::at(settings.ai_context_min_similarity),
+                metrics: metrics.clone(),
             }))
         });
         let embedding = embedder.map(|embedder| {
@@ -238,7 +240,7 @@ impl Service {
             cache_ttl: Duration::from_secs(settings.snippet_cache_ttl_secs),
             signal: signal.clone(),
             feed: feed.clone(),
-            search,
+            search: search.clone(),
             embedding: embedding.clone(),
             access: access.clone(),
         }));
@@ -362,6 +364,7 @@ impl Service {
             keeper,
             stream: stream.clone(),
             embedding,
+            search,
         };
         let state = AppState::new(Shared {
             services: Services {
@@ -416,6 +419,7 @@ impl Service {
             keeper,
             stream,
             embedding,
+            search,
             access,
         } = background;
         let worker_task = tokio::spawn(worker.run(stop.clone(), OUTBOX_DRAIN));
@@ -429,6 +433,9 @@ impl Service {
         let flushing = tokio::spawn(flush_token_uses(personal, stop.clone()));
         tokio::spawn(stream.follow(feed.clone(), stop.clone()));
         tokio::spawn(access.follow(feed.clone(), stop.clone()));
+        if let Some(search) = search {
+            tokio::spawn(search.follow(feed.clone(), stop.clone()));
+        }
         if let Some(near) = near {
             tokio::spawn(near.follow(feed.clone(), stop.clone()));
         }

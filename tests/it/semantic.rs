@@ -273,6 +273,70 @@ async fn on_postgres_a_snippet_embedded_through_one_replica_is_found_through_ano
 }
 
 #[tokio::test]
+async fn a_snippet_embedded_after_the_latest_was_deleted_is_found_by_meaning() {
+    let Some(dir) =
+        model_dir("a_snippet_embedded_after_the_latest_was_deleted_is_found_by_meaning")
+    else {
+        return;
+    };
+    let backend = Backend::sqlite();
+    let app = start(&backend, &dir).await;
+    let me = user();
+    let css = app.create(&me, &distractors()[1]).await;
+    embedded(&app, 1.0).await;
+    // The index applies the latest embedding, which then goes with its snippet: the next
+    // one embedded must not take its number, or the index would take it as applied.
+    search(&app, &me, QUESTION, "semantic").await;
+    let deleted = app.delete(&format!("/api/v1/snippets/{css}"), &me).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let wanted = app.create(&me, &go_waitgroup()).await;
+    embedded(&app, 2.0).await;
+    let page = search(&app, &me, QUESTION, "semantic").await;
+    assert_eq!(page["snippets"][0]["id"], wanted.as_str(), "{page}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_snippet_leaves_every_replicas_index_at_once() {
+    let test = "a_deleted_snippet_leaves_every_replicas_index_at_once";
+    let Some(dir) = model_dir(test) else {
+        return;
+    };
+    let Some(backend) = Backend::postgres(test).await else {
+        return;
+    };
+    let (a, b) = (start(&backend, &dir).await, start(&backend, &dir).await);
+    let me = user();
+    let wanted = a.create(&me, &go_waitgroup()).await;
+    for body in distractors() {
+        a.create(&me, &body).await;
+    }
+    embedded(&a, 4.0).await;
+    // Both replicas hold the user's index, the snippet in it.
+    for replica in [&a, &b] {
+        let page = search(replica, &me, QUESTION, "semantic").await;
+        assert_eq!(page["snippets"][0]["id"], wanted.as_str(), "{page}");
+        assert!(replica.metric("pieces_vector_index_bytes", &[]).await > 0.0);
+    }
+    let deleted = a.delete(&format!("/api/v1/snippets/{wanted}"), &me).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    for (name, replica) in [("a", &a), ("b", &b)] {
+        let removed = crate::support::eventually(Duration::from_secs(5), || async {
+            replica
+                .metric("pieces_vector_index_removals_total", &[])
+                .await
+                == 1.0
+        })
+        .await;
+        assert!(removed, "replica {name} kept the deleted snippet's entry");
+    }
+    let page = search(&b, &me, QUESTION, "semantic").await;
+    assert_ne!(page["snippets"][0]["id"], wanted.as_str());
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn without_a_provider_the_description_offers_text_search_only() {
     let app = crate::support::in_process::InProcess::start().await;
     let doc = app

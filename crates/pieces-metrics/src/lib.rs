@@ -2,8 +2,8 @@
 //! series the service knows of exported from the start.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every label value the service produces, declared once. Each series is exported at 0 from
@@ -106,6 +106,14 @@ pub struct Metrics {
     pub near_cache_invalidation_lag: Histogram,
     /// PostgreSQL text-search pages, by how each was found.
     pub search_pages: IntCounterVec,
+    /// Bytes the vector indexes of this replica hold together, as `VECTOR_INDEX_MAX_BYTES`
+    /// counts them.
+    pub vector_index_bytes: IntGauge,
+    /// Vector indexes dropped, by why: `size` (to stay within the bound; rebuilt on the
+    /// next search) or `idle`.
+    pub vector_index_evictions: IntCounterVec,
+    /// Entries of deleted snippets removed from the vector indexes as the change bus told.
+    pub vector_index_removals: IntCounter,
     /// PostgreSQL pages of `?workspace=all`: answered from a kept page, or read.
     pub merged_pages: IntCounterVec,
     /// When the embedded store's last scheduled backup was taken (Unix seconds; 0: none).
@@ -258,6 +266,21 @@ impl Metrics {
                 ),
                 &["kind"],
             )?,
+            vector_index_bytes: IntGauge::new(
+                "pieces_vector_index_bytes",
+                "Bytes the vector indexes of this replica hold, as VECTOR_INDEX_MAX_BYTES counts",
+            )?,
+            vector_index_evictions: IntCounterVec::new(
+                Opts::new(
+                    "pieces_vector_index_evictions_total",
+                    "Vector indexes dropped, to stay within VECTOR_INDEX_MAX_BYTES or idle",
+                ),
+                &["reason"],
+            )?,
+            vector_index_removals: IntCounter::new(
+                "pieces_vector_index_removals_total",
+                "Entries of deleted snippets removed from the vector indexes at once",
+            )?,
             embeddings_backlog: IntGauge::new(
                 "pieces_embeddings_backlog",
                 "Snippets not yet embedded by the configured model",
@@ -306,6 +329,9 @@ impl Metrics {
         r.register(Box::new(metrics.backups.clone()))?;
         r.register(Box::new(metrics.import_entries.clone()))?;
         r.register(Box::new(metrics.ai_redactions.clone()))?;
+        r.register(Box::new(metrics.vector_index_bytes.clone()))?;
+        r.register(Box::new(metrics.vector_index_evictions.clone()))?;
+        r.register(Box::new(metrics.vector_index_removals.clone()))?;
         r.register(Box::new(metrics.embeddings_backlog.clone()))?;
         r.register(Box::new(metrics.embeddings.clone()))?;
         r.register(Box::new(metrics.embedding_model.clone()))?;
@@ -360,6 +386,9 @@ impl Metrics {
         }
         for outcome in BACKUP_OUTCOMES {
             self.backups.with_label_values(&[outcome]);
+        }
+        for reason in ["size", "idle"] {
+            self.vector_index_evictions.with_label_values(&[reason]);
         }
         for result in IMPORT_RESULTS {
             self.import_entries.with_label_values(&[result]);

@@ -2,9 +2,11 @@
 //! dimensions), scanned by Hamming distance to pick candidates that are then ranked exactly.
 //! It is built from the store on a user's first semantic search and catches up on each
 //! search by reading the embeddings written since (`seq` grows with every write, on every
-//! replica), so an embedding made on another replica is found without any message. Entries
-//! of deleted snippets stay until the index is rebuilt: they cost a candidate slot, never a
-//! wrong answer, since candidates are ranked by the vectors the store still holds.
+//! replica), so an embedding made on another replica is found without any message. A deleted
+//! snippet's entry is removed when the change bus says it changed and its embedding is gone
+//! (`SearchService::follow`); one the bus missed stays until the index is rebuilt, costing a
+//! candidate slot, never a wrong answer, since candidates are ranked by the vectors the store
+//! still holds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,6 +66,34 @@ impl UserIndex {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.slots.contains_key(id)
+    }
+
+    /// Forgets snippet `id` (deleted): the last entry moves into its slot. False if it was
+    /// not held.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let Some(slot) = self.slots.remove(id) else {
+            return false;
+        };
+        let (slot, last) = (slot as usize, self.ids.len() - 1);
+        if slot != last {
+            let moved = Arc::clone(&self.ids[last]);
+            self.ids.swap(slot, last);
+            let w = self.words;
+            self.codes.copy_within(last * w..(last + 1) * w, slot * w);
+            self.heads.copy_within(
+                last * HEAD_WORDS..(last + 1) * HEAD_WORDS,
+                slot * HEAD_WORDS,
+            );
+            self.slots.insert(moved, slot as u32);
+        }
+        self.ids.pop();
+        self.codes.truncate(last * self.words);
+        self.heads.truncate(last * HEAD_WORDS);
+        true
     }
 
     /// Bytes held, roughly, for the cache's weight.
@@ -163,6 +193,39 @@ mod tests {
         // A late reader of an older range changes nothing.
         index.apply(vec![entry("a", 0b0000_1111, 1), entry("c", 0b1111_0000, 3)]);
         assert_eq!(ids(index.candidates(&[0b1111_0000], 2)), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_removed_entry_is_never_a_candidate_and_the_others_keep_their_codes() {
+        let mut index = UserIndex::new();
+        index.apply(vec![
+            entry("a", 0b0000_1111, 1),
+            entry("b", 0b1111_0000, 2),
+            entry("c", 0b0000_0111, 3),
+        ]);
+        let ids = |v: Vec<Arc<str>>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(index.remove("a"));
+        assert!(!index.remove("a"), "only once");
+        assert!(!index.contains("a"));
+        assert_eq!(index.len(), 2);
+        assert_eq!(ids(index.candidates(&[0b0000_1111], 3)), ["c", "b"]);
+        assert_eq!(ids(index.candidates(&[0b1111_0000], 1)), ["b"]);
+        // The moved entry is still replaced in its new slot, and the last one removes cleanly.
+        index.apply(vec![entry("c", 0b1111_0000, 4)]);
+        assert_eq!(
+            ids(index.candidates(&[0b1111_0000], 1)),
+            ["c"],
+            "c (now in a's slot, before b's) took its new code"
+        );
+        assert!(index.remove("b") && index.remove("c"));
+        assert_eq!(index.len(), 0);
+        assert!(index.candidates(&[0b1111_0000], 1).is_empty());
+        index.apply(vec![entry("a", 0b0000_1111, 5)]);
+        assert_eq!(
+            ids(index.candidates(&[0b0000_1111], 1)),
+            ["a"],
+            "back after a restore"
+        );
     }
 
     #[test]

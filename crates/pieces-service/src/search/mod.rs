@@ -9,17 +9,22 @@ mod hamming;
 mod index;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::future::Cache as AsyncCache;
+use moka::notification::RemovalCause;
 use moka::sync::Cache;
+use tokio_util::sync::CancellationToken;
 
 pub(crate) use self::fusion::fuse;
 use self::index::UserIndex;
 use super::{ServiceError, ServiceResult};
 use pieces_embeddings::{vector, EmbedError, SharedEmbedder, Urgency};
+use pieces_metrics::Metrics;
 use pieces_model::bounds::SEARCH_TOTAL_CAP;
+use pieces_model::bus::{ChangeFeed, FeedMessage};
 use pieces_model::{ListFilter, Listed, SearchMode, Snippet};
 use pieces_store::{EmbeddingStore, SnippetStore, StoreError, TextRanking};
 use pieces_upstream::UpstreamError;
@@ -44,6 +49,8 @@ const QUERY_CACHE: u64 = 4_096;
 /// Workspaces' indexes asked at once by a search over several: each may be built or read
 /// from the store, and all of them at once would take every connection.
 const INDEXES_AT_ONCE: usize = 4;
+/// Changed snippets waiting to be checked for deletion (each an id and a workspace key).
+const REMOVAL_CHECKS: usize = 4_096;
 
 pub struct SearchDeps {
     pub embedder: SharedEmbedder,
@@ -55,6 +62,7 @@ pub struct SearchDeps {
     pub index_max_bytes: u64,
     /// Which snippets are relevant enough to go along with a question to an AI provider.
     pub relevance: RelevanceFloor,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The relevance floor of ai-assist's context: a snippet goes along with a question when its
@@ -99,26 +107,120 @@ pub struct SearchService {
     deps: SearchDeps,
     indexes: AsyncCache<String, SharedIndex>,
     queries: Cache<String, Arc<Vec<f32>>>,
+    /// When the resident bytes were last counted, in milliseconds since `started` (0: never).
+    counted_at: AtomicU64,
+    started: Instant,
 }
 
 impl SearchService {
     pub fn new(deps: SearchDeps) -> Self {
+        let evictions = deps.metrics.vector_index_evictions.clone();
         let indexes = AsyncCache::builder()
             .max_capacity(deps.index_max_bytes)
             .weigher(|_: &String, index: &SharedIndex| {
                 index.read().map(|i| i.weight()).unwrap_or(1)
             })
             .time_to_idle(DROP_IDLE_AFTER)
+            .eviction_listener(move |_, _, cause| {
+                let reason = match cause {
+                    RemovalCause::Size => "size",
+                    RemovalCause::Expired => "idle",
+                    RemovalCause::Explicit | RemovalCause::Replaced => return,
+                };
+                evictions.with_label_values(&[reason]).inc();
+            })
             .build();
         Self {
             deps,
             indexes,
             queries: Cache::new(QUERY_CACHE),
+            counted_at: AtomicU64::new(0),
+            started: Instant::now(),
         }
     }
 
     pub fn model_id(&self) -> &str {
         self.deps.embedder.model_id()
+    }
+
+    /// Follows the change bus until `stop`: a snippet that changed in a workspace whose index
+    /// this replica holds, and whose embedding is gone (it was deleted), leaves the index at
+    /// once, on every replica the bus reaches. Checks wait in a bounded queue; one that finds
+    /// it full is dropped, and the index's next rebuild forgets that snippet instead.
+    pub async fn follow(self: Arc<Self>, feed: ChangeFeed, stop: CancellationToken) {
+        let (checks, mut queued) =
+            tokio::sync::mpsc::channel::<(Arc<str>, Arc<str>)>(REMOVAL_CHECKS);
+        let checking = Arc::clone(&self);
+        let worker = tokio::spawn(async move {
+            while let Some((key, id)) = queued.recv().await {
+                checking.forget_if_deleted(&key, &id).await;
+            }
+        });
+        feed.follow(stop, |message| {
+            if let FeedMessage::Changed {
+                user,
+                subject: Some(id),
+                ..
+            } = message
+            {
+                let _ = checks.try_send((user, id));
+            }
+        })
+        .await;
+        drop(checks);
+        let _ = worker.await;
+    }
+
+    /// Removes snippet `id` from workspace `key`'s index if the index holds it and the store
+    /// holds no embedding of it any more.
+    async fn forget_if_deleted(&self, key: &str, id: &str) {
+        let Some(index) = self.indexes.get(key).await else {
+            return;
+        };
+        if !index.read().is_ok_and(|i| i.contains(id)) {
+            return;
+        }
+        let ids = [id.to_owned()];
+        match self
+            .deps
+            .embeddings
+            .vectors(key, self.model_id(), &ids)
+            .await
+        {
+            Ok(found) if found.is_empty() => {
+                if index.write().is_ok_and(|mut i| i.remove(id)) {
+                    self.deps.metrics.vector_index_removals.inc();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "cannot tell whether an indexed snippet went"),
+        }
+    }
+
+    /// Sets the gauge of the bytes the indexes hold now (each as `weight` counts it, growth
+    /// since it was built included), at most once a second: it reads every index.
+    fn count_resident(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.counted_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < 1_000 && last != 0 {
+            return;
+        }
+        if self
+            .counted_at
+            .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let bytes: u64 = self
+            .indexes
+            .iter()
+            .map(|(_, index)| index.read().map_or(0, |i| u64::from(i.weight())))
+            .sum();
+        self.deps
+            .metrics
+            .vector_index_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// One page of a `semantic` or `hybrid` search. The ranking is the same for every page:
@@ -538,6 +640,7 @@ impl SearchService {
         {
             self.rebuild_behind(user, &index);
         }
+        self.count_resident();
         Ok(index)
     }
 
