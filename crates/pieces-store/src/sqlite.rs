@@ -485,10 +485,17 @@ impl SnippetStore for SqliteStore {
         let Some(fts) = Self::text_query(filter, user) else {
             return Ok(TextRanking::default());
         };
-        // One pass over the matches newest first, up to the cap and one more: the text index
-        // answers them in that order, and reading their ids costs little more than counting
-        // them (README, "Hybrid search"). They come as one JSON array: each row of an answer
-        // is a message between the database's thread and the caller's.
+        // The text index counts the matches (up to the cap and one more) without a row. Under
+        // the cap every match's id is read in one pass newest first, so which of the nearest
+        // also match needs no query (README, "Hybrid search"); past it, only the window is.
+        // The ids come as one JSON array: each row of an answer is a message between the
+        // database's thread and the caller's.
+        let counted = self.count(user, filter, fts.as_deref()).await?;
+        let read = if counted > SEARCH_TOTAL_CAP {
+            window
+        } else {
+            counted
+        };
         let newest = Self::newest_first(filter, fts.as_deref());
         let mut all = Self::select(
             &format!("SELECT json_group_array(id ORDER BY o DESC) FROM (SELECT snippets.id AS id, {newest} AS o"),
@@ -497,12 +504,11 @@ impl SnippetStore for SqliteStore {
             fts.as_deref(),
         );
         all.push(format!(" ORDER BY {newest} DESC LIMIT "))
-            .push_bind(SEARCH_TOTAL_CAP + 1)
+            .push_bind(read.max(0))
             .push(")");
         let ids: String = all.build_query_scalar().fetch_one(&self.readers).await?;
         let mut ids: Vec<String> = serde_json::from_str(&ids)
             .map_err(|e| StoreError::Corrupt(format!("matches as JSON: {e}")))?;
-        let counted = ids.len() as i64;
         let past = ids.split_off((window.max(0) as usize).min(ids.len()));
         Ok(TextRanking {
             window: ids,
