@@ -176,15 +176,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn nearest_by_hamming_and_replaced_on_rewrite() {
+    /// Three entries: a and c close, b far from both.
+    fn abc() -> UserIndex {
         let mut index = UserIndex::new();
         index.apply(vec![
             entry("a", 0b0000_1111, 1),
             entry("b", 0b1111_0000, 2),
             entry("c", 0b0000_0111, 3),
         ]);
-        let ids = |v: Vec<Arc<str>>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        index
+    }
+
+    fn ids(found: Vec<Arc<str>>) -> Vec<String> {
+        found.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn nearest_by_hamming_and_replaced_on_rewrite() {
+        let mut index = abc();
         assert_eq!(ids(index.candidates(&[0b0000_1111], 2)), ["a", "c"]);
         index.apply(vec![entry("a", 0b1111_0000, 4)]);
         assert_eq!(index.len(), 3);
@@ -197,13 +206,7 @@ mod tests {
 
     #[test]
     fn a_removed_entry_is_never_a_candidate_and_the_others_keep_their_codes() {
-        let mut index = UserIndex::new();
-        index.apply(vec![
-            entry("a", 0b0000_1111, 1),
-            entry("b", 0b1111_0000, 2),
-            entry("c", 0b0000_0111, 3),
-        ]);
-        let ids = |v: Vec<Arc<str>>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut index = abc();
         assert!(index.remove("a"));
         assert!(!index.remove("a"), "only once");
         assert!(!index.contains("a"));
