@@ -41,7 +41,7 @@ pub struct AssistRequest {
 pub const QUESTION_MAX_WORKSPACES: usize = 100;
 
 /// A validated assistance request.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Question {
     pub query: String,
     pub context: JsonObject,

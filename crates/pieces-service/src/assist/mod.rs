@@ -103,7 +103,7 @@ impl AssistService {
             }
         }
         // Nothing a provider is sent holds a credential the detector knows.
-        let (question, gathered) = redact::redacted(&question, &gathered, &d.metrics.ai_redactions);
+        let (question, gathered) = redact::redacted(question, gathered, &d.metrics.ai_redactions);
         let request_id = request_id::current();
         let mut failure = None;
         for provider in &d.providers {

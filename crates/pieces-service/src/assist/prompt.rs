@@ -55,9 +55,7 @@ fn excerpt(snippet: &Snippet) -> Value {
     let codes =
         std::iter::once(&mut snippet.code).chain(snippet.files.iter_mut().map(|f| &mut f.code));
     for code in codes {
-        if let Some((cut, _)) = code.char_indices().nth(CODE_EXCERPT_CHARS) {
-            code.truncate(cut);
-        }
+        truncate_chars(code, CODE_EXCERPT_CHARS);
     }
     serde_json::to_value(snippet).unwrap_or(Value::Null)
 }
@@ -148,6 +146,11 @@ fn code_block(block: &mut String, name: &str, language: &str, code: &str, max: u
         block.push_str("\n(code cut)");
     }
     shown.chars().count()
+}
+
+/// Cuts `text` after its first `max` characters.
+pub(super) fn truncate_chars(text: &mut String, max: usize) {
+    text.truncate(cut(text, max).len());
 }
 
 /// The first `max` characters of `text`.

@@ -6,6 +6,7 @@ use prometheus::IntCounterVec;
 use serde_json::Value;
 
 use super::gather::Gathered;
+use super::prompt::truncate_chars;
 use crate::secrets;
 use pieces_model::{Question, Snippet};
 
@@ -14,11 +15,11 @@ use pieces_model::{Question, Snippet};
 /// is still whole here, and found (a 4096-bit RSA key block is about 3,300 characters).
 const CODE_REDACTED_CHARS: usize = 16_000;
 
-/// The question and its material as they may be sent, each credential in them replaced;
-/// `redactions` counts each replaced by kind.
+/// The question and its material as they may be sent, each credential in them replaced in
+/// place (no copy of a snippet's code is made); `redactions` counts each replaced by kind.
 pub fn redacted(
-    question: &Question,
-    gathered: &Gathered,
+    mut question: Question,
+    mut gathered: Gathered,
     redactions: &IntCounterVec,
 ) -> (Question, Gathered) {
     let mut count = |kinds: Vec<String>| {
@@ -26,25 +27,20 @@ pub fn redacted(
             redactions.with_label_values(&[&kind]).inc();
         }
     };
-    let mut question = question.clone();
     redact_text(&mut question.query, &mut count);
     for value in question.context.values_mut() {
         redact_value(value, &mut count);
     }
-    let mut workflow = gathered.workflow.clone();
-    if let Some(workflow) = &mut workflow {
+    if let Some(workflow) = &mut gathered.workflow {
         redact_value(workflow, &mut count);
     }
-    let snippets = gathered
-        .snippets
-        .iter()
-        .map(|s| redact_snippet(s, &mut count))
-        .collect();
-    (question, Gathered { workflow, snippets })
+    for snippet in &mut gathered.snippets {
+        redact_snippet(snippet, &mut count);
+    }
+    (question, gathered)
 }
 
-fn redact_snippet(snippet: &Snippet, count: &mut impl FnMut(Vec<String>)) -> Snippet {
-    let mut snippet = snippet.clone();
+fn redact_snippet(snippet: &mut Snippet, count: &mut impl FnMut(Vec<String>)) {
     redact_text(&mut snippet.title, count);
     if let Some(description) = &mut snippet.description {
         redact_text(description, count);
@@ -57,18 +53,17 @@ fn redact_snippet(snippet: &Snippet, count: &mut impl FnMut(Vec<String>)) -> Sni
     }
     for file in &mut snippet.files {
         redact_text(&mut file.name, count);
-        cut(&mut file.code, CODE_REDACTED_CHARS);
+        truncate_chars(&mut file.code, CODE_REDACTED_CHARS);
         redact_text(&mut file.code, count);
     }
     // `code` is the first file's, when there are files: redacted once, counted once.
     match snippet.files.first() {
         Some(first) => snippet.code.clone_from(&first.code),
         None => {
-            cut(&mut snippet.code, CODE_REDACTED_CHARS);
+            truncate_chars(&mut snippet.code, CODE_REDACTED_CHARS);
             redact_text(&mut snippet.code, count);
         }
     }
-    snippet
 }
 
 /// Every string in `value`, however deep (keys are names, not values, and stay).
@@ -88,12 +83,6 @@ fn redact_text(text: &mut String, count: &mut impl FnMut(Vec<String>)) {
     }
     *text = redacted.into_owned();
     count(kinds);
-}
-
-fn cut(text: &mut String, max: usize) {
-    if let Some((end, _)) = text.char_indices().nth(max) {
-        text.truncate(end);
-    }
 }
 
 #[cfg(test)]
@@ -149,7 +138,7 @@ mod tests {
         };
         let counter =
             IntCounterVec::new(Opts::new("redactions", "test"), &["kind"]).expect("counter");
-        let (question, gathered) = redacted(&question, &gathered, &counter);
+        let (question, gathered) = redacted(question, gathered, &counter);
         let sent = format!(
             "{} {} {} {}",
             serde_json::to_string(&question.context).unwrap(),
@@ -196,7 +185,7 @@ mod tests {
         };
         let counter =
             IntCounterVec::new(Opts::new("redactions", "test"), &["kind"]).expect("counter");
-        let (question, gathered) = redacted(&question, &gathered, &counter);
+        let (question, gathered) = redacted(question, gathered, &counter);
         let (request, _) = super::super::prompt::chat_request(&question, &gathered);
         let system = &request.messages[0].content;
         assert!(system.contains(&"x".repeat(cut_at - 10)), "{system}");

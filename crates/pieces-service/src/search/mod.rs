@@ -321,13 +321,7 @@ impl SearchService {
         }
         // The page lies within the fused part: its rows are read while the matches past the
         // text window are sorted out.
-        let end = (filter.offset + filter.limit).min(fused_len);
-        let page_ids: Vec<String> = fused
-            .iter()
-            .skip(filter.offset as usize)
-            .take((end - filter.offset).max(0) as usize)
-            .cloned()
-            .collect();
+        let page_ids = slice(&fused, filter.offset, filter.offset + filter.limit);
         let (rows, also_text) = tokio::join!(self.rows_in_order(keys, page_ids), also_text);
         let (rows, also_text) = (rows?, also_text?);
         let (total, total_capped) = if hybrid {
@@ -360,12 +354,7 @@ impl SearchService {
         if start >= end {
             return Ok(Vec::new());
         }
-        let mut page_ids: Vec<String> = fused
-            .iter()
-            .skip(start as usize)
-            .take((end - start).max(0) as usize)
-            .cloned()
-            .collect();
+        let mut page_ids = slice(fused, start, end);
         let tail_from = start.max(fused_len) - fused_len;
         let wanted = end - start.max(fused_len);
         let tail = match past {
@@ -693,6 +682,13 @@ async fn catch_up(
             return Ok(());
         }
     }
+}
+
+/// The ids of `fused` from `start` to `end`, as far as it goes.
+fn slice(fused: &[String], start: i64, end: i64) -> Vec<String> {
+    let skip = usize::try_from(start).unwrap_or(0);
+    let take = usize::try_from(end - start).unwrap_or(0);
+    fused.iter().skip(skip).take(take).cloned().collect()
 }
 
 /// A hybrid search's total: the text matches (up to the cap and one more) and the nearest
